@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""Set up, run and test Drydock on one Debian machine.
+
+    bin/drydock up        set everything up, then run web + Celery worker + beat (Ctrl-C stops them)
+    bin/drydock test      set up what the tests need, then run pytest (extra arguments go to pytest)
+    bin/drydock setup     only the set-up steps of `up`
+    bin/drydock services  only make sure Redis and a Docker engine answer
+    bin/drydock down      stop the Redis and dockerd that this script started
+
+Standard library only: it runs before the virtualenv exists. Services it
+starts itself (Redis, dockerd) keep running between runs so that a second
+`up` is fast; their data, logs and pid files live under var/.
+"""
+
+import argparse
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+VENV = BASE / ".venv"
+VAR = Path(os.environ.get("DRYDOCK_VAR_DIR", BASE / "var")).resolve()
+RUN = VAR / "run"
+LOG = VAR / "log"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_apt_updated = False
+_print_lock = threading.Lock()
+
+
+class SetupError(Exception):
+    """A set-up step failed; the message says what to do about it."""
+
+
+def say(message, prefix="drydock"):
+    with _print_lock:
+        print(f"{prefix:<7} | {message}", flush=True)
+
+
+def run(cmd, *, env=None, quiet=False, check=True, timeout=None):
+    result = subprocess.run(
+        [str(c) for c in cmd], cwd=BASE, env=env, timeout=timeout,
+        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None, text=True,
+    )
+    if check and result.returncode != 0:
+        output = f"\n{result.stdout}" if quiet and result.stdout else ""
+        raise SetupError(f"`{' '.join(str(c) for c in cmd)}` failed with exit code {result.returncode}{output}")
+    return result
+
+
+# --- Debian packages -----------------------------------------------------------
+
+
+def apt_install(*packages):
+    global _apt_updated
+    if os.geteuid() != 0:
+        raise SetupError(f"missing {', '.join(packages)}: run as root, or install them with apt-get first")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        say("apt-get update")
+        run(["apt-get", "update", "-qq"], env=env, quiet=True)
+        _apt_updated = True
+    say(f"installing {' '.join(packages)} (apt)")
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env, quiet=True)
+
+
+def ensure_command(command, package):
+    if shutil.which(command) is None:
+        apt_install(package)
+    if shutil.which(command) is None:
+        raise SetupError(f"`{command}` is still missing after installing {package}")
+
+
+# --- Python environment --------------------------------------------------------
+
+
+def venv_python():
+    return VENV / "bin" / "python"
+
+
+def ensure_venv():
+    if not venv_python().exists():
+        say("creating the virtualenv .venv")
+        if run([sys.executable, "-m", "venv", VENV], check=False, quiet=True).returncode != 0:
+            apt_install("python3-venv")
+            shutil.rmtree(VENV, ignore_errors=True)
+            run([sys.executable, "-m", "venv", VENV])
+    requirements = BASE / "requirements.txt"
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    stamp = VENV / ".requirements.sha256"
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return
+    say("installing Python requirements (pinned in requirements.txt)")
+    run([venv_python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements])
+    stamp.write_text(wanted)
+
+
+def secret_key():
+    """The deployment's SECRET_KEY: the environment's, else one made once and kept in var/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = VAR / "secret_key"
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def django_env(**extra):
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "drydock.settings",
+        "PYTHONUNBUFFERED": "1",
+        "SECRET_KEY": secret_key(),
+        "DRYDOCK_VAR_DIR": str(VAR),
+        **extra,
+    }
+
+
+def manage(*args, env=None, quiet=False):
+    return run([venv_python(), BASE / "manage.py", *args], env=env or django_env(), quiet=quiet)
+
+
+# --- Redis -----------------------------------------------------------------------
+
+
+def redis_url():
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def redis_answers(url, timeout=1.0):
+    parts = urllib.parse.urlparse(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=timeout) as conn:
+            conn.sendall(b"PING\r\n")
+            reply = conn.recv(64)
+    except OSError:
+        return False
+    # -NOAUTH means a password-protected server that answers: good enough here.
+    return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
+
+
+def ensure_redis():
+    url = redis_url()
+    if redis_answers(url):
+        say(f"Redis answers at {url}")
+        return
+    parts = urllib.parse.urlparse(url)
+    if parts.hostname not in LOOPBACK:
+        raise SetupError(f"Redis does not answer at {url} (REDIS_URL); start it, or unset REDIS_URL to run a local one")
+    ensure_command("redis-server", "redis-server")
+    port = parts.port or 6379
+    for folder in (VAR / "redis", RUN, LOG):
+        folder.mkdir(parents=True, exist_ok=True)
+    say(f"starting redis-server on 127.0.0.1:{port} (data in var/redis)")
+    run([
+        "redis-server", "--bind", "127.0.0.1", "--port", port, "--daemonize", "yes",
+        "--dir", VAR / "redis", "--pidfile", RUN / "redis.pid", "--logfile", LOG / "redis.log",
+        "--appendonly", "yes", "--save", "",
+    ], quiet=True)
+    wait_for(lambda: redis_answers(url), 10, f"redis-server did not answer within 10 s (see {LOG / 'redis.log'})")
+
+
+# --- Docker engine ---------------------------------------------------------------------
+
+
+def docker_answers(timeout=10):
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and bool(result.stdout.strip())
+
+
+def ensure_docker():
+    if docker_answers():
+        say(f"Docker engine answers ({os.environ.get('DOCKER_HOST') or 'default socket'})")
+        return
+    if os.environ.get("DOCKER_HOST"):
+        raise SetupError(f"no Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}; start it or unset DOCKER_HOST")
+    if shutil.which("dockerd") is None:
+        apt_install("docker.io")
+    if shutil.which("docker") is None:
+        raise SetupError("the docker CLI is missing after installing docker.io")
+    for folder in (VAR / "docker", RUN, LOG):
+        folder.mkdir(parents=True, exist_ok=True)
+    exec_root = VAR / "docker-exec"
+    if len(str(exec_root)) > 60:
+        # containerd's sockets live under the exec root; unix socket paths are limited to 108 bytes.
+        exec_root = Path("/run/drydock") / hashlib.sha256(str(VAR).encode()).hexdigest()[:12]
+    say("starting dockerd (data in var/docker)")
+    with open(LOG / "dockerd.log", "ab") as log:
+        subprocess.Popen(
+            ["dockerd", "--data-root", VAR / "docker", "--exec-root", exec_root,
+             "--pidfile", RUN / "dockerd.pid", "-H", "unix:///var/run/docker.sock"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    wait_for(docker_answers, 60, f"dockerd did not answer within 60 s (see {LOG / 'dockerd.log'})")
+    say("Docker engine answers")
+
+
+def wait_for(probe, seconds, failure):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.2)
+    raise SetupError(failure)
+
+
+# --- Steps -------------------------------------------------------------------------------
+
+
+def ensure_services():
+    ensure_redis()
+    ensure_docker()
+
+
+def compile_translations():
+    ensure_command("msgfmt", "gettext")
+    stale = [
+        po for po in (BASE / "locale").glob("*/LC_MESSAGES/*.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        say("compiling translations")
+        manage("compilemessages", "--ignore", ".venv", "--ignore", "var", "--ignore", "node_modules", quiet=True)
+
+
+def setup():
+    started = time.monotonic()
+    ensure_venv()
+    ensure_services()
+    compile_translations()
+    say("migrating the database")
+    manage("migrate", "--noinput", quiet=True)
+    manage("collectstatic", "--noinput", "-v0", quiet=True)
+    for pack in sorted((BASE / "content").glob("*/course.yaml")):
+        say(f"loading course {pack.parent.relative_to(BASE)}")
+        result = manage("load_course", pack.parent, quiet=True)
+        for line in result.stdout.strip().splitlines()[-1:]:
+            say(f"  {line}")
+    say("accounts:")
+    for line in manage("ensure_demo_accounts", quiet=True).stdout.rstrip().splitlines():
+        say(line)
+    say(f"set-up done in {time.monotonic() - started:.1f} s")
+
+
+# --- Running the platform -------------------------------------------------------------------
+
+
+class Supervisor:
+    """Run the platform's processes, stream their output with a prefix, stop them all together."""
+
+    def __init__(self):
+        self.processes = {}
+        self.stopping = threading.Event()
+
+    def start(self, name, cmd, env):
+        process = subprocess.Popen(
+            [str(c) for c in cmd], cwd=BASE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, text=True, bufsize=1,
+        )
+        self.processes[name] = process
+        threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
+
+    def _pump(self, name, process):
+        for line in process.stdout:
+            say(line.rstrip("\n"), prefix=name)
+
+    def wait(self):
+        """Block until Ctrl-C/SIGTERM or until a process dies; return the name of a dead one, if any."""
+        while not self.stopping.is_set():
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    return name
+            self.stopping.wait(0.3)
+        return None
+
+    def stop(self, grace=20):
+        for process in self.processes.values():
+            if process.poll() is None:
+                _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop within {grace} s: killing it")
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        # The process group may hold children the leader did not reap (Celery's pool).
+        for process in self.processes.values():
+            _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process, sig):
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def port_is_free(host, port):
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def up(host, port):
+    if not port_is_free(host, port):
+        raise SetupError(f"{host}:{port} is already in use: stop what holds it or pass --port")
+    setup()
+    env = django_env()
+    bin_dir = VENV / "bin"
+    supervisor = Supervisor()
+
+    def on_signal(signum, frame):
+        supervisor.stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    supervisor.start("web", [bin_dir / "uvicorn", "drydock.asgi:application", "--host", host, "--port", port, "--lifespan", "off"], env)
+    supervisor.start("worker", [bin_dir / "celery", "-A", "drydock", "worker", "--loglevel", "INFO", "--concurrency", "2"], env)
+    supervisor.start("beat", [bin_dir / "celery", "-A", "drydock", "beat", "--loglevel", "INFO", "--pidfile=", "--schedule", VAR / "celerybeat-schedule"], env)
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    threading.Thread(target=_announce_when_ready, args=(url, supervisor), daemon=True).start()
+    dead = supervisor.wait()
+    if dead:
+        say(f"{dead} exited with code {supervisor.processes[dead].returncode}: stopping the others")
+    else:
+        say("stopping web, worker and beat")
+    supervisor.stop()
+    say("stopped")
+    return 1 if dead else 0
+
+
+def _announce_when_ready(url, supervisor):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not supervisor.stopping.is_set():
+        try:
+            with urllib.request.urlopen(f"{url}/", timeout=2):
+                say(f"Drydock is up: {url}   (Ctrl-C stops it; health: {url}/healthz)")
+                return
+        except OSError:
+            time.sleep(0.3)
+
+
+def down():
+    for name in ("dockerd", "redis"):
+        pidfile = RUN / f"{name}.pid"
+        if not pidfile.exists():
+            continue
+        try:
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            say(f"stopping {name} (pid {pid})")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.2)
+        except (ProcessLookupError, ValueError):
+            pass
+    say("stopped the services this script started")
+
+
+def test(pytest_args):
+    ensure_venv()
+    ensure_services()
+    compile_translations()
+    env = django_env(SECRET_KEY=os.environ.get("SECRET_KEY", "tests-only-secret-key-not-for-production"))
+    return subprocess.call([str(VENV / "bin" / "pytest"), *pytest_args], cwd=BASE, env=env)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="drydock", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="set up and run the whole platform")
+    up_parser.add_argument("--host", default=os.environ.get("DRYDOCK_HOST", "127.0.0.1"))
+    up_parser.add_argument("--port", type=int, default=int(os.environ.get("DRYDOCK_PORT", "8000")))
+    commands.add_parser("setup", help="only the set-up steps")
+    commands.add_parser("services", help="make sure Redis and a Docker engine answer")
+    commands.add_parser("down", help="stop the Redis and dockerd this script started")
+    test_parser = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            return up(args.host, args.port)
+        if args.command == "setup":
+            setup()
+        elif args.command == "services":
+            ensure_services()
+        elif args.command == "down":
+            down()
+        elif args.command == "test":
+            return test(args.pytest_args)
+    except SetupError as exc:
+        say(f"error: {exc}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Lesson Markdown to safe HTML.
+
+markdown-it-py renders (CommonMark, tables, fenced code with language
+classes, anchored headings); nh3 then keeps only the tags and attributes a
+lesson needs, so a pack can never inject script or styles into a page.
+"""
+
+from dataclasses import dataclass, field
+
+import nh3
+from django.utils.text import slugify
+from markdown_it import MarkdownIt
+from mdit_py_plugins.anchors import anchors_plugin
+
+ALLOWED_TAGS = {
+    "a", "abbr", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "figcaption",
+    "figure", "h2", "h3", "h4", "h5", "h6", "hr", "img", "kbd", "li", "ol", "p", "pre", "s",
+    "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "code": {"class"},
+    "h2": {"id"}, "h3": {"id"}, "h4": {"id"}, "h5": {"id"}, "h6": {"id"},
+    "img": {"src", "alt", "title", "loading"},
+    "ol": {"start"},
+    "td": {"style"},
+    "th": {"style"},
+}
+TOC_LEVELS = (2, 3)
+
+
+def _heading_slug(text):
+    return slugify(text) or "section"
+
+
+def _parser():
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+    md.use(anchors_plugin, min_level=2, max_level=6, slug_func=_heading_slug)
+    return md
+
+
+_md = _parser()
+
+
+@dataclass
+class ImageRef:
+    src: str
+    alt: str
+    line: int  # 1-based, within the Markdown text
+
+
+@dataclass
+class RenderedMarkdown:
+    html: str
+    toc: list = field(default_factory=list)
+
+
+def find_images(text):
+    """Every image the Markdown shows, with its line, before any rendering."""
+    images = []
+    for token in _md.parse(text):
+        if token.type != "inline" or not token.children:
+            continue
+        for child in token.children:
+            if child.type == "image":
+                alt = "".join(c.content for c in child.children or []) or child.content
+                images.append(ImageRef(src=child.attrGet("src") or "", alt=alt.strip(), line=token.map[0] + 1))
+    return images
+
+
+def render(text, *, image_urls=None):
+    """Render lesson Markdown; `image_urls` maps each image src to the URL to serve it from."""
+    image_urls = image_urls or {}
+    tokens = _md.parse(text)
+    toc = []
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and int(token.tag[1]) in TOC_LEVELS:
+            inline = tokens[index + 1]
+            toc.append({"level": int(token.tag[1]), "anchor": token.attrGet("id"), "text": inline.content})
+        if token.type == "inline" and token.children:
+            for child in token.children:
+                if child.type == "image":
+                    src = child.attrGet("src")
+                    if src in image_urls:
+                        child.attrSet("src", image_urls[src])
+                    child.attrSet("loading", "lazy")
+    html = _md.renderer.render(tokens, _md.options, {})
+    return RenderedMarkdown(html=sanitize(html), toc=toc)
+
+
+def sanitize(html):
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        filter_style_properties={"text-align"},
+    )

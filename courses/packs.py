@@ -1,0 +1,489 @@
+"""Course packs: a folder of YAML and Markdown, validated whole, then upserted.
+
+`read_pack` is pure (files in, dataclasses out) and reports every problem it
+finds with the file, the line where known and the field. `load_pack` writes a
+validated pack in one transaction, by slug, and never deletes anything a
+learner's progress points to: what left the pack is unpublished.
+"""
+
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+from django.db import transaction
+from django.urls import reverse
+
+from courses import markdown
+from courses.models import Chapter, Course, CourseAsset, Lesson
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2}(?:-[a-z]{2,4})?$")
+COURSE_FILE = "course.yaml"
+COURSE_KEYS = {"slug": True, "title": True, "language": True, "description": False, "chapters": True}
+CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True}
+LESSON_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False}
+ASSET_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
+MAX_ASSET_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self):
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = f"{self.field}: {self.message}" if self.field else self.message
+        return f"{where}: {what}"
+
+
+class PackError(Exception):
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class PackAsset:
+    path: str
+    content: bytes
+    content_type: str
+
+    @property
+    def sha256(self):
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class PackLesson:
+    slug: str
+    title: str
+    minutes: int
+    summary: str
+    source_path: str
+    body_markdown: str
+    body_html: str
+    toc: list
+
+
+@dataclass
+class PackChapter:
+    slug: str
+    title: str
+    summary: str
+    lessons: list[PackLesson]
+
+
+@dataclass
+class Pack:
+    root: Path
+    slug: str
+    title: str
+    language: str
+    description: str
+    chapters: list[PackChapter]
+    assets: list[PackAsset]
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def lessons(self):
+        return [lesson for chapter in self.chapters for lesson in chapter.lessons]
+
+
+# --- YAML with line numbers -------------------------------------------------
+
+
+@dataclass
+class _Yaml:
+    """Parsed YAML plus the line of each key, addressed by its path of keys and indexes."""
+
+    data: object
+    lines: dict
+
+    def line(self, *path):
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+
+def _parse_yaml(text, file, first_line=1):
+    """Parse YAML text; raise PackError naming the file and line on bad YAML or duplicate keys."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise PackError([Problem(file, line, None, f"invalid YAML: {reason}")]) from None
+    lines = {(): first_line}
+    problems = []
+
+    def walk(n, path):
+        if isinstance(n, yaml.MappingNode):
+            seen = set()
+            for key_node, value_node in n.value:
+                key = key_node.value
+                line = first_line + key_node.start_mark.line
+                if key in seen:
+                    problems.append(Problem(file, line, _dotted(path + (key,)), "duplicate key"))
+                seen.add(key)
+                lines[path + (key,)] = line
+                walk(value_node, path + (key,))
+        elif isinstance(n, yaml.SequenceNode):
+            for index, item in enumerate(n.value):
+                lines[path + (index,)] = first_line + item.start_mark.line
+                walk(item, path + (index,))
+
+    if node is not None:
+        walk(node, ())
+    if problems:
+        raise PackError(problems)
+    return _Yaml(data, lines)
+
+
+def _dotted(path):
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# --- Validation --------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, root):
+        self.root = root
+        self.problems = []
+
+    def add(self, file, line, field_path, message):
+        if isinstance(field_path, tuple):
+            field_path = _dotted(field_path) if field_path else None
+        self.problems.append(Problem(file, line, field_path, message))
+
+    def mapping(self, doc, path, allowed, file, what):
+        """Check a mapping's keys; return it (or None when it is not a mapping)."""
+        value = doc.data if not path else _get(doc.data, path)
+        if not isinstance(value, dict):
+            self.add(file, doc.line(*path), path, f"{what} must be a mapping of keys to values")
+            return None
+        for key in value:
+            if key not in allowed:
+                known = ", ".join(allowed)
+                self.add(file, doc.line(*path, key), path + (key,), f"unknown key (allowed: {known})")
+        for key, required in allowed.items():
+            if required and (key not in value or value[key] in (None, "")):
+                self.add(file, doc.line(*path), path + (key,), f"missing {key}")
+        return value
+
+    def text(self, value, doc, path, file, *, pattern=None, hint=""):
+        if value is None:
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            self.add(file, doc.line(*path), path, "must be a non-empty text")
+            return ""
+        if pattern and not pattern.match(value):
+            self.add(file, doc.line(*path), path, f"{value!r} is not valid{hint}")
+        return value.strip()
+
+
+def _get(data, path):
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _relative_file(root, relative, base_dir=PurePosixPath(".")):
+    """Resolve a pack-relative path; None when it leaves the pack."""
+    candidate = (root / base_dir / relative).resolve()
+    try:
+        return candidate.relative_to(root.resolve())
+    except ValueError:
+        return None
+
+
+def read_pack(path):
+    """Read and validate a pack folder; return a Pack or raise PackError listing every problem."""
+    root = Path(path)
+    if not root.is_dir():
+        raise PackError([Problem(str(root), None, None, "no such folder")])
+    course_file = root / COURSE_FILE
+    display = lambda p: str(root / p)  # noqa: E731 - names a file as the author would type it
+    if not course_file.is_file():
+        raise PackError([Problem(display(COURSE_FILE), None, None, "missing course file")])
+    doc = _parse_yaml(course_file.read_text(encoding="utf-8"), display(COURSE_FILE))
+    check = _Checker(root)
+    cfile = display(COURSE_FILE)
+    course = check.mapping(doc, (), COURSE_KEYS, cfile, "the course file")
+    if course is None:
+        raise PackError(check.problems)
+
+    slug = check.text(course.get("slug"), doc, ("slug",), cfile, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+    title = check.text(course.get("title"), doc, ("title",), cfile)
+    language = check.text(course.get("language"), doc, ("language",), cfile, pattern=LANGUAGE_RE, hint=" (a language code such as fr or en)")
+    description = check.text(course.get("description"), doc, ("description",), cfile) if course.get("description") is not None else ""
+
+    chapters_data = course.get("chapters")
+    chapters = []
+    assets = {}
+    lesson_slugs = {}
+    chapter_slugs = {}
+    listed_files = {}
+    if chapters_data is not None and (not isinstance(chapters_data, list) or not chapters_data):
+        check.add(cfile, doc.line("chapters"), ("chapters",), "must be a non-empty list of chapters")
+        chapters_data = []
+    for ci, _ in enumerate(chapters_data or []):
+        cpath = ("chapters", ci)
+        chapter = check.mapping(doc, cpath, CHAPTER_KEYS, cfile, "a chapter")
+        if chapter is None:
+            continue
+        cslug = check.text(chapter.get("slug"), doc, cpath + ("slug",), cfile, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+        if cslug in chapter_slugs:
+            check.add(cfile, doc.line(*cpath, "slug"), cpath + ("slug",), f"duplicate slug {cslug!r} (also chapters[{chapter_slugs[cslug]}])")
+        elif cslug:
+            chapter_slugs[cslug] = ci
+        ctitle = check.text(chapter.get("title"), doc, cpath + ("title",), cfile)
+        csummary = check.text(chapter.get("summary"), doc, cpath + ("summary",), cfile) if chapter.get("summary") is not None else ""
+        lesson_files = chapter.get("lessons")
+        if lesson_files is not None and (not isinstance(lesson_files, list) or not lesson_files):
+            check.add(cfile, doc.line(*cpath, "lessons"), cpath + ("lessons",), "must be a non-empty list of lesson files")
+            lesson_files = []
+        lessons = []
+        for li, relative in enumerate(lesson_files or []):
+            lpath = cpath + ("lessons", li)
+            line = doc.line(*lpath)
+            if not isinstance(relative, str) or not relative.strip():
+                check.add(cfile, line, lpath, "must be the path of a lesson file")
+                continue
+            resolved = _relative_file(root, relative)
+            if resolved is None:
+                check.add(cfile, line, lpath, f"{relative!r} points outside the pack")
+                continue
+            if not (root / resolved).is_file():
+                check.add(cfile, line, lpath, f"lesson file {relative!r} does not exist")
+                continue
+            key = resolved.as_posix()
+            if key in listed_files:
+                check.add(cfile, line, lpath, f"{relative!r} is already listed at {listed_files[key]}")
+                continue
+            listed_files[key] = _dotted(lpath)
+            lesson = _read_lesson(root, resolved, slug, check, assets)
+            if lesson is None:
+                continue
+            if lesson.slug in lesson_slugs:
+                check.add(display(key), 2, "slug", f"duplicate slug {lesson.slug!r} (also in {lesson_slugs[lesson.slug]})")
+            else:
+                lesson_slugs[lesson.slug] = display(key)
+            lessons.append(lesson)
+        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons))
+
+    if check.problems:
+        raise PackError(check.problems)
+
+    warnings = [
+        Problem(display(md.relative_to(root).as_posix()), None, None, "Markdown file not listed in any chapter")
+        for md in sorted((root / "lessons").glob("**/*.md"))
+        if md.relative_to(root).as_posix() not in listed_files
+    ] if (root / "lessons").is_dir() else []
+    return Pack(
+        root=root, slug=slug, title=title, language=language, description=description,
+        chapters=chapters, assets=list(assets.values()), warnings=warnings,
+    )
+
+
+def _split_front_matter(text):
+    """Return (front matter text, body, line where the body starts) or None without front matter."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
+    return None
+
+
+def _read_lesson(root, relative, course_slug, check, assets):
+    file = str(root / relative)
+    try:
+        text = (root / relative).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        check.add(file, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return None
+    parts = _split_front_matter(text)
+    if parts is None:
+        check.add(file, 1, None, "missing front matter: the file must start with a '---' line, the lesson's keys, then '---'")
+        return None
+    front_text, body, body_line = parts
+    try:
+        doc = _parse_yaml(front_text, file, first_line=2)
+    except PackError as exc:
+        check.problems.extend(exc.problems)
+        return None
+    meta = check.mapping(doc, (), LESSON_KEYS, file, "the front matter")
+    if meta is None:
+        return None
+    slug = check.text(meta.get("slug"), doc, ("slug",), file, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+    title = check.text(meta.get("title"), doc, ("title",), file)
+    summary = check.text(meta.get("summary"), doc, ("summary",), file) if meta.get("summary") is not None else ""
+    minutes = meta.get("minutes")
+    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1):
+        check.add(file, doc.line("minutes"), "minutes", f"{minutes!r} is not a whole number of minutes (1 or more)")
+    if not body.strip():
+        check.add(file, body_line, None, "the lesson has no text after its front matter")
+
+    image_urls = {}
+    for image in markdown.find_images(body):
+        line = body_line + image.line - 1
+        if not image.alt:
+            check.add(file, line, "image", f"{image.src!r} needs an alt text (the figure's text alternative)")
+        if re.match(r"^[a-z][a-z0-9+.-]*:", image.src, re.I) or image.src.startswith("//"):
+            check.add(file, line, "image", f"{image.src!r}: images must be files of the pack, not addresses")
+            continue
+        target = _relative_file(root, image.src, PurePosixPath(relative).parent)
+        if target is None or not (root / target).is_file():
+            check.add(file, line, "image", f"{image.src!r} does not exist in the pack")
+            continue
+        if target.suffix.lower() not in ASSET_SUFFIXES:
+            check.add(file, line, "image", f"{image.src!r}: unsupported image type (use {', '.join(sorted(ASSET_SUFFIXES))})")
+            continue
+        asset_path = target.as_posix()
+        if asset_path not in assets:
+            content = (root / target).read_bytes()
+            if len(content) > MAX_ASSET_BYTES:
+                check.add(file, line, "image", f"{image.src!r} is larger than {MAX_ASSET_BYTES // 1024} KiB")
+                continue
+            content_type = mimetypes.guess_type(asset_path)[0] or "application/octet-stream"
+            assets[asset_path] = PackAsset(path=asset_path, content=content, content_type=content_type)
+        image_urls[image.src] = reverse("courses:asset", args=[course_slug or "course", asset_path])
+    rendered = markdown.render(body, image_urls=image_urls)
+    return PackLesson(
+        slug=slug, title=title, minutes=minutes if isinstance(minutes, int) else 0, summary=summary,
+        source_path=relative.as_posix(), body_markdown=body, body_html=rendered.html, toc=rendered.toc,
+    )
+
+
+# --- Summary -----------------------------------------------------------------
+
+
+def summarize(pack):
+    """What a pack holds, as plain data (for --check and --json)."""
+    return {
+        "course": {"slug": pack.slug, "title": pack.title, "language": pack.language},
+        "chapters": [
+            {
+                "slug": chapter.slug,
+                "title": chapter.title,
+                "lessons": [{"slug": lesson.slug, "title": lesson.title, "minutes": lesson.minutes} for lesson in chapter.lessons],
+            }
+            for chapter in pack.chapters
+        ],
+        "totals": {
+            "chapters": len(pack.chapters),
+            "lessons": len(pack.lessons),
+            "minutes": sum(lesson.minutes for lesson in pack.lessons),
+            "figures": len(pack.assets),
+        },
+        "warnings": [str(w) for w in pack.warnings],
+    }
+
+
+# --- Writing -------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    course: Course
+    created: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "files": 0})
+    updated: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "files": 0})
+    unpublished: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0})
+    removed_files: int = 0
+    course_changed: bool = False
+
+    @property
+    def changed(self):
+        return bool(
+            self.course_changed or self.removed_files or any(self.created.values())
+            or any(self.updated.values()) or any(self.unpublished.values())
+        )
+
+
+def _upsert(model, lookup, values):
+    """Create the row, or update only the fields that differ; return (row, 'created'|'updated'|None)."""
+    row = model.objects.filter(**lookup).first()
+    if row is None:
+        return model.objects.create(**lookup, **values), "created"
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    if not changed:
+        return row, None
+    for name in changed:
+        setattr(row, name, values[name])
+    row.save(update_fields=changed + (["updated_at"] if hasattr(row, "updated_at") else []))
+    return row, "updated"
+
+
+@transaction.atomic
+def load_pack(pack):
+    """Write a validated pack: upsert by slug, unpublish what left it, keep every learner's row."""
+    course, outcome = _upsert(
+        Course, {"slug": pack.slug},
+        {"title": pack.title, "language": pack.language, "description": pack.description, "is_published": True},
+    )
+    report = LoadReport(course=course, course_changed=outcome is not None)
+
+    chapter_ids = []
+    lesson_ids = []
+    position = 0
+    for chapter_position, pack_chapter in enumerate(pack.chapters, start=1):
+        chapter, outcome = _upsert(
+            Chapter, {"course": course, "slug": pack_chapter.slug},
+            {"title": pack_chapter.title, "summary": pack_chapter.summary, "position": chapter_position, "is_published": True},
+        )
+        _count(report, outcome, "chapters")
+        chapter_ids.append(chapter.pk)
+        for pack_lesson in pack_chapter.lessons:
+            position += 1
+            lesson, outcome = _upsert(
+                Lesson, {"course": course, "slug": pack_lesson.slug},
+                {
+                    "chapter": chapter, "title": pack_lesson.title, "summary": pack_lesson.summary,
+                    "minutes": pack_lesson.minutes, "position": position, "source_path": pack_lesson.source_path,
+                    "body_markdown": pack_lesson.body_markdown, "body_html": pack_lesson.body_html,
+                    "toc": pack_lesson.toc, "is_published": True,
+                },
+            )
+            _count(report, outcome, "lessons")
+            lesson_ids.append(lesson.pk)
+
+    report.unpublished["lessons"] = course.lessons.filter(is_published=True).exclude(pk__in=lesson_ids).update(is_published=False)
+    report.unpublished["chapters"] = course.chapters.filter(is_published=True).exclude(pk__in=chapter_ids).update(is_published=False)
+
+    asset_paths = []
+    for pack_asset in pack.assets:
+        _, outcome = _upsert(
+            CourseAsset, {"course": course, "path": pack_asset.path},
+            {"content": pack_asset.content, "content_type": pack_asset.content_type, "sha256": pack_asset.sha256},
+        )
+        _count(report, outcome, "files")
+        asset_paths.append(pack_asset.path)
+    # Figures hold no learner data: one no lesson shows any more can go.
+    report.removed_files, _ = course.assets.exclude(path__in=asset_paths).delete()
+    return report
+
+
+def _count(report, outcome, kind):
+    if outcome == "created":
+        report.created[kind] += 1
+    elif outcome == "updated":
+        report.updated[kind] += 1

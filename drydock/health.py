@@ -1,0 +1,61 @@
+"""/healthz: does each part the platform needs answer right now?"""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+from drydock.celery import app as celery_app
+from grader.engine import EngineUnavailable, engine_info
+
+
+def _timed(probe):
+    start = time.perf_counter()
+    try:
+        detail = probe()
+        ok = True
+    except Exception as exc:  # a health probe reports every failure, whatever its kind
+        detail, ok = f"{type(exc).__name__}: {exc}", False
+    return {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - start) * 1000, 1)}
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return connection.vendor
+
+
+def _redis():
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+        return "PONG"
+    finally:
+        client.close()
+
+
+def _workers():
+    replies = celery_app.control.ping(timeout=1.0)
+    if not replies:
+        raise RuntimeError("no Celery worker answered")
+    return sorted(name for reply in replies for name in reply)
+
+
+def _docker():
+    try:
+        info = engine_info()
+    except EngineUnavailable as exc:
+        raise RuntimeError(str(exc)) from None
+    return f"Docker {info.version} (API {info.api_version})"
+
+
+def healthz(request):
+    checks = {"database": _timed(_database), "redis": _timed(_redis), "docker": _timed(_docker)}
+    if checks["redis"]["ok"]:
+        checks["workers"] = _timed(_workers)
+    else:
+        checks["workers"] = {"ok": False, "detail": "Redis is down, so no worker can be reached", "ms": 0}
+    ok = all(check["ok"] for check in checks.values())
+    return JsonResponse({"ok": ok, "checks": checks}, status=200 if ok else 503)

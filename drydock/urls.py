@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from drydock import accounts, health
+
+urlpatterns = [
+    path("", include("courses.urls")),
+    path("compte/inscription/", accounts.signup, name="signup"),
+    path("compte/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+]

@@ -1,0 +1,61 @@
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_up_creates_the_account_and_logs_in(client):
+    response = client.post(reverse("signup"), {
+        "username": "bob", "email": "Bob@Example.com", "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
+    })
+    assert response.status_code == 302
+    user = User.objects.get(username="bob")
+    assert user.email == "bob@example.com"
+    assert client.get(reverse("courses:my_progress")).status_code == 200
+
+
+def test_sign_up_refuses_an_email_already_used(client, learner):
+    response = client.post(reverse("signup"), {
+        "username": "other", "email": "ALICE@example.com", "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
+    })
+    assert response.status_code == 200
+    assert "Un compte utilise déjà cette adresse e-mail." in response.text
+    assert not User.objects.filter(username="other").exists()
+
+
+def test_log_in_and_log_out(client, learner):
+    response = client.post(reverse("login"), {"username": "alice", "password": "correct-horse-battery"})
+    assert response.status_code == 302
+    assert "_auth_user_id" in client.session
+    client.post(reverse("logout"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_password_change(learner_client, learner):
+    response = learner_client.post(reverse("password_change"), {
+        "old_password": "correct-horse-battery", "new_password1": "another-long-phrase-7", "new_password2": "another-long-phrase-7",
+    })
+    assert response.status_code == 302
+    learner.refresh_from_db()
+    assert learner.check_password("another-long-phrase-7")
+
+
+def test_password_reset_sends_a_working_link(client, learner):
+    client.post(reverse("password_reset"), {"email": "alice@example.com"})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/compte/reset/\S+/)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200 and "new_password1" in form_page.text
+    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "brand-new-phrase-9", "new_password2": "brand-new-phrase-9"})
+    assert done.status_code == 302
+    learner.refresh_from_db()
+    assert learner.check_password("brand-new-phrase-9")
+
+
+def test_admin_lists_lessons_for_staff(admin_client, mini_course):
+    response = admin_client.get(reverse("admin:courses_lesson_changelist"))
+    assert response.status_code == 200 and "Introduction" in response.text

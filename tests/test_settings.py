@@ -1,0 +1,62 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from drydock.env import env_bool, env_choice, env_int, env_list
+from tests.conftest import BASE_DIR
+
+
+def run_settings(env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        cwd=BASE_DIR, env={**clean, "DJANGO_SETTINGS_MODULE": "drydock.settings", **env},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_run_without_secret_key_refuses_to_start():
+    result = run_settings({})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    assert run_settings({"SECRET_KEY": "k" * 50}).stdout.strip() == "False"
+    assert run_settings({"DJANGO_DEBUG": "1"}).stdout.strip() == "True"
+
+
+def test_a_bad_boolean_stops_start_up_naming_the_variable():
+    result = run_settings({"SECRET_KEY": "k" * 50, "DJANGO_DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_env_helpers_parse_and_refuse(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "Yes")
+    monkeypatch.setenv("X_INT", "42")
+    monkeypatch.setenv("X_LIST", "a, b,,c")
+    assert env_bool("X_BOOL") is True
+    assert env_int("X_INT", 0, minimum=1, maximum=100) == 42
+    assert env_list("X_LIST") == ["a", "b", "c"]
+    assert env_int("X_MISSING", 7) == 7
+    monkeypatch.setenv("X_INT", "4x")
+    with pytest.raises(ImproperlyConfigured, match="X_INT='4x' is not an integer"):
+        env_int("X_INT", 0)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ImproperlyConfigured, match="below the minimum 1"):
+        env_int("X_INT", 5, minimum=1)
+    monkeypatch.setenv("X_LEVEL", "LOUD")
+    with pytest.raises(ImproperlyConfigured, match="X_LEVEL='LOUD' is not one of"):
+        env_choice("X_LEVEL", "INFO", {"INFO", "DEBUG"})
+
+
+def test_env_example_documents_every_variable_settings_read():
+    import re
+
+    read = set(re.findall(r'env_(?:str|bool|int|list|choice)\("([A-Z_]+)"', (BASE_DIR / "drydock" / "settings.py").read_text()))
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (BASE_DIR / ".env.example").read_text(), re.M))
+    assert read - documented == set()
