@@ -7,5 +7,4 @@ COPY requirements.txt .
 RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir -r requirements.txt
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=drydock.settings
 COPY . .
-RUN useradd --system --home /var/lib/drydock drydock && mkdir -p /var/lib/drydock && chown drydock /var/lib/drydock
 EXPOSE 8000
