@@ -1,0 +1,350 @@
+"""Lab checks: pure functions `(snapshot, params, answer) -> Verdict`, registered by name.
+
+A lab's YAML names a check and gives its params; `CHECKS` is the one table.
+A check judges the daemon's state, never the command that was typed, and a
+failure says what was expected and what the daemon holds, in French (the
+shipped course's language).
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from grader.snapshot import normalize_reference, short_id
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+    expected: str = ""
+    found: str = ""
+
+
+class CheckParamsError(ValueError):
+    """A lab names params a check cannot use (reported by the pack loader)."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    function: object
+    required: tuple
+    optional: tuple = ()
+    needs_answer: bool = False
+
+
+def ok(message):
+    return Verdict(True, message)
+
+
+def fail(message, *, expected="", found=""):
+    return Verdict(False, message, expected, found)
+
+
+def _list(values):
+    return ", ".join(values) if values else "aucun"
+
+
+def clean_answer(answer):
+    """Trim what people paste around an answer: spaces, quotes, backticks, a trailing newline."""
+    return (answer or "").strip().strip("`'\"").strip()
+
+
+# --- Images -----------------------------------------------------------------------
+
+
+def image_present(snapshot, params, answer=None):
+    ref = normalize_reference(params["image"])
+    if snapshot.image(ref):
+        return ok(f"L'image {ref} est bien présente.")
+    same_repo = snapshot.tags_of_repository(ref)
+    return fail(
+        f"L'image {ref} n'est pas sur le démon. Attendu : {ref} ; présent : {_list(same_repo)}.",
+        expected=ref, found=_list(same_repo),
+    )
+
+
+def image_absent(snapshot, params, answer=None):
+    ref = normalize_reference(params["image"])
+    if snapshot.image(ref) is None:
+        return ok(f"L'image {ref} a bien été supprimée.")
+    return fail(f"L'image {ref} est encore présente : supprimez-la (docker rmi {ref}).", expected="absente", found=ref)
+
+
+def same_image(snapshot, params, answer=None):
+    refs = [normalize_reference(r) for r in params["images"]]
+    missing = [r for r in refs if snapshot.image(r) is None]
+    if missing:
+        return fail(f"Il manque {_list(missing)} : tirez d'abord ces images.", expected=_list(refs), found=_list(snapshot.all_tags()))
+    ids = {r: snapshot.image(r).id for r in refs}
+    if len(set(ids.values())) == 1:
+        return ok(f"{_list(refs)} désignent bien la même image ({short_id(ids[refs[0]])}).")
+    found = ", ".join(f"{r} = {short_id(i)}" for r, i in ids.items())
+    return fail(f"Ces tags désignent des images différentes : {found}.", expected="un seul IMAGE ID", found=found)
+
+
+def normalize_image_id(text):
+    return clean_answer(text).lower().removeprefix("sha256:")
+
+
+def answer_image_id(snapshot, params, answer):
+    ref = normalize_reference(params["image"])
+    image = snapshot.image(ref)
+    if image is None:
+        return fail(f"L'image {ref} n'est pas sur le démon : tirez-la avant de lire son identifiant.", expected=ref)
+    given = normalize_image_id(answer)
+    full = image.id.removeprefix("sha256:")
+    wants_full = params.get("full", False)
+    if not given:
+        return fail("Donnez l'identifiant (IMAGE ID) de l'image.", expected="un IMAGE ID")
+    if not re.fullmatch(r"[0-9a-f]+", given):
+        return fail(f"« {clean_answer(answer)} » n'est pas un identifiant : un IMAGE ID ne contient que des chiffres hexadécimaux.")
+    if given == full:
+        return ok(f"C'est bien l'identifiant complet de {ref}.")
+    if full.startswith(given) and len(given) >= 12:
+        if wants_full:
+            return fail(
+                "C'est le début du bon identifiant, mais la question demande l'identifiant complet (64 caractères) : "
+                "utilisez docker images --no-trunc.", expected="64 caractères", found=f"{len(given)} caractères",
+            )
+        return ok(f"C'est bien l'identifiant de {ref} ({short_id(image.id)}).")
+    if full.startswith(given):
+        return fail("Identifiant trop court : donnez au moins les 12 premiers caractères.", expected="12 caractères ou plus", found=f"{len(given)} caractères")
+    owner = next((i for i in snapshot.images if i.id.removeprefix("sha256:").startswith(given)), None)
+    if owner is not None:
+        return fail(f"Cet identifiant est celui de {_list(list(owner.references)) or 'une autre image'}, pas de {ref}.", expected=ref)
+    return fail(f"Ce n'est pas l'identifiant de {ref}.", expected=ref)
+
+
+def image_built(snapshot, params, answer=None):
+    ref = normalize_reference(params["image"])
+    image = snapshot.image(ref)
+    if image is None:
+        return fail(f"Aucune image {ref} : construisez-la avec docker build -t {ref} .", expected=ref, found=_list(snapshot.all_tags()))
+    if image.digests:
+        return fail(f"{ref} vient d'un registre (elle a un digest) : elle doit être construite dans le bac à sable.", expected="construite ici")
+    return ok(f"L'image {ref} a bien été construite.")
+
+
+def build_cache_reused(snapshot, params, answer=None):
+    """The tagged image shares its first layers with an earlier build of it and differs after."""
+    ref = normalize_reference(params["image"])
+    minimum = int(params.get("min_shared_layers", 2))
+    image = snapshot.image(ref)
+    if image is None:
+        return fail(f"Aucune image {ref} : construisez-la d'abord.", expected=ref)
+    best = 0
+    for other in snapshot.images:
+        if other.id == image.id:
+            continue
+        shared = 0
+        for mine, theirs in zip(image.layers, other.layers):
+            if mine != theirs:
+                break
+            shared += 1
+        if shared < len(image.layers):  # a true rebuild differs somewhere after the shared part
+            best = max(best, shared)
+    if best >= minimum:
+        return ok(f"La reconstruction a réutilisé {best} couches en cache ; seules les suivantes ont été refaites.")
+    if not any(other.id != image.id for other in snapshot.images if other.layers):
+        return fail("Une seule construction trouvée : modifiez package.json puis reconstruisez l'image.", expected="deux constructions")
+    return fail(
+        f"La reconstruction ne partage que {best} couche(s) avec la précédente (attendu : au moins {minimum}). "
+        "Copiez package.json et installez les dépendances avant de copier le reste du code.",
+        expected=f"{minimum} couches réutilisées", found=str(best),
+    )
+
+
+# --- Containers ---------------------------------------------------------------------
+
+
+def _find_container(snapshot, params):
+    container = snapshot.container(params["name"])
+    if container is None:
+        names = [c.name for c in snapshot.containers]
+        return None, fail(f"Aucun conteneur nommé {params['name']}. Conteneurs présents : {_list(names)}.", expected=params["name"], found=_list(names))
+    if "image" in params:
+        wanted = normalize_reference(params["image"])
+        image = snapshot.image(wanted)
+        if normalize_reference(container.image) != wanted and (image is None or image.id != container.image_id):
+            return None, fail(
+                f"Le conteneur {container.name} a été créé depuis {container.image}, pas depuis {wanted}.",
+                expected=wanted, found=container.image,
+            )
+    return container, None
+
+
+def container_exists(snapshot, params, answer=None):
+    container, failure = _find_container(snapshot, params)
+    return failure or ok(f"Le conteneur {container.name} existe.")
+
+
+def container_running(snapshot, params, answer=None):
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    if container.status == "running":
+        return ok(f"Le conteneur {container.name} tourne.")
+    return fail(f"Le conteneur {container.name} existe mais ne tourne pas (état : {container.status}).", expected="running", found=container.status)
+
+
+def container_exited(snapshot, params, answer=None):
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    code = int(params.get("exit_code", 0))
+    if container.status != "exited":
+        return fail(f"Le conteneur {container.name} n'est pas terminé (état : {container.status}).", expected="exited", found=container.status)
+    if container.exit_code != code:
+        return fail(f"Le conteneur {container.name} s'est terminé avec le code {container.exit_code}, attendu : {code}.", expected=str(code), found=str(container.exit_code))
+    return ok(f"Le conteneur {container.name} s'est terminé avec le code {code}.")
+
+
+def answer_container_ip(snapshot, params, answer):
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    given = clean_answer(answer)
+    try:
+        address = str(ipaddress.ip_address(given))
+    except ValueError:
+        return fail(f"« {given} » n'est pas une adresse IP (attendu : quatre nombres séparés par des points).", expected="une adresse IPv4")
+    addresses = {ip for ip in [container.ip_address, *container.networks.values()] if ip}
+    if not addresses:
+        return fail(f"Le conteneur {container.name} n'a pas d'adresse IP : est-il démarré ?", expected="un conteneur démarré")
+    if address in addresses:
+        return ok(f"C'est bien l'adresse IP de {container.name}.")
+    owner = next((c.name for c in snapshot.containers if address in {c.ip_address, *c.networks.values()}), None)
+    hint = f" C'est celle de {owner}." if owner else ""
+    return fail(f"{address} n'est pas l'adresse de {container.name}.{hint}", expected=f"l'adresse de {container.name}")
+
+
+def port_published(snapshot, params, answer=None):
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    port, host = int(params["container_port"]), params.get("host_port")
+    published = [p for p in container.ports if p.container_port == port and p.host_port]
+    if not published:
+        shown = _list([f"{p.host_port}->{p.container_port}" for p in container.ports if p.host_port])
+        return fail(f"Le port {port} de {container.name} n'est pas publié (publiés : {shown}). Utilisez -p.", expected=f"-p …:{port}", found=shown)
+    if host is not None and all(p.host_port != int(host) for p in published):
+        found = _list([str(p.host_port) for p in published])
+        return fail(f"Le port {port} est publié sur {found}, attendu sur {host}.", expected=str(host), found=found)
+    return ok(f"Le port {port} de {container.name} est publié.")
+
+
+# --- Volumes and networks ------------------------------------------------------------------
+
+
+def volume_exists(snapshot, params, answer=None):
+    if snapshot.volume(params["name"]):
+        return ok(f"Le volume {params['name']} existe.")
+    names = [v.name for v in snapshot.volumes]
+    return fail(f"Aucun volume nommé {params['name']}. Volumes présents : {_list(names)}.", expected=params["name"], found=_list(names))
+
+
+def container_mounts(snapshot, params, answer=None):
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    destination = params["destination"]
+    mount = next((m for m in container.mounts if m.destination.rstrip("/") == destination.rstrip("/")), None)
+    if mount is None:
+        shown = _list([m.destination for m in container.mounts])
+        return fail(f"Le conteneur {container.name} n'a pas de montage sur {destination} (montages : {shown}).", expected=destination, found=shown)
+    kind = params.get("type")
+    if kind and mount.type != kind:
+        return fail(f"{destination} est un montage de type {mount.type}, attendu : {kind}.", expected=kind, found=mount.type)
+    if "volume" in params and mount.source != params["volume"]:
+        return fail(f"{destination} monte {mount.source}, attendu : le volume {params['volume']}.", expected=params["volume"], found=mount.source)
+    if "read_only" in params and mount.read_write == bool(params["read_only"]):
+        expected = "lecture seule" if params["read_only"] else "lecture-écriture"
+        found = "lecture-écriture" if mount.read_write else "lecture seule"
+        return fail(f"{destination} est monté en {found}, attendu : {expected}.", expected=expected, found=found)
+    return ok(f"{container.name} monte bien {mount.source} sur {destination}.")
+
+
+def volume_file_contains(snapshot, params, answer=None):
+    volume, path, text = params["volume"], params["path"], params["text"]
+    if snapshot.volume(volume) is None:
+        return fail(f"Aucun volume nommé {volume}.", expected=volume)
+    content = snapshot.files.get((volume, path))
+    if content is None:
+        return fail(f"Le fichier {path} n'existe pas dans le volume {volume}.", expected=path)
+    if text not in content:
+        return fail(f"Le fichier {path} du volume {volume} ne contient pas « {text} ».", expected=text, found=content[:80])
+    return ok(f"Le fichier {path} du volume {volume} contient bien « {text} ».")
+
+
+def network_exists(snapshot, params, answer=None):
+    if snapshot.network(params["name"]):
+        return ok(f"Le réseau {params['name']} existe.")
+    names = [n.name for n in snapshot.networks]
+    return fail(f"Aucun réseau nommé {params['name']}. Réseaux présents : {_list(names)}.", expected=params["name"], found=_list(names))
+
+
+def container_connected(snapshot, params, answer=None):
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    network = params["network"]
+    if network in container.networks:
+        return ok(f"{container.name} est connecté au réseau {network}.")
+    shown = _list(sorted(container.networks))
+    return fail(f"{container.name} n'est pas connecté à {network} (réseaux : {shown}).", expected=network, found=shown)
+
+
+def compose_running(snapshot, params, answer=None):
+    project, services = params["project"], list(params["services"])
+    running = {
+        c.labels.get("com.docker.compose.service")
+        for c in snapshot.containers
+        if c.labels.get("com.docker.compose.project") == project and c.status == "running"
+    }
+    missing = [s for s in services if s not in running]
+    if not missing:
+        return ok(f"Le projet Compose {project} tourne avec {_list(services)}.")
+    return fail(
+        f"Le projet Compose {project} n'a pas ces services en marche : {_list(missing)}.",
+        expected=_list(services), found=_list(sorted(s for s in running if s)),
+    )
+
+
+CHECKS = {
+    "image_present": CheckSpec(image_present, ("image",)),
+    "image_absent": CheckSpec(image_absent, ("image",)),
+    "same_image": CheckSpec(same_image, ("images",)),
+    "answer_image_id": CheckSpec(answer_image_id, ("image",), ("full",), needs_answer=True),
+    "image_built": CheckSpec(image_built, ("image",)),
+    "build_cache_reused": CheckSpec(build_cache_reused, ("image",), ("min_shared_layers",)),
+    "container_exists": CheckSpec(container_exists, ("name",), ("image",)),
+    "container_running": CheckSpec(container_running, ("name",), ("image",)),
+    "container_exited": CheckSpec(container_exited, ("name",), ("image", "exit_code")),
+    "answer_container_ip": CheckSpec(answer_container_ip, ("name",), needs_answer=True),
+    "port_published": CheckSpec(port_published, ("name", "container_port"), ("host_port", "image")),
+    "volume_exists": CheckSpec(volume_exists, ("name",)),
+    "container_mounts": CheckSpec(container_mounts, ("name", "destination"), ("volume", "type", "read_only", "image")),
+    "volume_file_contains": CheckSpec(volume_file_contains, ("volume", "path", "text")),
+    "network_exists": CheckSpec(network_exists, ("name",)),
+    "container_connected": CheckSpec(container_connected, ("name", "network")),
+    "compose_running": CheckSpec(compose_running, ("project", "services")),
+}
+
+
+def params_problems(name, params):
+    """What is wrong with a lab's use of a check, as messages (empty when fine)."""
+    spec = CHECKS.get(name)
+    if spec is None:
+        return [f"unknown check {name!r} (known: {', '.join(sorted(CHECKS))})"]
+    if not isinstance(params, dict):
+        return ["params must be a mapping"]
+    problems = [f"missing param {key!r}" for key in spec.required if key not in params]
+    allowed = set(spec.required) | set(spec.optional)
+    problems += [f"unknown param {key!r} (allowed: {', '.join(sorted(allowed))})" for key in params if key not in allowed]
+    return problems
+
+
+def run_check(name, snapshot, params, answer=None):
+    spec = CHECKS[name]
+    return spec.function(snapshot, params, answer)

@@ -1,0 +1,125 @@
+"""A sandbox daemon's state at one instant, as plain frozen data.
+
+The engine module builds it from the nested daemon; checks only read it. Image
+references are normalised the way the docker CLI does (`nginx` is
+`docker.io/library/nginx:latest`), so a check can compare what the learner
+typed with what the daemon holds.
+"""
+
+from dataclasses import dataclass, field
+
+
+def normalize_reference(ref):
+    """`nginx` -> `nginx:latest`; `docker.io/library/nginx:1.22` -> `nginx:1.22`; digests kept."""
+    ref = ref.strip()
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "library/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+            break
+    if "@" in ref:
+        return ref
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last else f"{ref}:latest"
+
+
+def repository_of(ref):
+    ref = normalize_reference(ref)
+    if "@" in ref:
+        return ref.split("@", 1)[0]
+    return ref.rsplit(":", 1)[0]
+
+
+def short_id(image_id):
+    return image_id.removeprefix("sha256:")[:12]
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    tags: tuple = ()
+    digests: tuple = ()
+    layers: tuple = ()
+    created: str = ""
+
+    @property
+    def references(self):
+        return tuple(normalize_reference(t) for t in self.tags)
+
+
+@dataclass(frozen=True)
+class Mount:
+    type: str
+    source: str
+    destination: str
+    read_write: bool = True
+
+
+@dataclass(frozen=True)
+class Port:
+    container_port: int
+    protocol: str = "tcp"
+    host_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    status: str
+    exit_code: int = 0
+    ip_address: str = ""
+    networks: dict = field(default_factory=dict)
+    mounts: tuple = ()
+    ports: tuple = ()
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    driver: str = "bridge"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    images: tuple = ()
+    containers: tuple = ()
+    volumes: tuple = ()
+    networks: tuple = ()
+    # Contents of files the checks asked for: (volume, path) -> text, None when absent.
+    files: dict = field(default_factory=dict)
+
+    def image(self, ref):
+        wanted = normalize_reference(ref)
+        for image in self.images:
+            if wanted in image.references or wanted in image.digests:
+                return image
+        return None
+
+    def image_by_id(self, image_id):
+        return next((image for image in self.images if image.id == image_id), None)
+
+    def tags_of_repository(self, ref):
+        repository = repository_of(ref)
+        return sorted(r for image in self.images for r in image.references if repository_of(r) == repository)
+
+    def all_tags(self):
+        return sorted(r for image in self.images for r in image.references)
+
+    def container(self, name):
+        name = name.lstrip("/")
+        return next((c for c in self.containers if c.name == name), None)
+
+    def volume(self, name):
+        return next((v for v in self.volumes if v.name == name), None)
+
+    def network(self, name):
+        return next((n for n in self.networks if n.name == name), None)

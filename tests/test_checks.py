@@ -1,0 +1,175 @@
+"""Every check on a snapshot like the ones a sandbox daemon gives, passing and failing."""
+
+import pytest
+
+from grader.checks import CHECKS, params_problems, run_check
+from grader.snapshot import Container, Image, Mount, Network, Port, Snapshot, Volume, normalize_reference
+
+NGINX = Image(id="sha256:" + "a1" * 32, tags=("nginx:1.22", "nginx:latest"), digests=("nginx@sha256:" + "d1" * 32,), layers=("base", "n1", "n2"))
+REDIS = Image(id="sha256:" + "b2" * 32, tags=("redis:7.0",), digests=("redis@sha256:" + "d2" * 32,), layers=("base", "r1"))
+APP_OLD = Image(id="sha256:" + "c3" * 32, tags=(), layers=("base", "node", "pkg-v1", "deps-v1", "src"))
+APP = Image(id="sha256:" + "c4" * 32, tags=("app:1",), layers=("base", "node", "pkg-v2", "deps-v2", "src"))
+WEB = Container(
+    id="e" * 64, name="web", image="nginx", image_id=NGINX.id, status="running", ip_address="172.17.0.2",
+    networks={"bridge": "172.17.0.2", "front": "172.18.0.3"},
+    mounts=(Mount("volume", "data", "/data", True), Mount("bind", "/srv/conf", "/etc/nginx/conf.d", False)),
+    ports=(Port(80, "tcp", 8080),),
+)
+HELLO = Container(id="f" * 64, name="hello", image="busybox:1.35", image_id="sha256:" + "0f" * 32, status="exited", exit_code=0)
+STACK = (
+    Container(id="1" * 64, name="site-web-1", image="nginx", image_id=NGINX.id, status="running",
+              labels={"com.docker.compose.project": "site", "com.docker.compose.service": "web"}),
+    Container(id="2" * 64, name="site-cache-1", image="redis:7.0", image_id=REDIS.id, status="exited", exit_code=1,
+              labels={"com.docker.compose.project": "site", "com.docker.compose.service": "cache"}),
+)
+SNAPSHOT = Snapshot(
+    images=(NGINX, REDIS, APP_OLD, APP),
+    containers=(WEB, HELLO, *STACK),
+    volumes=(Volume("data"),),
+    networks=(Network("bridge"), Network("front")),
+    files={("data", "notes.txt"): "bonjour depuis le volume\n"},
+)
+
+
+def check(name, params, answer=None, snapshot=SNAPSHOT):
+    return run_check(name, snapshot, params, answer)
+
+
+@pytest.mark.parametrize("ref, expected", [
+    ("nginx", "nginx:latest"), ("docker.io/library/nginx:1.22", "nginx:1.22"), ("library/redis:7.0", "redis:7.0"),
+    ("bitnami/nginx", "bitnami/nginx:latest"), ("localhost:5000/app", "localhost:5000/app:latest"),
+])
+def test_references_are_normalised_like_the_cli(ref, expected):
+    assert normalize_reference(ref) == expected
+
+
+def test_image_present_passes_and_fails_with_what_is_there():
+    assert check("image_present", {"image": "nginx:1.22"}).passed
+    assert check("image_present", {"image": "nginx"}).passed
+    verdict = check("image_present", {"image": "nginx:1.23.3"})
+    assert not verdict.passed
+    assert verdict.message == "L'image nginx:1.23.3 n'est pas sur le démon. Attendu : nginx:1.23.3 ; présent : nginx:1.22, nginx:latest."
+
+
+def test_image_present_by_digest():
+    assert check("image_present", {"image": "nginx@sha256:" + "d1" * 32}).passed
+
+
+def test_image_absent():
+    assert check("image_absent", {"image": "busybox"}).passed
+    assert "encore présente" in check("image_absent", {"image": "redis:7.0"}).message
+
+
+def test_same_image():
+    assert check("same_image", {"images": ["nginx:latest", "nginx:1.22"]}).passed
+    verdict = check("same_image", {"images": ["nginx:latest", "redis:7.0"]})
+    assert not verdict.passed and "a1a1a1a1a1a1" in verdict.found and "b2b2b2b2b2b2" in verdict.found
+    assert "Il manque httpd:latest" in check("same_image", {"images": ["httpd", "nginx"]}).message
+
+
+@pytest.mark.parametrize("answer", ["a1a1a1a1a1a1", "  sha256:" + "a1" * 32 + "\n", "A1" * 32, "`a1a1a1a1a1a1a1`"])
+def test_image_id_answers_are_compared_leniently(answer):
+    assert check("answer_image_id", {"image": "nginx:latest"}, answer).passed
+
+
+def test_image_id_wrong_answers_say_why():
+    assert "trop court" in check("answer_image_id", {"image": "nginx"}, "a1a1").message
+    assert "redis:7.0" in check("answer_image_id", {"image": "nginx"}, "b2b2b2b2b2b2").message
+    assert "chiffres hexadécimaux" in check("answer_image_id", {"image": "nginx"}, "nginx").message
+    assert "Donnez l'identifiant" in check("answer_image_id", {"image": "nginx"}, "   ").message
+    assert "tirez-la" in check("answer_image_id", {"image": "httpd"}, "a1a1a1a1a1a1").message
+
+
+def test_full_image_id_is_required_when_asked():
+    assert check("answer_image_id", {"image": "nginx", "full": True}, "a1" * 32).passed
+    verdict = check("answer_image_id", {"image": "nginx", "full": True}, "a1a1a1a1a1a1")
+    assert not verdict.passed and "--no-trunc" in verdict.message
+
+
+def test_image_built_refuses_a_pulled_image():
+    assert check("image_built", {"image": "app:1"}).passed
+    assert "vient d'un registre" in check("image_built", {"image": "nginx"}).message
+    assert "docker build -t app:2" in check("image_built", {"image": "app:2"}).message
+
+
+def test_build_cache_reused_counts_shared_layers():
+    assert check("build_cache_reused", {"image": "app:1", "min_shared_layers": 2}).passed
+    verdict = check("build_cache_reused", {"image": "app:1", "min_shared_layers": 3})
+    assert not verdict.passed and verdict.found == "2"
+    lone = Snapshot(images=(APP,))
+    assert "Une seule construction" in check("build_cache_reused", {"image": "app:1"}, snapshot=lone).message
+
+
+def test_container_states():
+    assert check("container_exists", {"name": "web"}).passed
+    assert check("container_running", {"name": "web", "image": "nginx:1.22"}).passed
+    assert check("container_exited", {"name": "hello", "exit_code": 0}).passed
+    assert "ne tourne pas (état : exited)" in check("container_running", {"name": "hello"}).message
+    assert "n'est pas terminé" in check("container_exited", {"name": "web"}).message
+    verdict = check("container_exited", {"name": "site-cache-1", "exit_code": 0})
+    assert verdict.message == "Le conteneur site-cache-1 s'est terminé avec le code 1, attendu : 0."
+    assert "Conteneurs présents : web, hello" in check("container_exists", {"name": "db"}).message
+
+
+def test_container_from_the_wrong_image_is_refused():
+    verdict = check("container_running", {"name": "web", "image": "redis:7.0"})
+    assert not verdict.passed and verdict.message == "Le conteneur web a été créé depuis nginx, pas depuis redis:7.0."
+
+
+def test_container_ip_answer():
+    assert check("answer_container_ip", {"name": "web"}, " 172.17.0.2 ").passed
+    assert check("answer_container_ip", {"name": "web"}, "172.18.0.3").passed
+    assert "n'est pas une adresse IP" in check("answer_container_ip", {"name": "web"}, "web").message
+    assert "172.17.0.9 n'est pas l'adresse de web" in check("answer_container_ip", {"name": "web"}, "172.17.0.9").message
+    assert "pas d'adresse IP" in check("answer_container_ip", {"name": "hello"}, "172.17.0.2").message
+
+
+def test_port_published():
+    assert check("port_published", {"name": "web", "container_port": 80}).passed
+    assert check("port_published", {"name": "web", "container_port": 80, "host_port": 8080}).passed
+    assert "attendu sur 9000" in check("port_published", {"name": "web", "container_port": 80, "host_port": 9000}).message
+    assert "n'est pas publié" in check("port_published", {"name": "web", "container_port": 443}).message
+
+
+def test_volume_and_mounts():
+    assert check("volume_exists", {"name": "data"}).passed
+    assert "Aucun volume nommé cache" in check("volume_exists", {"name": "cache"}).message
+    assert check("container_mounts", {"name": "web", "destination": "/data", "volume": "data", "type": "volume"}).passed
+    assert check("container_mounts", {"name": "web", "destination": "/etc/nginx/conf.d/", "type": "bind", "read_only": True}).passed
+    assert check("container_mounts", {"name": "web", "destination": "/data", "read_only": False}).passed
+    verdict = check("container_mounts", {"name": "web", "destination": "/srv"})
+    assert verdict.message == "Le conteneur web n'a pas de montage sur /srv (montages : /data, /etc/nginx/conf.d)."
+    assert "attendu : le volume logs" in check("container_mounts", {"name": "web", "destination": "/data", "volume": "logs"}).message
+    assert "lecture-écriture, attendu : lecture seule" in check("container_mounts", {"name": "web", "destination": "/data", "read_only": True}).message
+    assert "type volume, attendu : bind" in check("container_mounts", {"name": "web", "destination": "/data", "type": "bind"}).message
+
+
+def test_file_in_volume():
+    assert check("volume_file_contains", {"volume": "data", "path": "notes.txt", "text": "bonjour"}).passed
+    assert "ne contient pas « salut »" in check("volume_file_contains", {"volume": "data", "path": "notes.txt", "text": "salut"}).message
+    assert "n'existe pas dans le volume" in check("volume_file_contains", {"volume": "data", "path": "autre.txt", "text": "x"}).message
+
+
+def test_networks():
+    assert check("network_exists", {"name": "front"}).passed
+    assert "Réseaux présents : bridge, front" in check("network_exists", {"name": "back"}).message
+    assert check("container_connected", {"name": "web", "network": "front"}).passed
+    assert "réseaux : bridge, front" in check("container_connected", {"name": "web", "network": "back"}).message
+
+
+def test_compose_project():
+    assert check("compose_running", {"project": "site", "services": ["web"]}).passed
+    verdict = check("compose_running", {"project": "site", "services": ["web", "cache"]})
+    assert not verdict.passed and "cache" in verdict.message and verdict.found == "web"
+
+
+def test_check_params_are_validated_for_the_pack_loader():
+    assert params_problems("image_present", {"image": "nginx"}) == []
+    assert params_problems("image_present", {}) == ["missing param 'image'"]
+    assert params_problems("image_present", {"image": "x", "tag": "y"}) == ["unknown param 'tag' (allowed: image)"]
+    assert params_problems("image_here", {})[0].startswith("unknown check 'image_here'")
+
+
+def test_every_registered_check_is_exercised_here():
+    source = open(__file__, encoding="utf-8").read()
+    assert [name for name in CHECKS if f'"{name}"' not in source] == []
