@@ -130,3 +130,8 @@ def test_interface_is_french_by_default(client, mini_course):
     page = client.get(mini_course.get_absolute_url()).text
     assert '<html lang="fr">' in page
     assert "Plan du cours" in page and "Se connecter" in page
+
+
+def test_browser_language_alone_does_not_switch_the_interface(client, mini_course):
+    page = client.get(mini_course.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").text
+    assert '<html lang="fr">' in page and "Plan du cours" in page
