@@ -18,12 +18,14 @@ from django.urls import reverse
 
 from courses import markdown
 from courses.models import Chapter, Course, CourseAsset, Lesson
+from labs import packs as lab_packs
+from labs.models import Lab, LabFile, LabTask
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(?:-[a-z]{2,4})?$")
 COURSE_FILE = "course.yaml"
 COURSE_KEYS = {"slug": True, "title": True, "language": True, "description": False, "chapters": True}
-CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True}
+CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True, "labs": False}
 LESSON_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False}
 ASSET_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
 MAX_ASSET_BYTES = 2 * 1024 * 1024
@@ -77,6 +79,7 @@ class PackChapter:
     title: str
     summary: str
     lessons: list[PackLesson]
+    labs: list = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +96,10 @@ class Pack:
     @property
     def lessons(self):
         return [lesson for chapter in self.chapters for lesson in chapter.lessons]
+
+    @property
+    def labs(self):
+        return [lab for chapter in self.chapters for lab in chapter.labs]
 
 
 # --- YAML with line numbers -------------------------------------------------
@@ -198,6 +205,17 @@ class _Checker:
             self.add(file, doc.line(*path), path, f"{value!r} is not valid{hint}")
         return value.strip()
 
+    def slug(self, value, doc, path, file):
+        return self.text(value, doc, path, file, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+
+    def minutes(self, value, doc, path, file):
+        if value is None:
+            return 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            self.add(file, doc.line(*path), path, f"{value!r} is not a whole number of minutes (1 or more)")
+            return 0
+        return value
+
 
 def _get(data, path):
     for part in path:
@@ -230,7 +248,7 @@ def read_pack(path):
     if course is None:
         raise PackError(check.problems)
 
-    slug = check.text(course.get("slug"), doc, ("slug",), cfile, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+    slug = check.slug(course.get("slug"), doc, ("slug",), cfile)
     title = check.text(course.get("title"), doc, ("title",), cfile)
     language = check.text(course.get("language"), doc, ("language",), cfile, pattern=LANGUAGE_RE, hint=" (a language code such as fr or en)")
     description = check.text(course.get("description"), doc, ("description",), cfile) if course.get("description") is not None else ""
@@ -239,6 +257,7 @@ def read_pack(path):
     chapters = []
     assets = {}
     lesson_slugs = {}
+    lab_slugs = {}
     chapter_slugs = {}
     listed_files = {}
     if chapters_data is not None and (not isinstance(chapters_data, list) or not chapters_data):
@@ -249,7 +268,7 @@ def read_pack(path):
         chapter = check.mapping(doc, cpath, CHAPTER_KEYS, cfile, "a chapter")
         if chapter is None:
             continue
-        cslug = check.text(chapter.get("slug"), doc, cpath + ("slug",), cfile, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+        cslug = check.slug(chapter.get("slug"), doc, cpath + ("slug",), cfile)
         if cslug in chapter_slugs:
             check.add(cfile, doc.line(*cpath, "slug"), cpath + ("slug",), f"duplicate slug {cslug!r} (also chapters[{chapter_slugs[cslug]}])")
         elif cslug:
@@ -261,46 +280,67 @@ def read_pack(path):
             check.add(cfile, doc.line(*cpath, "lessons"), cpath + ("lessons",), "must be a non-empty list of lesson files")
             lesson_files = []
         lessons = []
-        for li, relative in enumerate(lesson_files or []):
-            lpath = cpath + ("lessons", li)
-            line = doc.line(*lpath)
-            if not isinstance(relative, str) or not relative.strip():
-                check.add(cfile, line, lpath, "must be the path of a lesson file")
-                continue
-            resolved = _relative_file(root, relative)
-            if resolved is None:
-                check.add(cfile, line, lpath, f"{relative!r} points outside the pack")
-                continue
-            if not (root / resolved).is_file():
-                check.add(cfile, line, lpath, f"lesson file {relative!r} does not exist")
-                continue
-            key = resolved.as_posix()
-            if key in listed_files:
-                check.add(cfile, line, lpath, f"{relative!r} is already listed at {listed_files[key]}")
-                continue
-            listed_files[key] = _dotted(lpath)
-            lesson = _read_lesson(root, resolved, slug, check, assets)
+        for relative in _listed_files(check, doc, cpath, "lessons", lesson_files, root, cfile, listed_files):
+            lesson = _read_lesson(root, relative, slug, check, assets)
             if lesson is None:
                 continue
             if lesson.slug in lesson_slugs:
-                check.add(display(key), 2, "slug", f"duplicate slug {lesson.slug!r} (also in {lesson_slugs[lesson.slug]})")
+                check.add(display(relative.as_posix()), 2, "slug", f"duplicate slug {lesson.slug!r} (also in {lesson_slugs[lesson.slug]})")
             else:
-                lesson_slugs[lesson.slug] = display(key)
+                lesson_slugs[lesson.slug] = display(relative.as_posix())
             lessons.append(lesson)
-        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons))
+        lab_files = chapter.get("labs")
+        if lab_files is not None and not isinstance(lab_files, list):
+            check.add(cfile, doc.line(*cpath, "labs"), cpath + ("labs",), "must be a list of lab files")
+            lab_files = []
+        labs = []
+        for relative in _listed_files(check, doc, cpath, "labs", lab_files or [], root, cfile, listed_files):
+            lab = lab_packs.read_lab(root, relative, check, parse_yaml=_parse_yaml, relative_file=_relative_file, display=display)
+            if lab is None:
+                continue
+            if lab.slug in lab_slugs:
+                check.add(display(relative.as_posix()), 1, "slug", f"duplicate slug {lab.slug!r} (also in {lab_slugs[lab.slug]})")
+            else:
+                lab_slugs[lab.slug] = display(relative.as_posix())
+            labs.append(lab)
+        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons, labs=labs))
 
     if check.problems:
         raise PackError(check.problems)
 
     warnings = [
-        Problem(display(md.relative_to(root).as_posix()), None, None, "Markdown file not listed in any chapter")
-        for md in sorted((root / "lessons").glob("**/*.md"))
-        if md.relative_to(root).as_posix() not in listed_files
-    ] if (root / "lessons").is_dir() else []
+        Problem(display(path.relative_to(root).as_posix()), None, None, "file not listed in any chapter")
+        for pattern in ("lessons/**/*.md", "labs/**/*.yaml")
+        for path in sorted(root.glob(pattern))
+        if path.relative_to(root).as_posix() not in listed_files
+    ]
     return Pack(
         root=root, slug=slug, title=title, language=language, description=description,
         chapters=chapters, assets=list(assets.values()), warnings=warnings,
     )
+
+
+def _listed_files(check, doc, cpath, key, entries, root, cfile, listed_files):
+    """The existing, not yet listed files a chapter names under `key`, as pack-relative paths."""
+    for index, relative in enumerate(entries or []):
+        path = cpath + (key, index)
+        line = doc.line(*path)
+        if not isinstance(relative, str) or not relative.strip():
+            check.add(cfile, line, path, "must be the path of a file of the pack")
+            continue
+        resolved = _relative_file(root, relative)
+        if resolved is None:
+            check.add(cfile, line, path, f"{relative!r} points outside the pack")
+            continue
+        if not (root / resolved).is_file():
+            kind = "lesson" if key == "lessons" else "lab"
+            check.add(cfile, line, path, f"{kind} file {relative!r} does not exist")
+            continue
+        if resolved.as_posix() in listed_files:
+            check.add(cfile, line, path, f"{relative!r} is already listed at {listed_files[resolved.as_posix()]}")
+            continue
+        listed_files[resolved.as_posix()] = _dotted(path)
+        yield resolved
 
 
 def _split_front_matter(text):
@@ -334,12 +374,10 @@ def _read_lesson(root, relative, course_slug, check, assets):
     meta = check.mapping(doc, (), LESSON_KEYS, file, "the front matter")
     if meta is None:
         return None
-    slug = check.text(meta.get("slug"), doc, ("slug",), file, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
+    slug = check.slug(meta.get("slug"), doc, ("slug",), file)
     title = check.text(meta.get("title"), doc, ("title",), file)
     summary = check.text(meta.get("summary"), doc, ("summary",), file) if meta.get("summary") is not None else ""
-    minutes = meta.get("minutes")
-    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1):
-        check.add(file, doc.line("minutes"), "minutes", f"{minutes!r} is not a whole number of minutes (1 or more)")
+    minutes = check.minutes(meta.get("minutes"), doc, ("minutes",), file)
     if not body.strip():
         check.add(file, body_line, None, "the lesson has no text after its front matter")
 
@@ -369,7 +407,7 @@ def _read_lesson(root, relative, course_slug, check, assets):
         image_urls[image.src] = reverse("courses:asset", args=[course_slug or "course", asset_path])
     rendered = markdown.render(body, image_urls=image_urls)
     return PackLesson(
-        slug=slug, title=title, minutes=minutes if isinstance(minutes, int) else 0, summary=summary,
+        slug=slug, title=title, minutes=minutes, summary=summary,
         source_path=relative.as_posix(), body_markdown=body, body_html=rendered.html, toc=rendered.toc,
     )
 
@@ -386,6 +424,11 @@ def summarize(pack):
                 "slug": chapter.slug,
                 "title": chapter.title,
                 "lessons": [{"slug": lesson.slug, "title": lesson.title, "minutes": lesson.minutes} for lesson in chapter.lessons],
+                "labs": [
+                    {"slug": lab.slug, "title": lab.title, "minutes": lab.minutes, "setup_steps": len(lab.setup),
+                     "tasks": [{"slug": t.slug, "check": t.check_name} for t in lab.tasks]}
+                    for lab in chapter.labs
+                ],
             }
             for chapter in pack.chapters
         ],
@@ -394,6 +437,8 @@ def summarize(pack):
             "lessons": len(pack.lessons),
             "minutes": sum(lesson.minutes for lesson in pack.lessons),
             "figures": len(pack.assets),
+            "labs": len(pack.labs),
+            "lab_tasks": sum(len(lab.tasks) for lab in pack.labs),
         },
         "warnings": [str(w) for w in pack.warnings],
     }
@@ -405,9 +450,9 @@ def summarize(pack):
 @dataclass
 class LoadReport:
     course: Course
-    created: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "files": 0})
-    updated: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "files": 0})
-    unpublished: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0})
+    created: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "files": 0})
+    updated: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "files": 0})
+    unpublished: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0})
     removed_files: int = 0
     course_changed: bool = False
 
@@ -444,6 +489,7 @@ def load_pack(pack):
 
     chapter_ids = []
     lesson_ids = []
+    lab_ids = []
     position = 0
     for chapter_position, pack_chapter in enumerate(pack.chapters, start=1):
         chapter, outcome = _upsert(
@@ -465,8 +511,11 @@ def load_pack(pack):
             )
             _count(report, outcome, "lessons")
             lesson_ids.append(lesson.pk)
+        for lab_position, pack_lab in enumerate(pack_chapter.labs, start=1):
+            lab_ids.append(_load_lab(report, course, chapter, lab_position, pack_lab))
 
     report.unpublished["lessons"] = course.lessons.filter(is_published=True).exclude(pk__in=lesson_ids).update(is_published=False)
+    report.unpublished["labs"] = course.labs.filter(is_published=True).exclude(pk__in=lab_ids).update(is_published=False)
     report.unpublished["chapters"] = course.chapters.filter(is_published=True).exclude(pk__in=chapter_ids).update(is_published=False)
 
     asset_paths = []
@@ -478,8 +527,40 @@ def load_pack(pack):
         _count(report, outcome, "files")
         asset_paths.append(pack_asset.path)
     # Figures hold no learner data: one no lesson shows any more can go.
-    report.removed_files, _ = course.assets.exclude(path__in=asset_paths).delete()
+    removed, _ = course.assets.exclude(path__in=asset_paths).delete()
+    report.removed_files += removed
     return report
+
+
+def _load_lab(report, course, chapter, position, pack_lab):
+    lab, outcome = _upsert(
+        Lab, {"course": course, "slug": pack_lab.slug},
+        {
+            "chapter": chapter, "title": pack_lab.title, "summary": pack_lab.summary, "minutes": pack_lab.minutes,
+            "position": position, "source_path": pack_lab.source_path, "instructions_markdown": pack_lab.instructions_markdown,
+            "instructions_html": pack_lab.instructions_html, "setup": pack_lab.setup, "is_published": True,
+        },
+    )
+    _count(report, outcome, "labs")
+    task_ids = []
+    for task_position, pack_task in enumerate(pack_lab.tasks, start=1):
+        task, outcome = _upsert(
+            LabTask, {"lab": lab, "slug": pack_task.slug},
+            {
+                "title": pack_task.title, "position": task_position, "prompt_html": pack_task.prompt_html,
+                "check_name": pack_task.check_name, "check_params": pack_task.check_params,
+                "answer_label": pack_task.answer_label, "hint_html": pack_task.hint_html, "is_published": True,
+            },
+        )
+        _count(report, outcome, "tasks")
+        task_ids.append(task.pk)
+    report.unpublished["tasks"] += lab.tasks.filter(is_published=True).exclude(pk__in=task_ids).update(is_published=False)
+    for pack_file in pack_lab.files:
+        _, outcome = _upsert(LabFile, {"lab": lab, "source": pack_file.source}, {"archive": pack_file.archive, "sha256": pack_file.sha256})
+        _count(report, outcome, "files")
+    removed, _ = lab.files.exclude(source__in=[f.source for f in pack_lab.files]).delete()
+    report.removed_files += removed
+    return lab.pk
 
 
 def _count(report, outcome, kind):

@@ -122,7 +122,7 @@ def test_broken_pack_writes_nothing(db, pack_builder):
 def test_loading_twice_changes_nothing(db, pack_builder):
     root = pack_builder.write()
     first = load_pack(read_pack(root))
-    assert first.created == {"chapters": 2, "lessons": 3, "files": 1}
+    assert first.created == {"chapters": 2, "lessons": 3, "labs": 0, "tasks": 0, "files": 1}
     stamps = dict(Lesson.objects.values_list("slug", "updated_at"))
     second = load_pack(read_pack(root))
     assert not second.changed
@@ -167,7 +167,7 @@ def test_removed_chapter_is_unpublished(db, pack_builder):
     (root / "lessons" / "03-volumes.md").unlink()
     pack_builder.write()
     report = load_pack(read_pack(root))
-    assert report.unpublished == {"chapters": 1, "lessons": 1}
+    assert report.unpublished == {"chapters": 1, "lessons": 1, "labs": 0, "tasks": 0}
     assert not Chapter.objects.get(slug="suite").is_published
 
 
@@ -175,7 +175,7 @@ def test_check_validates_without_writing_and_prints_a_summary(db, pack_builder, 
     root = pack_builder.write()
     call_command("load_course", str(root), "--check")
     out = capsys.readouterr().out
-    assert "2 chapters, 3 lessons (~12 min), 1 figures" in out
+    assert "2 chapters, 3 lessons (~12 min), 1 figures, 0 labs (0 tasks)" in out
     assert "nothing written" in out
     assert not Course.objects.exists()
 
@@ -185,7 +185,7 @@ def test_json_summary_is_machine_readable(db, pack_builder, capsys):
     call_command("load_course", str(root), "--check", "--json")
     summary = json.loads(capsys.readouterr().out)
     assert summary["ok"] is True
-    assert summary["totals"] == {"chapters": 2, "lessons": 3, "minutes": 12, "figures": 1}
+    assert summary["totals"] == {"chapters": 2, "lessons": 3, "minutes": 12, "figures": 1, "labs": 0, "lab_tasks": 0}
     assert [lesson["slug"] for lesson in summary["chapters"][0]["lessons"]] == ["intro", "images"]
 
 
@@ -204,4 +204,4 @@ def test_unlisted_markdown_file_is_a_warning(pack_builder):
     root = pack_builder.write()
     pack_builder.write_file("lessons/04-oubliee.md", "---\nslug: oubliee\ntitle: Oubliée\nminutes: 1\n---\nTexte.\n")
     pack = read_pack(root)
-    assert [str(w) for w in pack.warnings] == [f"{root}/lessons/04-oubliee.md: Markdown file not listed in any chapter"]
+    assert [str(w) for w in pack.warnings] == [f"{root}/lessons/04-oubliee.md: file not listed in any chapter"]

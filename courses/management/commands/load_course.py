@@ -43,10 +43,14 @@ class Command(BaseCommand):
         course, totals = summary["course"], summary["totals"]
         self.stdout.write(f"{course['title']} [{course['slug']}, {course['language']}]")
         self.stdout.write(
-            f"  {totals['chapters']} chapters, {totals['lessons']} lessons (~{totals['minutes']} min), {totals['figures']} figures"
+            f"  {totals['chapters']} chapters, {totals['lessons']} lessons (~{totals['minutes']} min), {totals['figures']} figures, "
+            f"{totals['labs']} labs ({totals['lab_tasks']} tasks)"
         )
         for chapter in summary["chapters"]:
             self.stdout.write(f"  - {chapter['title']} ({len(chapter['lessons'])} lessons)")
+            for lab in chapter["labs"]:
+                checks = ", ".join(task["check"] for task in lab["tasks"])
+                self.stdout.write(f"      lab {lab['slug']}: {len(lab['tasks'])} tasks ({checks}), {lab['setup_steps']} setup steps")
         for warning in summary["warnings"]:
             self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
         if checked_only:
