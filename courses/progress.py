@@ -40,7 +40,7 @@ def mark_read(*, user, lesson):
 
 
 def published_lessons(course):
-    return Lesson.objects.filter(course=course, is_published=True, chapter__is_published=True)
+    return Lesson.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course")
 
 
 def courses_with_progress(user, courses):
