@@ -403,7 +403,9 @@ def main(argv=None):
     commands.add_parser("down", help="stop the Redis and dockerd this script started")
     test_parser = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "up":
             return up(args.host, args.port)
@@ -414,7 +416,7 @@ def main(argv=None):
         elif args.command == "down":
             down()
         elif args.command == "test":
-            return test(args.pytest_args)
+            return test([*extra, *args.pytest_args])
     except SetupError as exc:
         say(f"error: {exc}")
         return 2
