@@ -243,11 +243,18 @@ def compile_translations():
         manage("compilemessages", "--ignore", ".venv", "--ignore", "var", "--ignore", "node_modules", quiet=True)
 
 
+def build_images():
+    """The base, course, registry and sandbox images; rebuilt only when their files change."""
+    say("building images (images/build.py)")
+    run([sys.executable, BASE / "images" / "build.py"])
+
+
 def setup():
     started = time.monotonic()
     ensure_venv()
     ensure_services()
     compile_translations()
+    build_images()
     say("migrating the database")
     manage("migrate", "--noinput", quiet=True)
     manage("collectstatic", "--noinput", "-v0", quiet=True)
@@ -388,7 +395,16 @@ def test(pytest_args):
     ensure_venv()
     ensure_services()
     compile_translations()
-    env = django_env(SECRET_KEY=os.environ.get("SECRET_KEY", "tests-only-secret-key-not-for-production"))
+    build_images()
+    # The tests use their own Redis database and sandbox names, so a platform running
+    # beside them (bin/drydock up) never receives their tasks or reaps their sandboxes.
+    parts = urllib.parse.urlparse(redis_url())
+    env = django_env(
+        SECRET_KEY=os.environ.get("SECRET_KEY", "tests-only-secret-key-not-for-production"),
+        REDIS_URL=parts._replace(path="/15").geturl(),
+        SANDBOX_NAME_PREFIX="drydock-test-sandbox",
+        SANDBOX_LABELS="drydock.test=1",
+    )
     return subprocess.call([str(VENV / "bin" / "pytest"), *pytest_args], cwd=BASE, env=env)
 
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from courses import progress
 from courses.access import get_course_for_user, get_lesson_for_user
 from courses.models import Course, CourseAsset
+from labs.grading import labs_with_progress
 
 
 def home(request):
@@ -20,6 +21,7 @@ def course_detail(request, course_slug):
     course = get_course_for_user(request.user, course_slug)
     read_ids = progress.read_lesson_ids(request.user, course)
     lessons = list(progress.published_lessons(course).order_by("position"))
+    labs = labs_with_progress(request.user, course)
     chapters = []
     for chapter in course.chapters.filter(is_published=True).order_by("position"):
         chapter_lessons = [lesson for lesson in lessons if lesson.chapter_id == chapter.pk]
@@ -27,6 +29,7 @@ def course_detail(request, course_slug):
             lesson.is_read = lesson.pk in read_ids
         done = sum(lesson.is_read for lesson in chapter_lessons)
         chapter.lesson_list = chapter_lessons
+        chapter.lab_list = [lab for lab in labs if lab.chapter_id == chapter.pk]
         chapter.progress = progress.Progress(done=done, total=len(chapter_lessons))
         chapter.minutes = sum(lesson.minutes for lesson in chapter_lessons)
         chapters.append(chapter)

@@ -92,6 +92,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A file, not memory: integration tests share the test database with a real Celery worker.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-drydock.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -172,3 +174,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Sandboxes ---------------------------------------------------------------
+SANDBOX_IMAGE = env_str("SANDBOX_IMAGE", "drydock/sandbox:latest")
+# Names and labels sandbox containers of this deployment; two deployments (or the tests) on one
+# engine never touch each other's sandboxes.
+SANDBOX_NAME_PREFIX = env_str("SANDBOX_NAME_PREFIX", "drydock-sandbox")
+# Extra labels for sandbox containers, as key=value pairs (the tests add drydock.test=1).
+SANDBOX_LABELS = dict(item.partition("=")[::2] for item in env_list("SANDBOX_LABELS", []))
+# Project-made --internal network holding the course registry: a sandbox reaches it and nothing else.
+SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "drydock-sandboxes")
+SANDBOX_REGISTRY_MIRROR = env_str("SANDBOX_REGISTRY_MIRROR", "http://drydock-registry:5000")
+# Host folder holding one sub-folder per sandbox, where its nested daemon's socket appears.
+SANDBOX_SOCKET_ROOT = Path(env_str("SANDBOX_SOCKET_ROOT", str(VAR_DIR / "sandboxes")))
+SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 1024, minimum=128)
+SANDBOX_PIDS_LIMIT = env_int("SANDBOX_PIDS_LIMIT", 512, minimum=32)
+SANDBOX_CPUS = env_int("SANDBOX_CPU_PERCENT", 100, minimum=10, maximum=6400) / 100
+SANDBOX_LOG_MAX_SIZE = env_str("SANDBOX_LOG_MAX_SIZE", "1m")
+SANDBOX_READY_TIMEOUT_SECONDS = env_int("SANDBOX_READY_TIMEOUT_SECONDS", 30, minimum=1)
+SANDBOX_SETUP_STEP_TIMEOUT_SECONDS = env_int("SANDBOX_SETUP_STEP_TIMEOUT_SECONDS", 120, minimum=1)
+SANDBOX_TTL_MINUTES = env_int("SANDBOX_TTL_MINUTES", 60, minimum=1)
+SANDBOX_IDLE_MINUTES = env_int("SANDBOX_IDLE_MINUTES", 15, minimum=1)
+SANDBOX_EXTEND_MINUTES = env_int("SANDBOX_EXTEND_MINUTES", 30, minimum=1)
+SANDBOX_MAX_LIFETIME_MINUTES = env_int("SANDBOX_MAX_LIFETIME_MINUTES", 180, minimum=1)
+# A row still provisioning after this long lost its worker: the reaper fails it.
+SANDBOX_PROVISION_DEADLINE_SECONDS = env_int("SANDBOX_PROVISION_DEADLINE_SECONDS", 180, minimum=10)
+SANDBOX_MAX_PER_LEARNER = env_int("SANDBOX_MAX_PER_LEARNER", 1, minimum=1)
+SANDBOX_MAX_PER_HOST = env_int("SANDBOX_MAX_PER_HOST", 20, minimum=1)
+
+CELERY_BEAT_SCHEDULE = {
+    "reap-sandboxes": {"task": "grader.tasks.reap_sandboxes", "schedule": 60.0},
+}
+# A worker killed mid-task gets its message back after this long (Redis transport).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}

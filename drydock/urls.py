@@ -4,6 +4,7 @@ from django.urls import include, path
 from drydock import accounts, health
 
 urlpatterns = [
+    path("", include("labs.urls")),
     path("", include("courses.urls")),
     path("compte/inscription/", accounts.signup, name="signup"),
     path("compte/", include("django.contrib.auth.urls")),

@@ -31,6 +31,8 @@ class CheckSpec:
     required: tuple
     optional: tuple = ()
     needs_answer: bool = False
+    # Files of nested volumes the check reads: params -> [(volume, path)]; the snapshot fetches them.
+    files: object = None
 
 
 def ok(message):
@@ -325,7 +327,9 @@ CHECKS = {
     "port_published": CheckSpec(port_published, ("name", "container_port"), ("host_port", "image")),
     "volume_exists": CheckSpec(volume_exists, ("name",)),
     "container_mounts": CheckSpec(container_mounts, ("name", "destination"), ("volume", "type", "read_only", "image")),
-    "volume_file_contains": CheckSpec(volume_file_contains, ("volume", "path", "text")),
+    "volume_file_contains": CheckSpec(
+        volume_file_contains, ("volume", "path", "text"), files=lambda params: [(params["volume"], params["path"])],
+    ),
     "network_exists": CheckSpec(network_exists, ("name",)),
     "container_connected": CheckSpec(container_connected, ("name", "network")),
     "compose_running": CheckSpec(compose_running, ("project", "services")),
@@ -343,6 +347,11 @@ def params_problems(name, params):
     allowed = set(spec.required) | set(spec.optional)
     problems += [f"unknown param {key!r} (allowed: {', '.join(sorted(allowed))})" for key in params if key not in allowed]
     return problems
+
+
+def files_needed(name, params):
+    spec = CHECKS[name]
+    return spec.files(params) if spec.files else []
 
 
 def run_check(name, snapshot, params, answer=None):

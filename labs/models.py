@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -70,3 +71,88 @@ class LabTask(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Sandbox(models.Model):
+    """One learner's disposable Docker host for one lab; its row is the state of record."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        PROVISIONING = "provisioning", _("provisioning")
+        READY = "ready", _("ready")
+        STOPPED = "stopped", _("stopped")
+        EXPIRED = "expired", _("expired")
+        FAILED = "failed", _("failed")
+
+    LIVE = (Status.REQUESTED, Status.PROVISIONING, Status.READY)
+
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="sandboxes")
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="sandboxes")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    # Progress through provisioning, shown as a bar: step n of total, and what it is doing.
+    step = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=1)
+    step_label = models.CharField(max_length=200, blank=True)
+    failure = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    provisioning_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    last_activity_at = models.DateTimeField()
+    extensions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "lab"], condition=models.Q(status__in=["requested", "provisioning", "ready"]),
+                name="one_live_sandbox_per_learner_and_lab",
+            )
+        ]
+        verbose_name = _("sandbox")
+        verbose_name_plural = _("sandboxes")
+
+    def __str__(self):
+        return f"{self.container_name} ({self.status})"
+
+    @property
+    def container_name(self):
+        return f"{settings.SANDBOX_NAME_PREFIX}-{self.pk}"
+
+    @property
+    def is_live(self):
+        return self.status in self.LIVE
+
+
+class Submission(models.Model):
+    """One press of Check on a task: queued, graded by a worker, with the verdict it got."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        GRADING = "grading", _("grading")
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed")
+        ERROR = "error", _("error")
+
+    DONE = (Status.PASSED, Status.FAILED, Status.ERROR)
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.SET_NULL, null=True, related_name="submissions")
+    task = models.ForeignKey(LabTask, on_delete=models.CASCADE, related_name="submissions")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="lab_submissions")
+    answer = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True)
+    expected = models.TextField(blank=True)
+    found = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    graded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "task", "status"])]
+        verbose_name = _("check")
+        verbose_name_plural = _("checks")
+
+    def __str__(self):
+        return f"{self.task} · {self.user} · {self.status}"

@@ -84,3 +84,83 @@ def learner(db):
 def learner_client(client, learner):
     client.force_login(learner)
     return client
+
+
+# --- Integration: a real Celery worker and real sandboxes ------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+
+def wait_until(predicate, timeout, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+class Worker:
+    """A real `celery worker` process on the test database and the test Redis database."""
+
+    def __init__(self, database_path, log_path):
+        self.database_path = database_path
+        self.log_path = log_path
+        self.process = None
+
+    def start(self):
+        from drydock.celery import app
+
+        app.control.purge()
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "drydock", "worker", "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"],
+            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_until(lambda: app.control.ping(timeout=0.5), 60, interval=0.5, message="the Celery worker to answer")
+        return self
+
+    def kill(self):
+        """SIGKILL the whole worker (main process and pool), as a crash would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    from django.db import connection
+
+    worker = Worker(connection.settings_dict["NAME"], tmp_path_factory.mktemp("worker") / "worker.log").start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_sandboxes():
+    """Whatever a test left behind, no test container outlives the session."""
+    yield
+    from django.conf import settings
+
+    from grader import engine
+
+    try:
+        leftovers = engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)
+    except engine.EngineUnavailable:
+        return
+    for container in leftovers:
+        engine.remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Sandbox start and grading latency, and the memory of an idle sandbox.
+
+    .venv/bin/python bench/sandboxes.py [--starts 20] [--checks 100]
+
+Runs against the real engine, Redis and a real Celery worker, on a scratch
+database and its own sandbox names (nothing of a running platform is
+touched). Prints p50/p95 of:
+  - sandbox start: request -> ready (row status), through Celery;
+  - grading: Check -> verdict stored, through Celery;
+and, as baselines measured in the same run: `docker run` of a plain container
+that exits at once, and a snapshot + check done in-process with no queue.
+Targets on the 2-core machine: start p50 <= 1 s, grading p50 <= 150 ms.
+"""
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+SCRATCH = Path(tempfile.mkdtemp(prefix="drydock-bench-"))
+os.environ.update({
+    "DJANGO_SETTINGS_MODULE": "drydock.settings",
+    "DRYDOCK_VAR_DIR": str(SCRATCH),
+    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
+    "SANDBOX_NAME_PREFIX": "drydock-bench-sandbox",
+    "SANDBOX_LABELS": "drydock.test=1",
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    "SANDBOX_MAX_PER_HOST": "1000",
+    "LOG_LEVEL": "WARNING",
+})
+sys.path.insert(0, str(BASE))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from drydock.celery import app  # noqa: E402
+from grader import checks, engine  # noqa: E402
+from labs import grading, sandboxes  # noqa: E402
+from labs.models import Lab, LabTask, Sandbox, Submission  # noqa: E402
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(name, seconds, baseline=None):
+    p50, p95 = percentile(seconds, 50) * 1000, percentile(seconds, 95) * 1000
+    line = f"{name:<34} n={len(seconds):<4} p50={p50:8.1f} ms  p95={p95:8.1f} ms  mean={statistics.mean(seconds) * 1000:8.1f} ms"
+    if baseline:
+        line += f"  ratio p50 vs baseline={p50 / (percentile(baseline, 50) * 1000):.2f}x"
+    print(line, flush=True)
+
+
+def wait(predicate, timeout, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise SystemExit(f"timed out after {timeout} s")
+
+
+def start_worker():
+    app.control.purge()
+    log = open(SCRATCH / "worker.log", "wb")
+    process = subprocess.Popen(
+        [str(BASE / ".venv" / "bin" / "celery"), "-A", "drydock", "worker", "--loglevel", "WARNING", "--concurrency", "2", "--without-gossip", "--without-mingle"],
+        cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    wait(lambda: app.control.ping(timeout=0.5), 60, 0.5)
+    return process
+
+
+def baseline_plain_run(n):
+    times = []
+    for _ in range(n):
+        started = time.monotonic()
+        subprocess.run(["docker", "run", "--rm", "--label", "drydock.test=1", "debian:bookworm-slim", "true"], check=True, capture_output=True)
+        times.append(time.monotonic() - started)
+    return times
+
+
+def bench_starts(user, lab, n):
+    times = []
+    for _ in range(n):
+        started = time.monotonic()
+        sandbox = sandboxes.request_sandbox(user=user, lab=lab)
+        wait(lambda: Sandbox.objects.filter(pk=sandbox.pk, status__in=[Sandbox.Status.READY, Sandbox.Status.FAILED]).first(), 60)
+        times.append(time.monotonic() - started)
+        sandbox.refresh_from_db()
+        if sandbox.status != Sandbox.Status.READY:
+            raise SystemExit(f"sandbox failed: {sandbox.failure}")
+        Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
+        engine.remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    return times
+
+
+def bench_grading(user, lab, n):
+    sandbox = sandboxes.request_sandbox(user=user, lab=lab)
+    wait(lambda: Sandbox.objects.filter(pk=sandbox.pk, status=Sandbox.Status.READY).first(), 60)
+    sandbox.refresh_from_db()
+    engine.exec_in_sandbox(sandbox.container_name, "docker pull -q nginx:1.22 && docker run -d --name web nginx:1.22")
+    task = LabTask.objects.get(lab=lab, slug="tirer-nginx-1-22")
+    time.sleep(5)  # let the nested daemon settle before reading its idle memory
+    idle_memory = engine.memory_usage_bytes(sandbox.container_name)
+    through_celery, in_process = [], []
+    for _ in range(n):
+        started = time.monotonic()
+        submission = grading.submit(user=user, task=task, sandbox=sandbox)
+        wait(lambda: Submission.objects.filter(pk=submission.pk, status__in=Submission.DONE).first(), 30, 0.002)
+        through_celery.append(time.monotonic() - started)
+    for _ in range(n):
+        started = time.monotonic()
+        snapshot = engine.take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox))
+        checks.run_check(task.check_name, snapshot, task.check_params)
+        in_process.append(time.monotonic() - started)
+    statuses = set(Submission.objects.filter(sandbox=sandbox).values_list("status", flat=True))
+    Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
+    engine.remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    return through_celery, in_process, idle_memory, statuses
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--starts", type=int, default=20)
+    parser.add_argument("--checks", type=int, default=100)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    call_command("load_course", str(BASE / "content" / "docker-fr"), stdout=open(os.devnull, "w"))
+    user = User.objects.create_user("bench")
+    worker = start_worker()
+    try:
+        print(f"engine: {engine.engine_info().version}; sandbox image {settings.SANDBOX_IMAGE}; {os.cpu_count()} cores", flush=True)
+        baseline = baseline_plain_run(max(5, args.starts // 2))
+        report("baseline: docker run (plain)", baseline)
+        starts = bench_starts(user, Lab.objects.get(slug="premier-conteneur"), args.starts)
+        report("sandbox start (request -> ready)", starts, baseline)
+        through_celery, in_process, idle_memory, statuses = bench_grading(user, Lab.objects.get(slug="tirer-une-version"), args.checks)
+        report("baseline: snapshot + check", in_process)
+        report("grading (Check -> verdict stored)", through_celery, in_process)
+        print(f"{'idle sandbox memory':<34} {idle_memory / 2**20:.1f} MiB (nested daemon + one nginx container)")
+        print(f"verdicts: {', '.join(sorted(statuses))}")
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        for container in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+            engine.remove_sandbox(container.name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Fetch lab objects only for users allowed to see them; anything else is a 404."""
+
+from django.shortcuts import get_object_or_404
+
+from courses.access import get_course_for_user
+from labs.models import Lab, LabTask, Sandbox, Submission
+
+
+def get_lab_for_user(user, course_slug, lab_slug):
+    course = get_course_for_user(user, course_slug)
+    labs = Lab.objects.select_related("course", "chapter").filter(course=course)
+    if not user.is_staff:
+        labs = labs.filter(is_published=True, chapter__is_published=True)
+    return get_object_or_404(labs, slug=lab_slug)
+
+
+def get_sandbox_for_user(user, pk):
+    """A learner's own sandbox; another learner's is indistinguishable from a missing one."""
+    return get_object_or_404(Sandbox.objects.select_related("lab", "lab__course"), pk=pk, owner=user)
+
+
+def get_task_for_user(user, lab, task_slug):
+    return get_object_or_404(LabTask, lab=lab, slug=task_slug, is_published=True)
+
+
+def get_submission_for_user(user, pk):
+    return get_object_or_404(Submission.objects.select_related("task"), pk=pk, user=user)

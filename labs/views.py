@@ -1,0 +1,165 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from labs import grading, sandboxes
+from labs.access import get_lab_for_user, get_sandbox_for_user, get_submission_for_user, get_task_for_user
+from labs.models import Sandbox, Submission
+
+
+def _wants_json(request):
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def sandbox_state(sandbox):
+    """What the lab page shows of a sandbox, as JSON-ready data."""
+    if sandbox is None:
+        return {"status": None}
+    now = timezone.now()
+    state = {
+        "id": sandbox.pk,
+        "status": sandbox.status,
+        "status_label": sandbox.get_status_display(),
+        "live": sandbox.is_live,
+        "step": sandbox.step,
+        "steps_total": sandbox.steps_total,
+        "step_label": sandbox.step_label,
+        "failure": sandbox.failure,
+        "status_url": reverse("labs:sandbox_status", args=[sandbox.pk]),
+    }
+    if sandbox.is_live:
+        state["expires_in"] = max(0, int((sandbox.expires_at - now).total_seconds()))
+        state["idle_in"] = max(0, int((sandboxes.idle_deadline(sandbox) - now).total_seconds()))
+        limit = sandbox.requested_at + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES)
+        state["can_extend"] = sandbox.status == Sandbox.Status.READY and sandbox.expires_at < limit
+    return state
+
+
+@login_required
+def lab_detail(request, course_slug, lab_slug):
+    lab = get_lab_for_user(request.user, course_slug, lab_slug)
+    tasks = grading.tasks_with_progress(request.user, lab)
+    sandbox = Sandbox.objects.filter(owner=request.user, lab=lab).order_by("-requested_at").first()
+    return render(request, "labs/lab_detail.html", {
+        "lab": lab,
+        "course": lab.course,
+        "tasks": tasks,
+        "passed": sum(task.passed for task in tasks),
+        "sandbox": sandbox,
+        "state": sandbox_state(sandbox),
+        "idle_minutes": settings.SANDBOX_IDLE_MINUTES,
+    })
+
+
+@login_required
+@require_POST
+def sandbox_start(request, course_slug, lab_slug):
+    lab = get_lab_for_user(request.user, course_slug, lab_slug)
+    try:
+        sandbox = sandboxes.request_sandbox(user=request.user, lab=lab)
+    except sandboxes.SandboxRefused as refused:
+        if _wants_json(request):
+            return JsonResponse({"error": str(refused)}, status=409)
+        messages.error(request, str(refused))
+        return redirect(lab.get_absolute_url())
+    if _wants_json(request):
+        return JsonResponse(sandbox_state(sandbox), status=202)
+    return redirect(lab.get_absolute_url())
+
+
+@login_required
+@require_GET
+def sandbox_status(request, pk):
+    return JsonResponse(sandbox_state(get_sandbox_for_user(request.user, pk)))
+
+
+def _sandbox_action(request, pk, action, done_message, refused_message):
+    sandbox = get_sandbox_for_user(request.user, pk)
+    result = action(sandbox)
+    sandbox = result if isinstance(result, Sandbox) else Sandbox.objects.get(pk=sandbox.pk)
+    if _wants_json(request):
+        return JsonResponse({**sandbox_state(sandbox), "done": bool(result)}, status=200 if result else 409)
+    if result:
+        messages.success(request, done_message)
+    else:
+        messages.error(request, refused_message)
+    return redirect(sandbox.lab.get_absolute_url())
+
+
+@login_required
+@require_POST
+def sandbox_stop(request, pk):
+    return _sandbox_action(request, pk, sandboxes.stop, _("Sandbox stopped."), _("This sandbox was already stopped."))
+
+
+@login_required
+@require_POST
+def sandbox_extend(request, pk):
+    return _sandbox_action(
+        request, pk, sandboxes.extend, _("Sandbox extended by %(minutes)s minutes.") % {"minutes": settings.SANDBOX_EXTEND_MINUTES},
+        _("This sandbox cannot be extended any further."),
+    )
+
+
+@login_required
+@require_POST
+def sandbox_reset(request, pk):
+    def reset(sandbox):
+        try:
+            return sandboxes.reset(sandbox)
+        except sandboxes.SandboxRefused:
+            return None
+
+    return _sandbox_action(request, pk, reset, _("A fresh sandbox is on its way."), _("No new sandbox could be started now."))
+
+
+@login_required
+@require_POST
+def sandbox_heartbeat(request, pk):
+    sandbox = get_sandbox_for_user(request.user, pk)
+    sandboxes.touch(sandbox)
+    return JsonResponse(sandbox_state(Sandbox.objects.get(pk=sandbox.pk)))
+
+
+def submission_state(submission):
+    return {
+        "id": submission.pk,
+        "task": submission.task.slug,
+        "status": submission.status,
+        "done": submission.status in Submission.DONE,
+        "passed": submission.status == Submission.Status.PASSED,
+        "message": submission.message,
+        "url": reverse("labs:submission", args=[submission.pk]),
+    }
+
+
+@login_required
+@require_POST
+def task_check(request, course_slug, lab_slug, task_slug):
+    lab = get_lab_for_user(request.user, course_slug, lab_slug)
+    task = get_task_for_user(request.user, lab, task_slug)
+    sandbox = Sandbox.objects.filter(owner=request.user, lab=lab, status__in=Sandbox.LIVE).first()
+    try:
+        submission = grading.submit(user=request.user, task=task, sandbox=sandbox, answer=request.POST.get("answer", ""))
+    except grading.SubmissionRefused as refused:
+        if _wants_json(request):
+            return JsonResponse({"error": str(refused)}, status=409)
+        messages.error(request, str(refused))
+        return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
+    if _wants_json(request):
+        return JsonResponse(submission_state(submission), status=202)
+    return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
+
+
+@login_required
+@require_GET
+def submission_status(request, pk):
+    return JsonResponse(submission_state(get_submission_for_user(request.user, pk)))

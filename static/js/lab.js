@@ -1,0 +1,159 @@
+// Lab page: live sandbox progress, countdowns, heartbeat, and checks that
+// show their verdict as soon as the worker stores it. Without JavaScript the
+// forms still work (each action reloads the page).
+(function () {
+  "use strict";
+  var lab = document.getElementById("lab");
+  var stateNode = document.getElementById("sandbox-state");
+  if (!lab || !stateNode) return;
+  var state = JSON.parse(stateNode.textContent);
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function request(url, method, body) {
+    return fetch(url, {
+      method: method || "GET",
+      body: body,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() }
+    }).then(function (response) {
+      return response.json().then(function (data) { data.httpStatus = response.status; return data; });
+    });
+  }
+
+  // --- Sandbox preparation: a progress bar fed by the row's step counter.
+  function followProvisioning() {
+    if (state.status !== "requested" && state.status !== "provisioning") return;
+    var bar = document.getElementById("sandbox-progress");
+    var label = document.getElementById("sandbox-status");
+    (function poll() {
+      request(state.status_url).then(function (next) {
+        if (bar) { bar.max = next.steps_total; bar.value = next.step; }
+        if (label) label.textContent = next.status_label.charAt(0).toUpperCase() + next.status_label.slice(1) + (next.step_label ? " — " + next.step_label : "");
+        if (next.status === "requested" || next.status === "provisioning") {
+          setTimeout(poll, 300);
+        } else {
+          window.location.reload();
+        }
+      }).catch(function () { setTimeout(poll, 2000); });
+    })();
+  }
+
+  // --- Countdowns: time to live and idle deadline, ticking every second.
+  function format(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return m + " min " + (s < 10 ? "0" : "") + s + " s";
+  }
+
+  var deadlines = {};
+  function setDeadline(id, seconds) {
+    if (seconds === undefined || seconds === null) return;
+    deadlines[id] = Date.now() + seconds * 1000;
+  }
+  function tick() {
+    Object.keys(deadlines).forEach(function (id) {
+      var node = document.getElementById(id);
+      if (!node) return;
+      var left = (deadlines[id] - Date.now()) / 1000;
+      node.textContent = format(left);
+      node.setAttribute("datetime", "PT" + Math.max(0, Math.floor(left)) + "S");
+    });
+  }
+
+  // --- Heartbeat: an open, visible page keeps the sandbox from idling out.
+  function heartbeat() {
+    if (state.status !== "ready" || document.visibilityState !== "visible") return;
+    request(lab.dataset.heartbeatUrl, "POST").then(function (next) {
+      if (!next.live) { window.location.reload(); return; }
+      setDeadline("idle-in", next.idle_in);
+      setDeadline("expires-in", next.expires_in);
+    });
+  }
+
+  // --- Checks: queue, then poll the submission until its verdict lands.
+  function updateScore() {
+    var tasks = document.querySelectorAll(".task");
+    var passed = document.querySelectorAll(".task.is-passed").length;
+    var progress = document.getElementById("lab-progress");
+    if (progress) progress.value = passed;
+    var score = document.getElementById("lab-score");
+    if (score) score.textContent = lab.dataset.scoreTemplate.replace("{passed}", passed).replace("{total}", tasks.length);
+  }
+
+  function showVerdict(task, submission) {
+    var verdict = task.querySelector(".verdict");
+    verdict.className = "verdict verdict-" + submission.status;
+    verdict.textContent = submission.message;
+    if (submission.passed) {
+      task.classList.add("is-passed");
+      task.querySelector(".task-badge").hidden = false;
+      updateScore();
+    } else if (submission.status === "failed") {
+      var failures = Number(task.dataset.failures || 0) + 1;
+      task.dataset.failures = failures;
+      var hint = task.querySelector(".hint");
+      if (hint && failures >= 2) hint.hidden = false;
+    }
+  }
+
+  function followSubmission(task, submission) {
+    var delay = 100;
+    (function poll() {
+      request(submission.url).then(function (next) {
+        if (next.done) {
+          showVerdict(task, next);
+          task.querySelector("button[type=submit]").disabled = false;
+        } else {
+          delay = Math.min(delay * 1.5, 1000);
+          setTimeout(poll, delay);
+        }
+      });
+    })();
+  }
+
+  document.querySelectorAll(".check-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var task = form.closest(".task");
+      var button = form.querySelector("button[type=submit]");
+      var verdict = task.querySelector(".verdict");
+      button.disabled = true;
+      verdict.className = "verdict verdict-grading";
+      verdict.textContent = lab.dataset.checkingLabel;
+      request(form.action, "POST", new FormData(form)).then(function (submission) {
+        if (submission.error) {
+          verdict.className = "verdict verdict-error";
+          verdict.textContent = submission.error;
+          button.disabled = false;
+          return;
+        }
+        followSubmission(task, submission);
+      }).catch(function () {
+        verdict.className = "verdict verdict-error";
+        verdict.textContent = lab.dataset.errorLabel;
+        button.disabled = false;
+      });
+    });
+  });
+
+  document.querySelectorAll(".task").forEach(function (task) {
+    var verdict = task.querySelector(".verdict");
+    if (verdict.classList.contains("verdict-queued") || verdict.classList.contains("verdict-grading")) {
+      followSubmission(task, { url: task.dataset.lastUrl });
+    }
+  });
+
+  followProvisioning();
+  if (state.status === "ready") {
+    setDeadline("expires-in", state.expires_in);
+    setDeadline("idle-in", state.idle_in);
+    tick();
+    setInterval(tick, 1000);
+    setInterval(heartbeat, 60000);
+    document.addEventListener("visibilitychange", heartbeat);
+  }
+})();

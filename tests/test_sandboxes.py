@@ -1,0 +1,184 @@
+"""Sandboxes for real: the Docker engine, the course registry, Redis and a Celery worker."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from grader import engine
+from labs import sandboxes
+from labs.models import Lab, Sandbox, Submission
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def no_sandbox_outlives_its_test():
+    yield
+    for container in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+        engine.remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
+
+
+@pytest.fixture
+def course(shipped_pack):
+    from courses.packs import load_pack
+
+    return load_pack(shipped_pack).course
+
+
+@pytest.fixture
+def alice(transactional_db):
+    return User.objects.create_user("alice", "alice@example.com", "pw-alice-123456")
+
+
+def start(client, lab):
+    response = client.post(reverse("labs:sandbox_start", args=[lab.course.slug, lab.slug]), HTTP_ACCEPT="application/json")
+    assert response.status_code == 202, response.content
+    return Sandbox.objects.get(pk=response.json()["id"])
+
+
+def wait_ready(sandbox, timeout=90):
+    def ready():
+        sandbox.refresh_from_db()
+        assert sandbox.status != Sandbox.Status.FAILED, sandbox.failure
+        return sandbox.status == Sandbox.Status.READY
+
+    wait_until(ready, timeout, message=f"sandbox {sandbox.pk} to be ready")
+    return sandbox
+
+
+def check(client, lab, task_slug, answer=""):
+    response = client.post(
+        reverse("labs:task_check", args=[lab.course.slug, lab.slug, task_slug]), {"answer": answer}, HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 202, response.content
+    submission_id = response.json()["id"]
+
+    def graded():
+        submission = Submission.objects.get(pk=submission_id)
+        return submission if submission.status in Submission.DONE else None
+
+    return wait_until(graded, 30, interval=0.05, message="the verdict")
+
+
+def names_of_sandbox_containers():
+    return {c.name for c in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+
+
+def in_sandbox(sandbox, command):
+    result = engine.exec_in_sandbox(sandbox.container_name, command)
+    return result
+
+
+def test_learner_pulls_a_tag_and_the_check_passes_through_celery(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="tirer-une-version")
+    sandbox = wait_ready(start(client, lab))
+    assert sandbox.step == sandbox.steps_total and sandbox.ready_at
+
+    failed = check(client, lab, "tirer-nginx-1-22")
+    assert failed.status == Submission.Status.FAILED
+    assert failed.message.startswith("L'image nginx:1.22 n'est pas sur le démon. Attendu : nginx:1.22 ; présent : aucun")
+
+    pulled = in_sandbox(sandbox, "docker pull nginx:1.22")
+    assert pulled.exit_code == 0, pulled.output
+    assert check(client, lab, "tirer-nginx-1-22").status == Submission.Status.PASSED
+
+    # latest and 1.22 are one image in the course registry: its ID answers for both.
+    in_sandbox(sandbox, "docker image pull nginx")
+    image_id = in_sandbox(sandbox, "docker images -q nginx:latest").output.strip()
+    assert check(client, lab, "identifiant-de-latest", f"  {image_id} ").status == Submission.Status.PASSED
+    assert check(client, lab, "meme-image").status == Submission.Status.PASSED
+
+    # The second image shares nginx's base layer: its pull says so.
+    second = in_sandbox(sandbox, "docker pull redis:7.0").output
+    assert "Already exists" in second, second
+    assert check(client, lab, "couche-partagee").status == Submission.Status.PASSED
+
+    page = client.get(lab.get_absolute_url()).text
+    assert "4 sur 4 tâches faites" in page
+    outline = client.get(course.get_absolute_url()).text
+    assert "4 sur 4 tâches faites" in outline
+
+
+def test_setup_starts_web_and_a_wrong_ip_gets_a_precise_failure(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="inspecter-une-adresse-ip")
+    sandbox = wait_ready(start(client, lab))
+    address = in_sandbox(sandbox, "docker inspect -f '{{ .NetworkSettings.IPAddress }}' web").output.strip()
+    wrong = check(client, lab, "adresse-de-web", "10.0.0.1")
+    assert wrong.status == Submission.Status.FAILED
+    assert wrong.message == "10.0.0.1 n'est pas l'adresse de web."
+    assert check(client, lab, "adresse-de-web", address).status == Submission.Status.PASSED
+
+
+def test_volume_lab_accepts_either_mount_syntax(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="persister-avec-un-volume")
+    sandbox = wait_ready(start(client, lab))
+    in_sandbox(sandbox, "docker volume create donnees")
+    in_sandbox(sandbox, "docker run --rm --mount type=volume,src=donnees,dst=/data busybox sh -c 'echo Bonjour > /data/message.txt'")
+    assert check(client, lab, "ecrire-un-fichier").status == Submission.Status.PASSED
+    in_sandbox(sandbox, "docker run -d --name lecteur -v /tmp:/data nginx:1.22")
+    wrong = check(client, lab, "relire-avec-un-autre-conteneur")
+    assert wrong.message == "/data est un montage de type bind, attendu : volume."
+    in_sandbox(sandbox, "docker rm -f lecteur && docker run -d --name lecteur -v donnees:/data nginx:1.22")
+    assert check(client, lab, "relire-avec-un-autre-conteneur").status == Submission.Status.PASSED
+
+
+def test_stop_removes_the_container_and_a_new_sandbox_can_start(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="premier-conteneur")
+    sandbox = wait_ready(start(client, lab))
+    response = client.post(reverse("labs:sandbox_stop", args=[sandbox.pk]), HTTP_ACCEPT="application/json")
+    assert response.json()["status"] == "stopped"
+    wait_until(lambda: sandbox.container_name not in names_of_sandbox_containers(), 60, message="the container to go")
+    assert check_refused(client, lab)
+    again = wait_ready(start(client, lab))
+    assert again.pk != sandbox.pk
+
+
+def check_refused(client, lab):
+    response = client.post(reverse("labs:task_check", args=[lab.course.slug, lab.slug, "lancer-bonjour"]), HTTP_ACCEPT="application/json")
+    return response.status_code == 409 and "pas prêt" in response.json()["error"]
+
+
+def test_worker_killed_mid_provisioning_leaves_no_orphan_and_the_learner_starts_again(client, alice, course, celery_worker, settings):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="construire-avec-le-cache")
+    sandbox = start(client, lab)
+    wait_until(lambda: engine.sandbox_running(sandbox.container_name), 60, interval=0.05, message="provisioning to start")
+    celery_worker.kill()
+    try:
+        sandbox.refresh_from_db()
+        assert sandbox.status == Sandbox.Status.PROVISIONING
+        settings.SANDBOX_PROVISION_DEADLINE_SECONDS = 0
+        counts = sandboxes.reap()
+        assert counts["stuck"] == 1
+        sandbox.refresh_from_db()
+        assert sandbox.status == Sandbox.Status.FAILED and "interrompue" in sandbox.failure
+        # No worker runs the removal task: the same reaper pass removes the container, now without a live row.
+        assert counts["orphans"] == 1
+        assert sandbox.container_name not in names_of_sandbox_containers()
+    finally:
+        celery_worker.start()
+    settings.SANDBOX_PROVISION_DEADLINE_SECONDS = 180
+    page = client.get(lab.get_absolute_url()).text
+    assert "interrompue" in page and "Démarrer un nouveau bac à sable" in page
+    assert wait_ready(start(client, lab), timeout=120).status == Sandbox.Status.READY
+
+
+def test_reaper_expires_old_sandboxes_and_fails_vanished_ones(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="premier-conteneur")
+    sandbox = wait_ready(start(client, lab))
+    engine.remove_sandbox(sandbox.container_name)
+    assert sandboxes.reap()["vanished"] == 1
+    sandbox.refresh_from_db()
+    assert sandbox.status == Sandbox.Status.FAILED and "disparu" in sandbox.failure
+
+    second = wait_ready(start(client, lab))
+    Sandbox.objects.filter(pk=second.pk).update(expires_at=second.requested_at)
+    assert sandboxes.reap()["expired"] == 1
+    wait_until(lambda: second.container_name not in names_of_sandbox_containers(), 60, message="the expired container to go")
