@@ -18,6 +18,14 @@ from tests.conftest import BASE_DIR
 pytestmark = pytest.mark.integration
 
 
+def platform_env(tmp_path, **extra):
+    """A platform of its own: scratch folder, its own Redis database and sandbox names."""
+    env = {**os.environ, "DRYDOCK_VAR_DIR": str(tmp_path / "var"), "SANDBOX_NAME_PREFIX": "drydock-uptest-sandbox", **extra}
+    env["REDIS_URL"] = env.get("REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)[0] + "/14"
+    env.pop("SECRET_KEY", None)
+    return env
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,8 +54,7 @@ def get_json(url):
 def test_up_serves_the_course_with_worker_and_beat_then_ctrl_c_stops_everything(tmp_path):
     port = free_port()
     marker = f"drydock-up-test-{uuid.uuid4()}"
-    env = {**os.environ, "DRYDOCK_VAR_DIR": str(tmp_path / "var"), "DRYDOCK_TEST_MARKER": marker}
-    env.pop("SECRET_KEY", None)
+    env = platform_env(tmp_path, DRYDOCK_TEST_MARKER=marker)
     process = subprocess.Popen(
         [str(BASE_DIR / "bin" / "drydock"), "up", "--port", str(port)],
         cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -101,8 +108,7 @@ def test_up_serves_the_course_with_worker_and_beat_then_ctrl_c_stops_everything(
 
 
 def test_second_up_reuses_what_exists(tmp_path):
-    env = {**os.environ, "DRYDOCK_VAR_DIR": str(tmp_path / "var")}
-    env.pop("SECRET_KEY", None)
+    env = platform_env(tmp_path)
     first = subprocess.run([str(BASE_DIR / "bin" / "drydock"), "setup"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     started = time.monotonic()
