@@ -2,7 +2,8 @@
 """Set up, run and test Drydock on one Debian machine.
 
     bin/drydock up        set everything up, then run web + Celery worker + beat (Ctrl-C stops them)
-    bin/drydock test      set up what the tests need, then run pytest (extra arguments go to pytest)
+    bin/drydock test      set up what the tests need, run pytest, then the tests that need no Docker on
+                          PostgreSQL too (with extra arguments: only pytest, with those arguments)
     bin/drydock setup     only the set-up steps of `up`
     bin/drydock services  only make sure Redis and a Docker engine answer
     bin/drydock down      stop the Redis and dockerd that this script started
@@ -103,6 +104,26 @@ def ensure_venv():
     say("installing Python requirements (pinned in requirements.txt)")
     run([venv_python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements])
     stamp.write_text(wanted)
+
+
+def ensure_frontend():
+    """xterm.js and its fit addon from the npm registry, as pinned in package-lock.json."""
+    lock = BASE / "package-lock.json"
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
+    stamp = BASE / "node_modules" / ".drydock-lock.sha256"
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return
+    if shutil.which("npm") is None:
+        apt_install("nodejs", "npm")
+    say("installing browser libraries (npm ci)")
+    run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel", "error"], quiet=True)
+    stamp.write_text(wanted)
+
+
+def ensure_browser():
+    """Debian's chromium, which the browser tests drive through Playwright."""
+    if not Path("/usr/bin/chromium").exists():
+        apt_install("chromium")
 
 
 def secret_key():
@@ -215,6 +236,46 @@ def ensure_docker():
     say("Docker engine answers")
 
 
+# --- PostgreSQL (tests run on it too) --------------------------------------------------------
+
+POSTGRES_PORT = 5433
+
+
+def postgres_answers():
+    try:
+        with socket.create_connection(("127.0.0.1", POSTGRES_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_postgres():
+    """A throw-away PostgreSQL on 127.0.0.1:5433 with its data under var/postgres; return its URL."""
+    url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/drydock"
+    if postgres_answers():
+        return url
+    bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bin_dirs:
+        apt_install("postgresql")
+        bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    pg_bin = bin_dirs[-1]
+    data = VAR / "postgres"
+    LOG.mkdir(parents=True, exist_ok=True)
+    if not (data / "PG_VERSION").exists():
+        say("initialising PostgreSQL in var/postgres (tests only, trust on loopback)")
+        data.mkdir(parents=True, exist_ok=True)
+        shutil.chown(data, "postgres", "postgres")
+        run(["runuser", "-u", "postgres", "--", pg_bin / "initdb", "-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8"], quiet=True)
+    log = LOG / "postgres.log"
+    log.touch()
+    shutil.chown(log, "postgres", "postgres")
+    say(f"starting PostgreSQL on 127.0.0.1:{POSTGRES_PORT}")
+    run(["runuser", "-u", "postgres", "--", pg_bin / "pg_ctl", "-D", data, "-l", log, "-w", "-o",
+         f"-p {POSTGRES_PORT} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off", "start"], quiet=True)
+    wait_for(postgres_answers, 30, f"PostgreSQL did not answer (see {log})")
+    return url
+
+
 def wait_for(probe, seconds, failure):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -252,6 +313,7 @@ def build_images():
 def setup():
     started = time.monotonic()
     ensure_venv()
+    ensure_frontend()
     ensure_services()
     compile_translations()
     build_images()
@@ -393,9 +455,12 @@ def down():
 
 def test(pytest_args):
     ensure_venv()
+    ensure_frontend()
+    ensure_browser()
     ensure_services()
     compile_translations()
     build_images()
+    (VAR / "static").mkdir(parents=True, exist_ok=True)  # STATIC_ROOT: WhiteNoise warns when it is missing
     # The tests use their own Redis database and sandbox names, so a platform running
     # beside them (bin/drydock up) never receives their tasks or reaps their sandboxes.
     parts = urllib.parse.urlparse(redis_url())
@@ -405,7 +470,13 @@ def test(pytest_args):
         SANDBOX_NAME_PREFIX="drydock-test-sandbox",
         SANDBOX_LABELS="drydock.test=1",
     )
-    return subprocess.call([str(VENV / "bin" / "pytest"), *pytest_args], cwd=BASE, env=env)
+    code = subprocess.call([str(VENV / "bin" / "pytest"), *pytest_args], cwd=BASE, env=env)
+    if code != 0 or pytest_args:
+        return code
+    # The same models, queries and migrations on PostgreSQL (what a school server runs).
+    say("running the tests that need no Docker again, on PostgreSQL")
+    env["DATABASE_URL"] = ensure_postgres()
+    return subprocess.call([str(VENV / "bin" / "pytest"), "-q", "-m", "not integration", "-p", "no:cacheprovider"], cwd=BASE, env=env)
 
 
 def main(argv=None):

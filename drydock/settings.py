@@ -5,6 +5,7 @@ DJANGO_DEBUG asks for it, and a run without DEBUG refuses to start without
 SECRET_KEY.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web server and the Celery worker write concurrently: WAL lets readers
     # go on during a write, IMMEDIATE takes the write lock up front instead of
     # failing with "database is locked" half-way through a transaction.
@@ -92,8 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # A file, not memory: integration tests share the test database with a real Celery worker.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-drydock.sqlite3")}
+    # A file, not memory: integration tests share the test database with a real Celery worker
+    # (given its path); one file per test run, so two runs side by side never meet.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-drydock-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -116,7 +119,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser libraries come from the npm registry (package.json, package-lock.json), served from here: no CDN.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/xterm", BASE_DIR / "node_modules" / "@xterm" / "xterm"),
+    ("vendor/xterm-addon-fit", BASE_DIR / "node_modules" / "@xterm" / "addon-fit"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -157,7 +165,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # redis-py 8 times reads out after 5 s by default, exactly channels_redis's blocking pop:
+        # a longer socket timeout keeps idle consumers from crashing.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
     }
 }
 
@@ -201,6 +211,10 @@ SANDBOX_MAX_LIFETIME_MINUTES = env_int("SANDBOX_MAX_LIFETIME_MINUTES", 180, mini
 SANDBOX_PROVISION_DEADLINE_SECONDS = env_int("SANDBOX_PROVISION_DEADLINE_SECONDS", 180, minimum=10)
 SANDBOX_MAX_PER_LEARNER = env_int("SANDBOX_MAX_PER_LEARNER", 1, minimum=1)
 SANDBOX_MAX_PER_HOST = env_int("SANDBOX_MAX_PER_HOST", 20, minimum=1)
+
+# Browser terminals: how many one learner may have open, and the output rate each may send.
+TERMINALS_PER_LEARNER = env_int("TERMINALS_PER_LEARNER", 3, minimum=1)
+TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 512 * 1024, minimum=4096)
 
 CELERY_BEAT_SCHEDULE = {
     "reap-sandboxes": {"task": "grader.tasks.reap_sandboxes", "schedule": 60.0},

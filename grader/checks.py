@@ -144,11 +144,13 @@ def build_cache_reused(snapshot, params, answer=None):
             if mine != theirs:
                 break
             shared += 1
-        if shared < len(image.layers):  # a true rebuild differs somewhere after the shared part
+        # A rebuild shares a beginning and then differs on both sides; an image whose layers
+        # are all inside this one is only its base (node:18 under mon-app), not an earlier build.
+        if shared < len(image.layers) and shared < len(other.layers):
             best = max(best, shared)
     if best >= minimum:
         return ok(f"La reconstruction a réutilisé {best} couches en cache ; seules les suivantes ont été refaites.")
-    if not any(other.id != image.id for other in snapshot.images if other.layers):
+    if best == 0:
         return fail("Une seule construction trouvée : modifiez package.json puis reconstruisez l'image.", expected="deux constructions")
     return fail(
         f"La reconstruction ne partage que {best} couche(s) avec la précédente (attendu : au moins {minimum}). "

@@ -329,3 +329,59 @@ def read_volume_file(name, volume, path, limit=64 * 1024):
         return None
     result = exec_in_sandbox(name, f"head -c {limit} '/var/lib/docker/volumes/{volume}/_data/{relative}'", timeout=10)
     return result.output if result.exit_code == 0 else None
+
+
+# --- Terminals ------------------------------------------------------------------------------
+
+TERMINAL_COMMAND = ["tmux", "-f", "/etc/drydock/tmux.conf", "new-session", "-A", "-s", "drydock"]
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """An exec session with a tty in a sandbox: `socket` carries raw terminal bytes both ways."""
+
+    exec_id: str
+    socket: object
+    _client: object
+
+    def close(self):
+        try:
+            self.socket.close()
+        finally:
+            self._client.close()
+
+
+def open_terminal(name, *, rows=24, cols=80):
+    """Attach to the sandbox's tmux session (created on first use) with a tty; close() it when done."""
+    client = _client(timeout=None)
+    try:
+        api = client.api
+        created = api.exec_create(
+            name, TERMINAL_COMMAND, stdin=True, tty=True, environment={"TERM": "xterm-256color", "LANG": "C.UTF-8"},
+            workdir="/root",
+        )
+        raw = api.exec_start(created["Id"], tty=True, socket=True)
+        sock = getattr(raw, "_sock", raw)
+        sock.setblocking(False)
+        try:
+            api.exec_resize(created["Id"], height=rows, width=cols)
+        except docker.errors.APIError:
+            pass  # the exec may not be running yet; the browser's first resize will do
+        # The client stays open with the exec's connection; Terminal.close() ends both.
+        return Terminal(exec_id=created["Id"], socket=sock, _client=client)
+    except docker.errors.NotFound as exc:
+        client.close()
+        raise SandboxGone(f"sandbox container {name} does not exist") from exc
+    except _sdk_errors() as exc:
+        client.close()
+        raise EngineUnavailable(str(exc)) from exc
+
+
+def resize_terminal(exec_id, *, rows, cols):
+    client = _client()
+    try:
+        client.api.exec_resize(exec_id, height=rows, width=cols)
+    except _sdk_errors() as exc:
+        raise EngineUnavailable(str(exc)) from exc
+    finally:
+        client.close()

@@ -123,3 +123,29 @@ class Snapshot:
 
     def network(self, name):
         return next((n for n in self.networks if n.name == name), None)
+
+
+def to_dict(snapshot):
+    """Plain data for JSON (recorded snapshots used as test fixtures)."""
+    from dataclasses import asdict
+
+    data = asdict(snapshot)
+    data["files"] = [{"volume": volume, "path": path, "text": text} for (volume, path), text in snapshot.files.items()]
+    return data
+
+
+def from_dict(data):
+    return Snapshot(
+        images=tuple(Image(**{**i, "tags": tuple(i["tags"]), "digests": tuple(i["digests"]), "layers": tuple(i["layers"])}) for i in data["images"]),
+        containers=tuple(
+            Container(**{
+                **c,
+                "mounts": tuple(Mount(**m) for m in c["mounts"]),
+                "ports": tuple(Port(**p) for p in c["ports"]),
+            })
+            for c in data["containers"]
+        ),
+        volumes=tuple(Volume(**v) for v in data["volumes"]),
+        networks=tuple(Network(**n) for n in data["networks"]),
+        files={(f["volume"], f["path"]): f["text"] for f in data["files"]},
+    )

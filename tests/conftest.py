@@ -164,3 +164,76 @@ def remove_test_sandboxes():
         return
     for container in leftovers:
         engine.remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
+
+
+class WebServer:
+    """The ASGI app under uvicorn, on the test database: what a browser talks to."""
+
+    def __init__(self, database_path, log_path):
+        import socket as socket_module
+
+        with socket_module.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{database_path}"}
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BASE_DIR / ".venv" / "bin" / "uvicorn"), "drydock.asgi:application", "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"],
+            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+        def answers():
+            import urllib.request
+
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(answers, 30, interval=0.2, message="the web server")
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, tmp_path_factory):
+    from django.db import connection
+
+    server = WebServer(connection.settings_dict["NAME"], tmp_path_factory.mktemp("web") / "web.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ready_sandbox_for(settings):
+    """Provision a sandbox in this process (no queue) for a user and a lab; removed after the test."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from grader import engine
+    from labs import sandboxes
+    from labs.models import Lab, Sandbox
+
+    made = []
+
+    def make(user, lab_slug="premier-conteneur"):
+        now = timezone.now()
+        lab = Lab.objects.get(slug=lab_slug)
+        row = Sandbox.objects.create(
+            owner=user, lab=lab, expires_at=now + timedelta(minutes=30), last_activity_at=now, steps_total=2 + len(lab.setup),
+        )
+        row = sandboxes.provision(row.pk)
+        made.append(row)
+        assert row.status == Sandbox.Status.READY, row.failure
+        return row
+
+    yield make
+    for row in made:
+        engine.remove_sandbox(row.container_name, sandboxes.socket_dir(row))

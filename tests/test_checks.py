@@ -98,6 +98,9 @@ def test_build_cache_reused_counts_shared_layers():
     assert not verdict.passed and verdict.found == "2"
     lone = Snapshot(images=(APP,))
     assert "Une seule construction" in check("build_cache_reused", {"image": "app:1"}, snapshot=lone).message
+    node = Image(id="sha256:" + "d5" * 32, tags=("node:18",), layers=("base", "node"))
+    with_its_base = Snapshot(images=(node, APP))
+    assert "Une seule construction" in check("build_cache_reused", {"image": "app:1"}, snapshot=with_its_base).message
 
 
 def test_container_states():

@@ -1,6 +1,9 @@
 """Sandboxes for real: the Docker engine, the course registry, Redis and a Celery worker."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -180,5 +183,56 @@ def test_reaper_expires_old_sandboxes_and_fails_vanished_ones(client, alice, cou
 
     second = wait_ready(start(client, lab))
     Sandbox.objects.filter(pk=second.pk).update(expires_at=second.requested_at)
-    assert sandboxes.reap()["expired"] == 1
+    out = io.StringIO()
+    call_command("reap_sandboxes", stdout=out)
+    assert "expired: 1" in out.getvalue()
     wait_until(lambda: second.container_name not in names_of_sandbox_containers(), 60, message="the expired container to go")
+
+
+def test_first_container_and_full_image_id_labs(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="premier-conteneur")
+    sandbox = wait_ready(start(client, lab))
+    in_sandbox(sandbox, "docker run --name bonjour busybox echo Bonjour")
+    assert check(client, lab, "lancer-bonjour").status == Submission.Status.PASSED
+    hello = in_sandbox(sandbox, "docker run hello-world").output
+    assert "Docker" in hello
+    assert check(client, lab, "hello-world").status == Submission.Status.PASSED
+    client.post(reverse("labs:sandbox_stop", args=[sandbox.pk]))
+
+    lab = Lab.objects.get(slug="observer-les-images")
+    sandbox = wait_ready(start(client, lab))
+    full = in_sandbox(sandbox, "docker images --no-trunc --format '{{.ID}}' busybox:1.35").output.strip()
+    assert full.startswith("sha256:") and len(full) == 71
+    short = check(client, lab, "identifiant-complet", full[7:19])
+    assert short.status == Submission.Status.FAILED and "--no-trunc" in short.message
+    assert check(client, lab, "identifiant-complet", full).status == Submission.Status.PASSED
+
+
+def test_build_cache_lab_with_the_course_dockerfile(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="construire-avec-le-cache")
+    sandbox = wait_ready(start(client, lab), timeout=120)
+    first = in_sandbox(sandbox, "cd /root/node-app && docker build -t mon-app:1.0 . 2>&1")
+    assert first.exit_code == 0, first.output
+    assert check(client, lab, "construire").status == Submission.Status.PASSED
+    assert "Une seule construction" in check(client, lab, "reconstruire").message
+    in_sandbox(sandbox, "cd /root/node-app && sed -i 's/\"version\": \"1.0.0\"/\"version\": \"1.0.1\"/' package.json")
+    second = in_sandbox(sandbox, "cd /root/node-app && docker build -t mon-app:1.0 . 2>&1")
+    assert second.exit_code == 0 and "Using cache" in second.output, second.output
+    verdict = check(client, lab, "reconstruire")
+    assert verdict.status == Submission.Status.PASSED, verdict.message
+    assert "couches en cache" in verdict.message
+
+
+def test_compose_lab_brings_up_two_services_sharing_a_volume(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="composer")
+    sandbox = wait_ready(start(client, lab))
+    assert check(client, lab, "demarrer-la-pile").status == Submission.Status.FAILED
+    up = in_sandbox(sandbox, "cd /root/compose-demo && docker-compose up -d 2>&1")
+    assert up.exit_code == 0, up.output
+    assert check(client, lab, "demarrer-la-pile").status == Submission.Status.PASSED
+    assert check(client, lab, "volume-partage").status == Submission.Status.PASSED
+    page = in_sandbox(sandbox, "sleep 6; docker exec compose-demo_web_1 cat /usr/share/nginx/html/index.html").output
+    assert "Mise à jour" in page

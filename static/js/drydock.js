@@ -11,13 +11,13 @@
 
   // A copy button on every code block.
   function addCopyButtons() {
-    if (!navigator.clipboard) return;
     document.querySelectorAll(".prose pre > code").forEach(function (code) {
       var pre = code.parentElement;
       var wrapper = document.createElement("div");
       wrapper.className = "code-block";
       pre.parentNode.insertBefore(wrapper, pre);
       wrapper.appendChild(pre);
+      if (!navigator.clipboard) return;
       var button = document.createElement("button");
       button.type = "button";
       button.className = "copy-button";
@@ -55,6 +55,37 @@
     observer.observe(end);
   }
 
+  // Click-to-run: shell code blocks get a button that types them into the
+  // learner's open terminal (this page's, or a lab open in another tab).
+  function addRunButtons() {
+    var channel = "BroadcastChannel" in window ? new BroadcastChannel("drydock-terminal") : null;
+    var shown = false;
+    function show() {
+      if (shown) return;
+      shown = true;
+      document.querySelectorAll(".prose pre > code.language-sh, .prose pre > code.language-bash").forEach(function (code) {
+        var holder = code.parentElement.parentElement;
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "run-button";
+        button.textContent = body.dataset.runLabel;
+        button.setAttribute("aria-label", body.dataset.runCodeLabel);
+        button.addEventListener("click", function () {
+          var command = code.innerText.replace(/\n$/, "");
+          if (window.drydockTerminal) window.drydockTerminal.run(command);
+          else if (channel) channel.postMessage({ type: "run", command: command });
+        });
+        holder.appendChild(button);
+      });
+    }
+    if (window.drydockTerminal) show();
+    document.addEventListener("drydock:terminal", show);
+    if (channel) {
+      channel.onmessage = function (event) { if (event.data.type === "here") show(); };
+      channel.postMessage({ type: "who" });
+    }
+  }
+
   // The language switcher applies on change; its button stays for keyboard users without JS.
   function autoSubmitLanguage() {
     var select = document.getElementById("language-select");
@@ -63,6 +94,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     addCopyButtons();
+    addRunButtons();
     markReadAtEnd();
     autoSubmitLanguage();
   });
