@@ -97,3 +97,8 @@ def sanitize(html):
         link_rel="noopener noreferrer",
         filter_style_properties={"text-align"},
     )
+
+
+def render_inline(text):
+    """Render one line of Markdown (a choice, a matching item) without a wrapping paragraph."""
+    return sanitize(_md.renderInline(text))

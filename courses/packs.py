@@ -16,8 +16,8 @@ import yaml
 from django.db import transaction
 from django.urls import reverse
 
-from courses import markdown
-from courses.models import Chapter, Course, CourseAsset, Lesson
+from courses import markdown, quiz_packs
+from courses.models import Chapter, Course, CourseAsset, Lesson, Question, Quiz
 from labs import packs as lab_packs
 from labs.models import Lab, LabFile, LabTask
 
@@ -25,7 +25,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(?:-[a-z]{2,4})?$")
 COURSE_FILE = "course.yaml"
 COURSE_KEYS = {"slug": True, "title": True, "language": True, "description": False, "chapters": True}
-CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True, "labs": False}
+CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True, "labs": False, "quizzes": False}
 LESSON_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False}
 ASSET_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
 MAX_ASSET_BYTES = 2 * 1024 * 1024
@@ -80,6 +80,7 @@ class PackChapter:
     summary: str
     lessons: list[PackLesson]
     labs: list = field(default_factory=list)
+    quizzes: list = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +101,10 @@ class Pack:
     @property
     def labs(self):
         return [lab for chapter in self.chapters for lab in chapter.labs]
+
+    @property
+    def quizzes(self):
+        return [quiz for chapter in self.chapters for quiz in chapter.quizzes]
 
 
 # --- YAML with line numbers -------------------------------------------------
@@ -258,6 +263,7 @@ def read_pack(path):
     assets = {}
     lesson_slugs = {}
     lab_slugs = {}
+    quiz_slugs = {}
     chapter_slugs = {}
     listed_files = {}
     if chapters_data is not None and (not isinstance(chapters_data, list) or not chapters_data):
@@ -303,14 +309,30 @@ def read_pack(path):
             else:
                 lab_slugs[lab.slug] = display(relative.as_posix())
             labs.append(lab)
-        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons, labs=labs))
+        quiz_files = chapter.get("quizzes")
+        if quiz_files is not None and not isinstance(quiz_files, list):
+            check.add(cfile, doc.line(*cpath, "quizzes"), cpath + ("quizzes",), "must be a list of quiz files")
+            quiz_files = []
+        quizzes = []
+        for relative in _listed_files(check, doc, cpath, "quizzes", quiz_files or [], root, cfile, listed_files):
+            quiz = quiz_packs.read_quiz(
+                root, relative, check, parse_yaml=_parse_yaml, display=display, lesson_slugs={lesson.slug for lesson in lessons},
+            )
+            if quiz is None:
+                continue
+            if quiz.slug in quiz_slugs:
+                check.add(display(relative.as_posix()), 1, "slug", f"duplicate slug {quiz.slug!r} (also in {quiz_slugs[quiz.slug]})")
+            else:
+                quiz_slugs[quiz.slug] = display(relative.as_posix())
+            quizzes.append(quiz)
+        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons, labs=labs, quizzes=quizzes))
 
     if check.problems:
         raise PackError(check.problems)
 
     warnings = [
         Problem(display(path.relative_to(root).as_posix()), None, None, "file not listed in any chapter")
-        for pattern in ("lessons/**/*.md", "labs/**/*.yaml")
+        for pattern in ("lessons/**/*.md", "labs/**/*.yaml", "quizzes/**/*.yaml")
         for path in sorted(root.glob(pattern))
         if path.relative_to(root).as_posix() not in listed_files
     ]
@@ -333,7 +355,7 @@ def _listed_files(check, doc, cpath, key, entries, root, cfile, listed_files):
             check.add(cfile, line, path, f"{relative!r} points outside the pack")
             continue
         if not (root / resolved).is_file():
-            kind = "lesson" if key == "lessons" else "lab"
+            kind = {"lessons": "lesson", "labs": "lab", "quizzes": "quiz"}[key]
             check.add(cfile, line, path, f"{kind} file {relative!r} does not exist")
             continue
         if resolved.as_posix() in listed_files:
@@ -429,6 +451,12 @@ def summarize(pack):
                      "tasks": [{"slug": t.slug, "check": t.check_name} for t in lab.tasks]}
                     for lab in chapter.labs
                 ],
+                "quizzes": [
+                    {"slug": quiz.slug, "title": quiz.title, "questions": len(quiz.questions), "types": quiz.type_counts(),
+                     "draws": quiz.settings["pool_size"], "time_limit": quiz.settings["time_limit_minutes"],
+                     "attempts": quiz.settings["max_attempts"]}
+                    for quiz in chapter.quizzes
+                ],
             }
             for chapter in pack.chapters
         ],
@@ -439,6 +467,8 @@ def summarize(pack):
             "figures": len(pack.assets),
             "labs": len(pack.labs),
             "lab_tasks": sum(len(lab.tasks) for lab in pack.labs),
+            "quizzes": len(pack.quizzes),
+            "quiz_questions": sum(len(quiz.questions) for quiz in pack.quizzes),
         },
         "warnings": [str(w) for w in pack.warnings],
     }
@@ -450,9 +480,9 @@ def summarize(pack):
 @dataclass
 class LoadReport:
     course: Course
-    created: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "files": 0})
-    updated: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "files": 0})
-    unpublished: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0})
+    created: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0, "files": 0})
+    updated: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0, "files": 0})
+    unpublished: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0})
     removed_files: int = 0
     course_changed: bool = False
 
@@ -490,7 +520,9 @@ def load_pack(pack):
     chapter_ids = []
     lesson_ids = []
     lab_ids = []
+    quiz_ids = []
     position = 0
+    lessons_by_slug = {}
     for chapter_position, pack_chapter in enumerate(pack.chapters, start=1):
         chapter, outcome = _upsert(
             Chapter, {"course": course, "slug": pack_chapter.slug},
@@ -511,11 +543,16 @@ def load_pack(pack):
             )
             _count(report, outcome, "lessons")
             lesson_ids.append(lesson.pk)
+            lessons_by_slug[lesson.slug] = lesson
         for lab_position, pack_lab in enumerate(pack_chapter.labs, start=1):
             lab_ids.append(_load_lab(report, course, chapter, lab_position, pack_lab))
+        for quiz_position, pack_quiz in enumerate(pack_chapter.quizzes, start=1):
+            lesson = lessons_by_slug.get(pack_quiz.lesson_slug)
+            quiz_ids.append(_load_quiz(report, course, chapter, lesson, quiz_position, pack_quiz))
 
     report.unpublished["lessons"] = course.lessons.filter(is_published=True).exclude(pk__in=lesson_ids).update(is_published=False)
     report.unpublished["labs"] = course.labs.filter(is_published=True).exclude(pk__in=lab_ids).update(is_published=False)
+    report.unpublished["quizzes"] = course.quizzes.filter(is_published=True).exclude(pk__in=quiz_ids).update(is_published=False)
     report.unpublished["chapters"] = course.chapters.filter(is_published=True).exclude(pk__in=chapter_ids).update(is_published=False)
 
     asset_paths = []
@@ -561,6 +598,35 @@ def _load_lab(report, course, chapter, position, pack_lab):
     removed, _ = lab.files.exclude(source__in=[f.source for f in pack_lab.files]).delete()
     report.removed_files += removed
     return lab.pk
+
+
+def _load_quiz(report, course, chapter, lesson, position, pack_quiz):
+    quiz, outcome = _upsert(
+        Quiz, {"course": course, "slug": pack_quiz.slug},
+        {
+            "chapter": chapter, "lesson": lesson, "title": pack_quiz.title, "summary": pack_quiz.summary,
+            "intro_html": pack_quiz.intro_html, "position": position, "source_path": pack_quiz.source_path,
+            "is_published": True, **pack_quiz.settings,
+        },
+    )
+    _count(report, outcome, "quizzes")
+    question_ids = []
+    for question_position, pack_question in enumerate(pack_quiz.questions, start=1):
+        question, outcome = _upsert(
+            Question, {"quiz": quiz, "slug": pack_question.slug},
+            {
+                "kind": pack_question.kind, "position": question_position, "prompt_html": pack_question.prompt_html,
+                "explanation_html": pack_question.explanation_html, "points": pack_question.points,
+                "spec": pack_question.spec, "source": Question.Source.PACK, "is_published": True,
+            },
+        )
+        _count(report, outcome, "questions")
+        question_ids.append(question.pk)
+    # Attempts keep their own copy of each question; imported (GIFT) questions are not the pack's to remove.
+    report.unpublished["questions"] += (
+        quiz.questions.filter(source=Question.Source.PACK, is_published=True).exclude(pk__in=question_ids).update(is_published=False)
+    )
+    return quiz.pk
 
 
 def _count(report, outcome, kind):

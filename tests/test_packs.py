@@ -122,7 +122,7 @@ def test_broken_pack_writes_nothing(db, pack_builder):
 def test_loading_twice_changes_nothing(db, pack_builder):
     root = pack_builder.write()
     first = load_pack(read_pack(root))
-    assert first.created == {"chapters": 2, "lessons": 3, "labs": 0, "tasks": 0, "files": 1}
+    assert first.created == {"chapters": 2, "lessons": 3, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0, "files": 1}
     stamps = dict(Lesson.objects.values_list("slug", "updated_at"))
     second = load_pack(read_pack(root))
     assert not second.changed
@@ -167,7 +167,7 @@ def test_removed_chapter_is_unpublished(db, pack_builder):
     (root / "lessons" / "03-volumes.md").unlink()
     pack_builder.write()
     report = load_pack(read_pack(root))
-    assert report.unpublished == {"chapters": 1, "lessons": 1, "labs": 0, "tasks": 0}
+    assert report.unpublished == {"chapters": 1, "lessons": 1, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0}
     assert not Chapter.objects.get(slug="suite").is_published
 
 
@@ -175,7 +175,7 @@ def test_check_validates_without_writing_and_prints_a_summary(db, pack_builder, 
     root = pack_builder.write()
     call_command("load_course", str(root), "--check")
     out = capsys.readouterr().out
-    assert "2 chapters, 3 lessons (~12 min), 1 figures, 0 labs (0 tasks)" in out
+    assert "2 chapters, 3 lessons (~12 min), 1 figures, 0 labs (0 tasks), 0 quizzes (0 questions)" in out
     assert "nothing written" in out
     assert not Course.objects.exists()
 
@@ -185,7 +185,7 @@ def test_json_summary_is_machine_readable(db, pack_builder, capsys):
     call_command("load_course", str(root), "--check", "--json")
     summary = json.loads(capsys.readouterr().out)
     assert summary["ok"] is True
-    assert summary["totals"] == {"chapters": 2, "lessons": 3, "minutes": 12, "figures": 1, "labs": 0, "lab_tasks": 0}
+    assert summary["totals"] == {"chapters": 2, "lessons": 3, "minutes": 12, "figures": 1, "labs": 0, "lab_tasks": 0, "quizzes": 0, "quiz_questions": 0}
     assert [lesson["slug"] for lesson in summary["chapters"][0]["lessons"]] == ["intro", "images"]
 
 

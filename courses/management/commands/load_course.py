@@ -44,13 +44,21 @@ class Command(BaseCommand):
         self.stdout.write(f"{course['title']} [{course['slug']}, {course['language']}]")
         self.stdout.write(
             f"  {totals['chapters']} chapters, {totals['lessons']} lessons (~{totals['minutes']} min), {totals['figures']} figures, "
-            f"{totals['labs']} labs ({totals['lab_tasks']} tasks)"
+            f"{totals['labs']} labs ({totals['lab_tasks']} tasks), {totals['quizzes']} quizzes ({totals['quiz_questions']} questions)"
         )
         for chapter in summary["chapters"]:
             self.stdout.write(f"  - {chapter['title']} ({len(chapter['lessons'])} lessons)")
             for lab in chapter["labs"]:
                 checks = ", ".join(task["check"] for task in lab["tasks"])
                 self.stdout.write(f"      lab {lab['slug']}: {len(lab['tasks'])} tasks ({checks}), {lab['setup_steps']} setup steps")
+            for quiz in chapter["quizzes"]:
+                types = ", ".join(f"{n} {kind}" for kind, n in sorted(quiz["types"].items()))
+                details = "".join([
+                    f", draws {quiz['draws']}" if quiz["draws"] else "",
+                    f", {quiz['time_limit']} min" if quiz["time_limit"] else "",
+                    f", {quiz['attempts']} attempts" if quiz["attempts"] else ", unlimited attempts",
+                ])
+                self.stdout.write(f"      quiz {quiz['slug']}: {quiz['questions']} questions ({types}){details}")
         for warning in summary["warnings"]:
             self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
         if checked_only:

@@ -1,0 +1,210 @@
+"""Taking a quiz: start an attempt, save answers as the learner goes, submit once, grade on the server.
+
+- The draw (which questions, in which order, with which choice order) is made
+  once, from a seed stored on the attempt, and written down with a copy of each
+  question: a reload shows the same page, and editing the pack later changes
+  nothing for attempts already started.
+- Saving refuses an answer of the wrong shape with a message and keeps
+  everything else; nothing is saved once the attempt is submitted or its time is up.
+- Submitting claims the attempt with one conditional UPDATE: submitting twice
+  grades once. After the deadline, the attempt is graded as it stood at the
+  deadline and flagged late.
+"""
+
+import random
+import secrets
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from courses import quiz_grading
+from courses.models import Attempt, AttemptQuestion, Question, Quiz
+
+# A submission sent as the countdown ends reaches the server a moment later; it is still on time.
+GRACE = timedelta(seconds=5)
+SHUFFLED_ALWAYS = {Question.Kind.MATCHING: "options", Question.Kind.ORDERING: "items"}
+
+
+class AttemptRefused(Exception):
+    """A new attempt cannot start; the message says why, for the learner."""
+
+
+class AttemptClosed(Exception):
+    """The attempt takes no more answers (submitted, or its time is up)."""
+
+
+def draw(questions, *, seed, pool_size=None, shuffle_questions=False, shuffle_choices=False):
+    """The questions of one attempt and the display order of each one's choices: [(question, order)].
+
+    Pure and deterministic for a seed. Matching answers and ordering items are
+    always shuffled (in pack order they would give the answer away).
+    """
+    rng = random.Random(seed)
+    chosen = list(questions)
+    if pool_size and pool_size < len(chosen):
+        chosen = rng.sample(chosen, pool_size)
+        if not shuffle_questions:
+            chosen.sort(key=lambda question: question.position)
+    elif shuffle_questions:
+        rng.shuffle(chosen)
+    drawn = []
+    for question in chosen:
+        order = []
+        if question.kind in (Question.Kind.SINGLE, Question.Kind.MULTIPLE):
+            order = [choice["id"] for choice in question.spec["choices"]]
+            if shuffle_choices:
+                rng.shuffle(order)
+        elif question.kind in SHUFFLED_ALWAYS:
+            order = [entry["id"] for entry in question.spec[SHUFFLED_ALWAYS[question.kind]]]
+            natural = list(order)
+            rng.shuffle(order)
+            if order == natural and len(order) > 1:
+                order = order[1:] + order[:1]
+        drawn.append((question, order))
+    return drawn
+
+
+def start_attempt(*, user, quiz, now=None):
+    """The learner's open attempt at the quiz, or a new one; AttemptRefused when none may start."""
+    now = now or timezone.now()
+    close_overdue(user=user, quiz=quiz, now=now)
+    current = Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.IN_PROGRESS).first()
+    if current is not None:
+        return current
+    used = Attempt.objects.filter(quiz=quiz, user=user).count()
+    if quiz.attempts_left(used) == 0:
+        raise AttemptRefused(_("You have used all your attempts at this quiz."))
+    if quiz.is_closed(now):
+        raise AttemptRefused(_("This quiz is closed: no new attempt can start."))
+    questions = list(quiz.questions.filter(is_published=True).order_by("position"))
+    if not questions:
+        raise AttemptRefused(_("This quiz has no questions yet."))
+    seed = secrets.randbelow(2**31)
+    drawn = draw(
+        questions, seed=seed, pool_size=quiz.pool_size,
+        shuffle_questions=quiz.shuffle_questions, shuffle_choices=quiz.shuffle_choices,
+    )
+    deadline = now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None
+    if quiz.closes_at is not None and (deadline is None or deadline > quiz.closes_at):
+        deadline = quiz.closes_at
+    try:
+        with transaction.atomic():
+            attempt = Attempt.objects.create(
+                quiz=quiz, user=user, number=used + 1, seed=seed, started_at=now, deadline=deadline,
+            )
+            AttemptQuestion.objects.bulk_create([
+                AttemptQuestion(
+                    attempt=attempt, question=question, position=position, kind=question.kind,
+                    prompt_html=question.prompt_html, explanation_html=question.explanation_html,
+                    points=question.points, spec=question.spec, order=order,
+                )
+                for position, (question, order) in enumerate(drawn, start=1)
+            ])
+    except IntegrityError:
+        # Another request of the same learner started one at the same instant: that one is theirs.
+        return Attempt.objects.get(quiz=quiz, user=user, status=Attempt.Status.IN_PROGRESS)
+    return attempt
+
+
+def time_is_up(attempt, now=None):
+    """Whether the attempt's deadline (plus the grace for the network) has passed."""
+    now = now or timezone.now()
+    return attempt.deadline is not None and now > attempt.deadline + GRACE
+
+
+def save_answers(*, attempt, answers, now=None):
+    """Save {slot id: raw answer}; return {slot id: message} for the answers refused (the others are saved)."""
+    now = now or timezone.now()
+    if attempt.status != Attempt.Status.IN_PROGRESS:
+        raise AttemptClosed(_("This attempt is already submitted: its answers can no longer change."))
+    if time_is_up(attempt, now):
+        raise AttemptClosed(_("Time is up: answers can no longer change."))
+    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in answers if isinstance(k, int)])}
+    errors = {}
+    for slot_id, raw in answers.items():
+        slot = slots.get(slot_id)
+        if slot is None:
+            errors[slot_id] = _("This question is not part of this attempt.")
+            continue
+        try:
+            answer = quiz_grading.clean(slot.kind, slot.spec, raw)
+        except quiz_grading.AnswerRefused as refused:
+            errors[slot_id] = str(refused)
+            continue
+        if answer == slot.answer:
+            continue
+        # Conditional: an answer racing the submission is not written into a graded attempt.
+        AttemptQuestion.objects.filter(pk=slot.pk, attempt__status=Attempt.Status.IN_PROGRESS).update(answer=answer, answered_at=now)
+    return errors
+
+
+def submit(*, attempt, now=None):
+    """Grade the attempt once; a second call returns it unchanged. Late: graded as at the deadline."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.IN_PROGRESS).update(
+            status=Attempt.Status.SUBMITTED, submitted_at=now,
+        )
+        if not claimed:
+            return Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+        cutoff = attempt.deadline + GRACE if attempt.deadline else None
+        slots = list(attempt.slots.all())
+        for slot in slots:
+            counted = slot.answer if cutoff is None or slot.answered_at is None or slot.answered_at <= cutoff else None
+            result = quiz_grading.grade(slot.kind, slot.spec, counted)
+            slot.score, slot.feedback = result.score, list(result.feedback)
+        AttemptQuestion.objects.bulk_update(slots, ["score", "feedback"])
+        total = sum(slot.points for slot in slots)
+        score = sum(slot.score * slot.points for slot in slots) / total if total else 0.0
+        Attempt.objects.filter(pk=attempt.pk).update(score=round(score, 4), is_late=cutoff is not None and now > cutoff)
+    return Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+
+
+def close_overdue(*, user, quiz=None, now=None):
+    """Submit the learner's attempts whose time ran out without a submission (graded as at the deadline)."""
+    now = now or timezone.now()
+    overdue = Attempt.objects.filter(user=user, status=Attempt.Status.IN_PROGRESS, deadline__lt=now - GRACE)
+    if quiz is not None:
+        overdue = overdue.filter(quiz=quiz)
+    for attempt in overdue:
+        submit(attempt=attempt, now=now)
+
+
+def learner_standing(*, user, quiz, now=None):
+    """A learner's attempts at a quiz and what they allow: grade, attempts left, open attempt, review."""
+    now = now or timezone.now()
+    attempts = list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number"))
+    submitted = [a for a in attempts if a.status == Attempt.Status.SUBMITTED]
+    current = next((a for a in attempts if a.status == Attempt.Status.IN_PROGRESS), None)
+    left = quiz.attempts_left(len(attempts))
+    finished = current is None and left == 0
+    return {
+        "attempts": attempts,
+        "current": current,
+        "attempts_left": left,
+        "grade": quiz.final_score([a.score for a in submitted]),
+        "can_start": current is None and left != 0 and not quiz.is_closed(now),
+        "review_open": quiz.review_is_open(now=now, finished=finished),
+    }
+
+
+def quizzes_with_progress(user, course):
+    """The course's published quizzes with `question_count` and, for the learner, `best`, `open_count`, `done_count`."""
+    counts = {"pool_count": Count("questions", filter=Q(questions__is_published=True), distinct=True)}
+    if user.is_authenticated:
+        mine = Q(attempts__user=user)
+        counts["best"] = Max("attempts__score", filter=mine & Q(attempts__status=Attempt.Status.SUBMITTED))
+        counts["open_count"] = Count("attempts", filter=mine & Q(attempts__status=Attempt.Status.IN_PROGRESS), distinct=True)
+        counts["done_count"] = Count("attempts", filter=mine & Q(attempts__status=Attempt.Status.SUBMITTED), distinct=True)
+    quizzes = Quiz.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course").annotate(**counts)
+    quizzes = list(quizzes.order_by("chapter__position", "position"))
+    for quiz in quizzes:
+        quiz.question_count = quiz.questions_per_attempt(quiz.pool_count)
+        quiz.best = getattr(quiz, "best", None)
+        quiz.best_percent = None if quiz.best is None else round(quiz.best * 100)
+        quiz.open_count = getattr(quiz, "open_count", 0)
+        quiz.done_count = getattr(quiz, "done_count", 0)
+    return quizzes

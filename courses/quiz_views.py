@@ -1,0 +1,192 @@
+"""Quiz pages: a quiz's page, an open attempt (a plain form, autosaved by quiz.js), its results."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from courses import attempts, quiz_grading
+from courses.access import get_attempt_for_user, get_quiz_for_user
+from courses.models import Attempt
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _wants_json(request):
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def _clock(attempt):
+    return {
+        "status": attempt.status,
+        "seconds_left": attempt.seconds_left(timezone.now()),
+        "results_url": reverse("courses:attempt_results", args=[attempt.pk]),
+    }
+
+
+@login_required
+def quiz_detail(request, course_slug, quiz_slug):
+    quiz = get_quiz_for_user(request.user, course_slug, quiz_slug)
+    attempts.close_overdue(user=request.user, quiz=quiz)
+    standing = attempts.learner_standing(user=request.user, quiz=quiz)
+    return render(request, "courses/quiz_detail.html", {
+        "quiz": quiz,
+        "course": quiz.course,
+        "question_count": quiz.questions_per_attempt(quiz.questions.filter(is_published=True).count()),
+        **standing,
+    })
+
+
+@login_required
+@require_POST
+def quiz_start(request, course_slug, quiz_slug):
+    quiz = get_quiz_for_user(request.user, course_slug, quiz_slug)
+    try:
+        attempt = attempts.start_attempt(user=request.user, quiz=quiz)
+    except attempts.AttemptRefused as refused:
+        messages.error(request, str(refused))
+        return redirect(quiz.get_absolute_url())
+    return redirect(attempt.get_absolute_url())
+
+
+def _render_attempt(request, attempt, *, errors=None, status=200):
+    errors = errors or {}
+    seconds_left = attempt.seconds_left(timezone.now())
+    slots = list(attempt.slots.all())
+    for slot in slots:
+        slot.view = slot.display()
+        slot.error = errors.get(slot.pk, "")
+    return render(request, "courses/quiz_attempt.html", {
+        "attempt": attempt,
+        "quiz": attempt.quiz,
+        "course": attempt.quiz.course,
+        "slots": slots,
+        "seconds_left": seconds_left,
+        "clock": None if seconds_left is None else f"{seconds_left // 60}:{seconds_left % 60:02d}",
+        "errors": errors,
+    }, status=status)
+
+
+@login_required
+@never_cache
+def attempt_detail(request, pk):
+    attempt = get_attempt_for_user(request.user, pk)
+    if attempt.status == Attempt.Status.IN_PROGRESS and attempts.time_is_up(attempt):
+        attempt = attempts.submit(attempt=attempt)
+        messages.info(request, _("Time is up: your attempt was submitted with the answers saved in time."))
+    if attempt.status == Attempt.Status.SUBMITTED:
+        return redirect(attempt.get_absolute_url())
+    return _render_attempt(request, attempt)
+
+
+def _answers_from(request, attempt):
+    """{slot id: raw answer} from a JSON body ({"answers": {id: answer}}) or a form (one `slot` field per question)."""
+    if request.content_type == "application/json":
+        if len(request.body) > MAX_JSON_BYTES:
+            raise _BadRequest(_("This request is too large."))
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            raise _BadRequest(_("This request is not valid JSON.")) from None
+        if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
+            raise _BadRequest(_("Missing field: answers."))
+        answers = {}
+        for key, value in data["answers"].items():
+            answers[int(key) if str(key).isdigit() else key] = value
+        return answers
+    ids = request.POST.getlist("slot")
+    if not ids:
+        raise _BadRequest(_("Missing field: slot."))
+    slots = {str(slot.pk): slot for slot in attempt.slots.all()}
+    answers = {}
+    for slot_id in ids:
+        slot = slots.get(slot_id)
+        if slot is None:
+            answers[slot_id] = None  # reported as a question not part of the attempt
+            continue
+        answers[slot.pk] = quiz_grading.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
+    return answers
+
+
+@login_required
+@require_POST
+def attempt_save(request, pk):
+    attempt = get_attempt_for_user(request.user, pk)
+    try:
+        errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
+    except _BadRequest as bad:
+        if _wants_json(request):
+            return JsonResponse({"error": str(bad)}, status=400)
+        messages.error(request, str(bad))
+        return redirect(attempt.get_absolute_url())
+    except attempts.AttemptClosed as closed:
+        if _wants_json(request):
+            return JsonResponse({"error": str(closed), **_clock(attempt)}, status=409)
+        messages.error(request, str(closed))
+        return redirect("courses:attempt", pk=attempt.pk)
+    if _wants_json(request):
+        return JsonResponse({"saved": not errors, "errors": {str(k): v for k, v in errors.items()}, **_clock(attempt)}, status=400 if errors else 200)
+    if errors:
+        return _render_attempt(request, attempt, errors=errors, status=400)
+    messages.success(request, _("Your answers are saved."))
+    return redirect(attempt.get_absolute_url())
+
+
+@login_required
+@require_POST
+def attempt_submit(request, pk):
+    attempt = get_attempt_for_user(request.user, pk)
+    if attempt.status == Attempt.Status.IN_PROGRESS and "slot" in request.POST:
+        try:
+            errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
+        except attempts.AttemptClosed:
+            errors = {}  # time is up: graded with the answers saved in time
+        if errors:
+            return _render_attempt(request, attempt, errors=errors, status=400)
+    attempt = attempts.submit(attempt=attempt)
+    if attempt.is_late:
+        messages.warning(request, _("Submitted after the time limit: only the answers saved in time count."))
+    return redirect(attempt.get_absolute_url())
+
+
+@login_required
+def attempt_results(request, pk):
+    attempt = get_attempt_for_user(request.user, pk)
+    if attempt.status != Attempt.Status.SUBMITTED:
+        return redirect(attempt.get_absolute_url())
+    quiz = attempt.quiz
+    standing = attempts.learner_standing(user=request.user, quiz=quiz)
+    slots = list(attempt.slots.all())
+    review = standing["review_open"]
+    if review:
+        for slot in slots:
+            slot.view = slot.display(review=True)
+    return render(request, "courses/quiz_results.html", {
+        "attempt": attempt,
+        "quiz": quiz,
+        "course": quiz.course,
+        "slots": slots,
+        "review": review,
+        "points": sum(slot.score * slot.points for slot in slots),
+        "max_points": sum(slot.points for slot in slots),
+        **{key: standing[key] for key in ("grade", "attempts_left", "can_start", "current")},
+    })
+
+
+@login_required
+@never_cache
+@require_GET
+def attempt_clock(request, pk):
+    """The time left, for the countdown to stay in step with the server."""
+    return JsonResponse(_clock(get_attempt_for_user(request.user, pk)))

@@ -1,0 +1,264 @@
+"""Quiz pages: signed-in only, answers hidden until submission, autosave, results, no N+1 queries."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from courses import attempts
+from courses.models import Attempt, Quiz
+from courses.packs import load_pack, read_pack
+from tests.quizzes import QUIZ, add_quiz, quiz, right_answers
+
+pytestmark = pytest.mark.django_db
+
+MARKERS = ("EXPLICATION", "RETOUR", "IPAddress", "no-trunc")
+
+
+@pytest.fixture
+def load_quiz(pack_builder):
+    def load(**settings):
+        root = add_quiz(pack_builder, quiz(**settings)).write()
+        load_pack(read_pack(root))
+        return Quiz.objects.select_related("course").get(slug="bases-quiz")
+    return load
+
+
+@pytest.fixture
+def the_quiz(load_quiz):
+    return load_quiz()
+
+
+def start(client, the_quiz):
+    response = client.post(reverse("courses:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]))
+    assert response.status_code == 302
+    return Attempt.objects.latest("pk")
+
+
+def form_of(slots, answers):
+    """The POST a browser sends for these answers (raw, as `right_answers` gives them)."""
+    data = {"slot": [str(s.pk) for s in slots]}
+    for slot in slots:
+        value = answers.get(slot.pk)
+        if isinstance(value, dict):
+            data.update({f"q-{slot.pk}-{key}": str(v) for key, v in value.items()})
+        elif value is not None:
+            data[f"q-{slot.pk}"] = value
+    return data
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, the_quiz):
+    url = the_quiz.get_absolute_url()
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert client.post(reverse("courses:quiz_start", args=[the_quiz.course.slug, the_quiz.slug])).status_code == 302
+    assert not Attempt.objects.exists()
+
+
+def test_quiz_page_shows_settings_and_a_start_button(learner_client, load_quiz):
+    the_quiz = load_quiz(attempts=3, time_limit=15, pool=5)
+    page = learner_client.get(the_quiz.get_absolute_url()).text
+    assert "Quiz des bases" in page
+    assert "5 questions tirées au hasard pour chaque tentative" in page
+    assert "15 min" in page and "Commencer le quiz" in page
+
+
+def test_open_attempt_html_holds_no_right_answer_feedback_or_explanation(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    page = learner_client.get(reverse("courses:attempt", args=[attempt.pk])).text
+    assert page.count('<fieldset class="question"') == 8
+    for marker in MARKERS:
+        assert marker not in page, marker
+    assert "correct" not in page.lower()
+    # What the learner needs is there: every choice, every matching answer, every item to order.
+    for text in ("Rien : elle reste inerte", "La date du téléchargement", "Hyperviseur"):
+        assert text in page
+
+
+def test_a_reload_shows_the_same_questions_in_the_same_order(learner_client, load_quiz):
+    the_quiz = load_quiz(pool=5, shuffle_questions=True, shuffle_choices=True)
+    attempt = start(learner_client, the_quiz)
+    url = reverse("courses:attempt", args=[attempt.pk])
+
+    def visible(page):
+        return re.findall(r'name="(q-\d+(?:-\w+)?)" value="(\w+)"|<option value="(\w+)"', page)
+
+    first = learner_client.get(url).text
+    assert visible(first) == visible(learner_client.get(url).text)
+    assert start(learner_client, the_quiz).pk == attempt.pk
+
+
+def test_autosave_saves_one_question_and_reports_a_refused_answer(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    url = reverse("courses:attempt_save", args=[attempt.pk])
+    good = right_answers(slots)
+    response = learner_client.post(url, form_of(slots[:1], good), HTTP_ACCEPT="application/json")
+    assert response.status_code == 200 and response.json()["saved"] is True
+    assert attempt.slots.get(pk=slots[0].pk).answer == good[slots[0].pk]
+    refused = learner_client.post(url, {"slot": str(slots[0].pk), f"q-{slots[0].pk}": "inconnu"}, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {str(slots[0].pk): "Ce choix ne fait pas partie des choix de la question."}
+    assert attempt.slots.get(pk=slots[0].pk).answer == good[slots[0].pk]
+    missing = learner_client.post(url, {f"q-{slots[0].pk}": "x"}, HTTP_ACCEPT="application/json")
+    assert missing.status_code == 400 and missing.json()["error"] == "Champ manquant : slot."
+
+
+def test_autosave_takes_json_and_refuses_the_wrong_type(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    url = reverse("courses:attempt_save", args=[attempt.pk])
+    body = {"answers": {str(slots[4].pk): "12", str(slots[2].pk): ["true"]}}
+    response = learner_client.post(url, json.dumps(body), content_type="application/json", HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {str(slots[2].pk): "Répondez vrai ou faux."}
+    assert attempt.slots.get(pk=slots[4].pk).answer == "12"
+    bad = learner_client.post(url, "{", content_type="application/json", HTTP_ACCEPT="application/json")
+    assert bad.status_code == 400
+
+
+def test_without_javascript_the_form_saves_then_submits_and_shows_the_results(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    answers = right_answers(slots)
+    answers[slots[7].pk] = "docker image ls"  # a known wrong answer, with its feedback
+    saved = learner_client.post(reverse("courses:attempt_save", args=[attempt.pk]), form_of(slots, answers))
+    assert saved.status_code == 302 and saved["Location"] == reverse("courses:attempt", args=[attempt.pk])
+    page = learner_client.get(saved["Location"]).text
+    assert 'value="docker image ls"' in page
+    submitted = learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, answers))
+    assert submitted["Location"] == reverse("courses:attempt_results", args=[attempt.pk])
+    results = learner_client.get(submitted["Location"]).text
+    assert "88 %" in results and "7 sur 8 points" in results
+    assert "RETOUR-TRONQUE" in results and "EXPLICATION-LISTER" in results and "RETOUR-INERTE" in results
+    assert "docker images --no-trunc" in results
+    # Submitting again changes nothing; the attempt page now leads to the results.
+    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, {}))
+    assert Attempt.objects.get(pk=attempt.pk).score == pytest.approx(0.875)
+    assert learner_client.get(reverse("courses:attempt", args=[attempt.pk]))["Location"] == reverse("courses:attempt_results", args=[attempt.pk])
+
+
+def test_a_refused_answer_on_submit_keeps_the_attempt_open_with_the_message(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    data = form_of(slots, {slots[6].pk: {item["id"]: "9" for item in slots[6].spec["items"]}})
+    response = learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), data)
+    assert response.status_code == 400
+    assert "Une position est un nombre de 1 à 4." in response.text
+    assert Attempt.objects.get(pk=attempt.pk).status == Attempt.Status.IN_PROGRESS
+
+
+def test_review_options_hide_right_answers_and_explanations(learner_client, load_quiz):
+    the_quiz = load_quiz(review={"correct_answers": False, "explanations": False, "feedback": False})
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, {slots[0].pk: slots[0].order[0]}))
+    results = learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).text
+    for marker in MARKERS:
+        assert marker not in results, marker
+    assert "Bonne réponse" not in results
+    assert "Question 8" in results
+
+
+def test_review_after_close_shows_only_the_score_until_then(learner_client, load_quiz):
+    the_quiz = load_quiz(review={"when": "after_close"})
+    attempt = start(learner_client, the_quiz)
+    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]))
+    results = learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).text
+    assert "0 %" in results and "Question 1" not in results
+    assert "EXPLICATION" not in results
+    Quiz.objects.filter(pk=the_quiz.pk).update(closes_at=timezone.now() - timedelta(minutes=1))
+    assert "EXPLICATION-IMAGE" in learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).text
+
+
+def test_countdown_comes_from_the_server_and_a_late_page_submits(learner_client, load_quiz):
+    the_quiz = load_quiz(time_limit=10)
+    attempt = start(learner_client, the_quiz)
+    page = learner_client.get(reverse("courses:attempt", args=[attempt.pk])).text
+    seconds = int(re.search(r'data-seconds-left="(\d+)"', page).group(1))
+    assert 595 <= seconds <= 600
+    clock = learner_client.get(reverse("courses:attempt_clock", args=[attempt.pk])).json()
+    assert clock["status"] == "in_progress" and clock["seconds_left"] <= 600
+    Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(minutes=1))
+    slots = list(attempt.slots.order_by("position"))
+    late = learner_client.post(reverse("courses:attempt_save", args=[attempt.pk]), form_of(slots, right_answers(slots)), HTTP_ACCEPT="application/json")
+    assert late.status_code == 409
+    assert learner_client.get(reverse("courses:attempt", args=[attempt.pk])).status_code == 302
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.SUBMITTED and attempt.is_late and attempt.score == 0
+
+
+def test_a_learner_cannot_open_another_learners_attempt(client, learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    other = User.objects.create(username="bob")
+    client.force_login(other)
+    for name in ("attempt", "attempt_results", "attempt_clock"):
+        assert client.get(reverse(f"courses:{name}", args=[attempt.pk])).status_code == 404
+    assert client.post(reverse("courses:attempt_save", args=[attempt.pk]), {"slot": "1"}).status_code == 404
+    assert client.post(reverse("courses:attempt_submit", args=[attempt.pk])).status_code == 404
+    assert Attempt.objects.get(pk=attempt.pk).status == Attempt.Status.IN_PROGRESS
+
+
+def test_unpublished_quiz_is_gone_but_its_attempts_still_render(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]))
+    Quiz.objects.update(is_published=False)
+    assert learner_client.get(the_quiz.get_absolute_url()).status_code == 404
+    assert learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).status_code == 200
+
+
+def test_attempt_limit_shows_on_the_quiz_page(learner_client, load_quiz):
+    the_quiz = load_quiz(attempts=1)
+    attempt = start(learner_client, the_quiz)
+    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]))
+    page = learner_client.get(the_quiz.get_absolute_url()).text
+    assert "Vous avez utilisé toutes vos tentatives" in page and "Commencer le quiz" not in page
+    refused = learner_client.post(reverse("courses:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]), follow=True)
+    assert "Vous avez utilisé toutes vos tentatives" in refused.text
+    assert Attempt.objects.count() == 1
+
+
+def test_outline_shows_each_quiz_with_status_and_best_score(learner_client, load_quiz, learner):
+    the_quiz = load_quiz(lesson="images")
+    outline = learner_client.get(the_quiz.course.get_absolute_url()).text
+    assert "Quiz des bases" in outline and "Pas commencé" in outline
+    # Attached to the lesson "images", the quiz comes right after it.
+    assert outline.index("Les images") < outline.index("Quiz des bases") < outline.index("La suite")
+    attempt = attempts.start_attempt(user=learner, quiz=the_quiz)
+    attempts.save_answers(attempt=attempt, answers=right_answers(list(attempt.slots.all())))
+    attempts.submit(attempt=attempt)
+    assert "Meilleur score : 100 %" in learner_client.get(the_quiz.course.get_absolute_url()).text
+
+
+def test_attempt_and_results_pages_run_a_fixed_number_of_queries(learner_client, load_quiz, django_assert_max_num_queries):
+    the_quiz = load_quiz()
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    with django_assert_max_num_queries(6):
+        assert learner_client.get(reverse("courses:attempt", args=[attempt.pk])).status_code == 200
+    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, right_answers(slots)))
+    with django_assert_max_num_queries(6):
+        assert learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
+
+
+def test_staff_can_browse_quizzes_questions_and_attempts_in_the_admin(client, learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    staff = User.objects.create(username="admin", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    question = the_quiz.questions.first()
+    for url in (
+        reverse("admin:courses_quiz_changelist"), reverse("admin:courses_quiz_change", args=[the_quiz.pk]),
+        reverse("admin:courses_question_change", args=[question.pk]),
+        reverse("admin:courses_attempt_changelist"), reverse("admin:courses_attempt_change", args=[attempt.pk]),
+    ):
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_fixture_quiz_has_eight_questions():
+    assert len(QUIZ["questions"]) == 8
