@@ -210,6 +210,14 @@ class _Checker:
             self.add(file, doc.line(*path), path, f"{value!r} is not valid{hint}")
         return value.strip()
 
+    def yaml_file(self, path, file):
+        """Parse a YAML file of the pack; None, with its problems recorded, when it does not parse."""
+        try:
+            return _parse_yaml(path.read_text(encoding="utf-8"), file)
+        except PackError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
     def slug(self, value, doc, path, file):
         return self.text(value, doc, path, file, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
 
@@ -281,50 +289,19 @@ def read_pack(path):
             chapter_slugs[cslug] = ci
         ctitle = check.text(chapter.get("title"), doc, cpath + ("title",), cfile)
         csummary = check.text(chapter.get("summary"), doc, cpath + ("summary",), cfile) if chapter.get("summary") is not None else ""
-        lesson_files = chapter.get("lessons")
-        if lesson_files is not None and (not isinstance(lesson_files, list) or not lesson_files):
-            check.add(cfile, doc.line(*cpath, "lessons"), cpath + ("lessons",), "must be a non-empty list of lesson files")
-            lesson_files = []
-        lessons = []
-        for relative in _listed_files(check, doc, cpath, "lessons", lesson_files, root, cfile, listed_files):
-            lesson = _read_lesson(root, relative, slug, check, assets)
-            if lesson is None:
-                continue
-            if lesson.slug in lesson_slugs:
-                check.add(display(relative.as_posix()), 2, "slug", f"duplicate slug {lesson.slug!r} (also in {lesson_slugs[lesson.slug]})")
-            else:
-                lesson_slugs[lesson.slug] = display(relative.as_posix())
-            lessons.append(lesson)
-        lab_files = chapter.get("labs")
-        if lab_files is not None and not isinstance(lab_files, list):
-            check.add(cfile, doc.line(*cpath, "labs"), cpath + ("labs",), "must be a list of lab files")
-            lab_files = []
-        labs = []
-        for relative in _listed_files(check, doc, cpath, "labs", lab_files or [], root, cfile, listed_files):
-            lab = lab_packs.read_lab(root, relative, check, parse_yaml=_parse_yaml, relative_file=_relative_file, display=display)
-            if lab is None:
-                continue
-            if lab.slug in lab_slugs:
-                check.add(display(relative.as_posix()), 1, "slug", f"duplicate slug {lab.slug!r} (also in {lab_slugs[lab.slug]})")
-            else:
-                lab_slugs[lab.slug] = display(relative.as_posix())
-            labs.append(lab)
-        quiz_files = chapter.get("quizzes")
-        if quiz_files is not None and not isinstance(quiz_files, list):
-            check.add(cfile, doc.line(*cpath, "quizzes"), cpath + ("quizzes",), "must be a list of quiz files")
-            quiz_files = []
-        quizzes = []
-        for relative in _listed_files(check, doc, cpath, "quizzes", quiz_files or [], root, cfile, listed_files):
-            quiz = quiz_packs.read_quiz(
-                root, relative, check, parse_yaml=_parse_yaml, display=display, lesson_slugs={lesson.slug for lesson in lessons},
-            )
-            if quiz is None:
-                continue
-            if quiz.slug in quiz_slugs:
-                check.add(display(relative.as_posix()), 1, "slug", f"duplicate slug {quiz.slug!r} (also in {quiz_slugs[quiz.slug]})")
-            else:
-                quiz_slugs[quiz.slug] = display(relative.as_posix())
-            quizzes.append(quiz)
+        listed = {"check": check, "doc": doc, "cpath": cpath, "chapter": chapter, "root": root, "cfile": cfile, "listed_files": listed_files, "display": display}
+        lessons = _read_listed(
+            "lessons", read=lambda relative: _read_lesson(root, relative, slug, check, assets), slugs=lesson_slugs, required=True, **listed,
+        )
+        labs = _read_listed(
+            "labs", read=lambda relative: lab_packs.read_lab(root, relative, check, relative_file=_relative_file, display=display),
+            slugs=lab_slugs, **listed,
+        )
+        quizzes = _read_listed(
+            "quizzes",
+            read=lambda relative: quiz_packs.read_quiz(root, relative, check, display=display, lesson_slugs={lesson.slug for lesson in lessons}),
+            slugs=quiz_slugs, **listed,
+        )
         chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons, labs=labs, quizzes=quizzes))
 
     if check.problems:
@@ -340,6 +317,27 @@ def read_pack(path):
         root=root, slug=slug, title=title, language=language, description=description,
         chapters=chapters, assets=list(assets.values()), warnings=warnings,
     )
+
+
+def _read_listed(key, *, read, slugs, check, doc, cpath, chapter, root, cfile, listed_files, display, required=False):
+    """Read the files a chapter lists under `key` (lessons, labs, quizzes), each slug once in the course."""
+    entries = chapter.get(key)
+    if entries is not None and (not isinstance(entries, list) or (required and not entries)):
+        check.add(cfile, doc.line(*cpath, key), cpath + (key,), f"must be a {'non-empty ' if required else ''}list of files")
+        entries = []
+    items = []
+    for relative in _listed_files(check, doc, cpath, key, entries, root, cfile, listed_files):
+        item = read(relative)
+        if item is None:
+            continue
+        shown = display(relative.as_posix())
+        if item.slug in slugs:
+            # Lessons hold their slug in front matter (line 2); labs and quizzes near the top of the file.
+            check.add(shown, 2 if key == "lessons" else 1, "slug", f"duplicate slug {item.slug!r} (also in {slugs[item.slug]})")
+        else:
+            slugs[item.slug] = shown
+        items.append(item)
+    return items
 
 
 def _listed_files(check, doc, cpath, key, entries, root, cfile, listed_files):

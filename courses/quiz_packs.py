@@ -77,15 +77,11 @@ def opaque_id(*parts):
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:10]
 
 
-def read_quiz(root, relative, check, *, parse_yaml, display, lesson_slugs):
+def read_quiz(root, relative, check, *, display, lesson_slugs):
     """Validate one quiz file; return a PackQuiz, or None after recording problems in `check`."""
     file = display(relative.as_posix())
-    from courses.packs import PackError  # the pack module owns the error type
-
-    try:
-        doc = parse_yaml((root / relative).read_text(encoding="utf-8"), file)
-    except PackError as exc:
-        check.problems.extend(exc.problems)
+    doc = check.yaml_file(root / relative, file)
+    if doc is None:
         return None
     quiz = check.mapping(doc, (), QUIZ_KEYS, file, "a quiz")
     if quiz is None:

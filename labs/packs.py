@@ -71,15 +71,11 @@ def archive_folder(folder):
     return buffer.getvalue()
 
 
-def read_lab(root, relative, check, *, parse_yaml, relative_file, display):
+def read_lab(root, relative, check, *, relative_file, display):
     """Validate one lab file; return a PackLab, or None after recording problems in `check`."""
     file = display(relative.as_posix())
-    from courses.packs import PackError  # the pack module owns the error type
-
-    try:
-        doc = parse_yaml((root / relative).read_text(encoding="utf-8"), file)
-    except PackError as exc:
-        check.problems.extend(exc.problems)
+    doc = check.yaml_file(root / relative, file)
+    if doc is None:
         return None
     lab = check.mapping(doc, (), LAB_KEYS, file, "a lab")
     if lab is None:
