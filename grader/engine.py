@@ -5,6 +5,7 @@ errors, never docker.* objects or exceptions.
 """
 
 import posixpath
+from contextlib import contextmanager
 import re
 import shutil
 import time
@@ -37,6 +38,20 @@ def _client(base_url=None, timeout=5):
         return docker.from_env(timeout=timeout)
     except docker.errors.DockerException as exc:
         raise EngineUnavailable(str(exc)) from exc
+
+
+@contextmanager
+def _host_engine(sandbox=None, *, timeout=5):
+    """A client of the host's engine, closed after use, whose errors come out as the project's own."""
+    client = _client(timeout=timeout)
+    try:
+        yield client
+    except docker.errors.NotFound as exc:
+        raise SandboxGone(f"sandbox container {sandbox} does not exist") from exc
+    except _sdk_errors() as exc:
+        raise EngineUnavailable(str(exc)) from exc
+    finally:
+        client.close()
 
 
 def engine_info(base_url=None):
@@ -100,8 +115,7 @@ def _sdk_errors():
 
 def start_sandbox(spec):
     """Create and start the sandbox container; a container left under the same name by an earlier try is replaced."""
-    client = _client()
-    try:
+    with _host_engine(spec.name) as client:
         _remove(client, spec.name)
         Path(spec.socket_dir).mkdir(parents=True, exist_ok=True)
         socket = Path(spec.socket_dir) / "docker.sock"
@@ -124,23 +138,20 @@ def start_sandbox(spec):
         # The CLI's `--security-opt systempaths=unconfined`: nothing of /proc or /sys masked or read-only.
         host_config["MaskedPaths"] = []
         host_config["ReadonlyPaths"] = []
-        created = api.create_container(
-            spec.image,
-            name=spec.name,
-            hostname="sandbox",
-            detach=True,
-            labels=spec.labels,
-            environment={"DRYDOCK_REGISTRY_MIRROR": spec.registry_mirror, "DRYDOCK_SOCKET": f"{SOCKET_IN_SANDBOX}/docker.sock"},
-            host_config=host_config,
-        )
+        try:
+            created = api.create_container(
+                spec.image,
+                name=spec.name,
+                hostname="sandbox",
+                detach=True,
+                labels=spec.labels,
+                environment={"DRYDOCK_REGISTRY_MIRROR": spec.registry_mirror, "DRYDOCK_SOCKET": f"{SOCKET_IN_SANDBOX}/docker.sock"},
+                host_config=host_config,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise EngineUnavailable(f"image {spec.image} is missing: run bin/drydock setup to build it") from exc
         api.start(created["Id"])
         return created["Id"]
-    except docker.errors.ImageNotFound as exc:
-        raise EngineUnavailable(f"image {spec.image} is missing: run bin/drydock setup to build it") from exc
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
 
 
 def daemon_socket_url(socket_dir):
@@ -169,30 +180,18 @@ def wait_for_daemon(socket_dir, *, timeout, interval=0.05, is_alive=None):
 
 
 def sandbox_running(name):
-    client = _client()
-    try:
-        return client.containers.get(name).status == "running"
-    except docker.errors.NotFound:
-        return False
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
+    with _host_engine(name) as client:
+        try:
+            return client.containers.get(name).status == "running"
+        except docker.errors.NotFound:
+            return False
 
 
 def exec_in_sandbox(name, command, *, timeout=120):
     """Run a shell command in the sandbox container (its docker CLI talks to the nested daemon)."""
-    client = _client(timeout=timeout)
-    try:
-        container = client.containers.get(name)
-        result = container.exec_run(["timeout", str(timeout), "sh", "-c", command], demux=False)
+    with _host_engine(name, timeout=timeout) as client:
+        result = client.containers.get(name).exec_run(["timeout", str(timeout), "sh", "-c", command], demux=False)
         return ExecResult(exit_code=result.exit_code, output=(result.output or b"").decode("utf-8", "replace"))
-    except docker.errors.NotFound as exc:
-        raise SandboxGone(f"sandbox container {name} does not exist") from exc
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
 
 
 def copy_into_sandbox(name, archive, destination):
@@ -200,28 +199,16 @@ def copy_into_sandbox(name, archive, destination):
     made = exec_in_sandbox(name, f"mkdir -p '{destination}'")
     if made.exit_code != 0:
         raise EngineUnavailable(f"cannot create {destination} in the sandbox: {made.output.strip()}")
-    client = _client()
-    try:
+    with _host_engine(name) as client:
         if not client.containers.get(name).put_archive(destination, archive):
             raise EngineUnavailable(f"copy into {destination} was refused")
-    except docker.errors.NotFound as exc:
-        raise SandboxGone(f"sandbox container {name} does not exist") from exc
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
 
 
 def remove_sandbox(name, socket_dir=None):
     """Remove the sandbox container with its /var/lib/docker volume; a missing one is fine."""
     # Killing a nested daemon and deleting its images can take a while on a busy disk.
-    client = _client(timeout=120)
-    try:
+    with _host_engine(name, timeout=120) as client:
         _remove(client, name)
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
     if socket_dir:
         shutil.rmtree(socket_dir, ignore_errors=True)
 
@@ -239,30 +226,17 @@ def _remove(client, name):
 
 def labelled_sandboxes(deployment):
     """Every sandbox container of this deployment, running or not."""
-    client = _client()
-    try:
+    with _host_engine() as client:
         return [
             LabelledContainer(name=c.name, status=c.status, labels=dict(c.labels))
             for c in client.containers.list(all=True, filters={"label": [SANDBOX_LABEL, f"{DEPLOYMENT_LABEL}={deployment}"]})
         ]
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
 
 
 def memory_usage_bytes(name):
-    client = _client()
-    try:
-        stats = client.containers.get(name).stats(stream=False)
-        memory = stats.get("memory_stats", {})
+    with _host_engine(name) as client:
+        memory = client.containers.get(name).stats(stream=False).get("memory_stats", {})
         return memory.get("usage", 0) - memory.get("stats", {}).get("cache", 0)
-    except docker.errors.NotFound as exc:
-        raise SandboxGone(f"sandbox container {name} does not exist") from exc
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
 
 
 # --- Snapshots of a nested daemon ---------------------------------------------------------
@@ -378,10 +352,5 @@ def open_terminal(name, *, rows=24, cols=80):
 
 
 def resize_terminal(exec_id, *, rows, cols):
-    client = _client()
-    try:
+    with _host_engine() as client:
         client.api.exec_resize(exec_id, height=rows, width=cols)
-    except _sdk_errors() as exc:
-        raise EngineUnavailable(str(exc)) from exc
-    finally:
-        client.close()
