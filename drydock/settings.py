@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "courses",
     "labs",
     "grader",
+    "classrooms",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,7 @@ from drydock import accounts, health
 urlpatterns = [
     path("", include("labs.urls")),
     path("", include("courses.urls")),
+    path("classes/", include("classrooms.urls")),
     path("compte/inscription/", accounts.signup, name="signup"),
     path("compte/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

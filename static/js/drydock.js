@@ -92,7 +92,14 @@
     if (select) select.addEventListener("change", function () { select.form.submit(); });
   }
 
+  // On a phone the table of contents starts folded, so the lesson comes first.
+  function foldTableOfContents() {
+    var toc = document.getElementById("toc-details");
+    if (toc && window.matchMedia("(max-width: 62rem)").matches) toc.open = false;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    foldTableOfContents();
     addCopyButtons();
     addRunButtons();
     markReadAtEnd();

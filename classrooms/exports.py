@@ -1,0 +1,73 @@
+"""CSV exports of a classroom, UTF-8 with a byte order mark so spreadsheets (Excel included) read accents right.
+
+- the matrix: one row per learner, one column per activity in course order, then totals;
+- the attempts: one row per quiz attempt of the classroom's learners.
+Comma-separated, RFC 4180 quoting, dates in ISO 8601 (UTC).
+"""
+
+import csv
+import io
+
+from django.utils.translation import gettext as _
+
+from classrooms import matrix as progress_matrix
+from classrooms.access import member_ids
+from courses.models import Attempt
+
+BOM = "\ufeff"
+
+
+def _value(activity, value):
+    if value is None:
+        return ""
+    if activity.kind == "lesson":
+        return "1"
+    if activity.kind == "quiz":
+        return str(round(100 * value))
+    return str(value)
+
+
+def matrix_csv(classroom):
+    """The matrix as CSV text (BOM first). Lessons: 1 when read; quizzes: best score in %; labs: tasks passed."""
+    matrix = progress_matrix.build(classroom)
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    header = [_("Username"), _("Name")]
+    header += [f"{activity.short_kind}: {activity.title}" + (f" (/{activity.tasks})" if activity.kind == "lab" else " (%)" if activity.kind == "quiz" else "") for activity in matrix.activities]
+    header += [
+        _("Lessons read (/%(n)s)") % {"n": matrix.lesson_count},
+        _("Quiz average (%)"),
+        _("Lab tasks passed (/%(n)s)") % {"n": matrix.task_count},
+        _("Progress (%)"),
+    ]
+    writer.writerow(header)
+    for row in matrix.rows:
+        quiz_scores = [row.values[a.key] for a in matrix.activities if a.kind == "quiz" and a.key in row.values]
+        writer.writerow([
+            row.user.get_username(), row.user.get_full_name(),
+            *[_value(activity, row.values.get(activity.key)) for activity in matrix.activities],
+            row.lessons_read,
+            round(100 * row.quiz_points / matrix.quiz_count) if matrix.quiz_count else "",
+            row.tasks_passed,
+            row.percent,
+        ])
+    return out.getvalue()
+
+
+def attempts_csv(classroom):
+    """One row per quiz attempt (submitted or not) of the classroom's learners, oldest first."""
+    attempts = (
+        Attempt.objects.filter(quiz__course=classroom.course_id, user__in=member_ids(classroom)).order_by("started_at", "pk")
+        .values_list("user__username", "user__first_name", "user__last_name", "quiz__title", "number", "status", "started_at", "submitted_at", "score", "is_late")
+    )
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([_("Username"), _("Name"), _("Quiz"), _("Attempt"), _("Status"), _("Started"), _("Submitted"), _("Score (%)"), _("Late")])
+    for username, first, last, title, number, status, started, submitted, score, late in attempts.iterator(chunk_size=2000):
+        writer.writerow([
+            username, f"{first} {last}".strip(), title, number, status, started.isoformat(), submitted.isoformat() if submitted else "",
+            "" if score is None else round(score * 100), "1" if late else "0",
+        ])
+    return out.getvalue()

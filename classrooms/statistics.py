@@ -1,0 +1,266 @@
+"""Quiz and lab statistics of a classroom.
+
+The pure functions at the top take plain numbers and are tested against
+hand-computed values; the `*_statistics` functions below gather the rows of a
+classroom in a fixed number of queries, whatever its size, and feed them.
+
+Definitions (Moodle's quiz statistics report, shown on the page too):
+- Facility index: the mean score learners got on the question, as a
+  percentage of its maximum. 100 % = everyone right, 0 % = everyone wrong.
+- Discrimination index: the correlation (Pearson's r, as a percentage)
+  between the score on this question and the score on the rest of the
+  attempt (the attempt's total minus this question). High: learners who do
+  well overall get it right; near zero or negative: the question does not
+  tell good from weak learners, often a badly worded or mis-keyed question.
+  Undefined when either score does not vary.
+Statistics use every submitted attempt of the classroom's learners.
+"""
+
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Min, TextField
+from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
+
+from classrooms.access import member_ids
+from courses.models import Attempt, AttemptQuestion, Question, Quiz
+from labs.models import Lab, LabTask, Sandbox, Submission
+
+CHOICE_KINDS = (Question.Kind.SINGLE, Question.Kind.MULTIPLE, Question.Kind.TRUE_FALSE)
+TOP_FAILURES = 5
+
+
+# --- Pure computations ---------------------------------------------------------------------
+
+
+def mean(values):
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def median(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return None
+    middle = n // 2
+    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def pearson(xs, ys):
+    """Pearson's correlation coefficient; None when it is undefined (fewer than 2 pairs, or no variance)."""
+    n = len(xs)
+    if n < 2 or n != len(ys):
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def facility_index(scores):
+    """Moodle's facility index, in percent: mean of the question's scores (each 0..1 of its maximum)."""
+    value = mean(scores)
+    return None if value is None else 100 * value
+
+
+def discrimination_index(question_scores, rest_scores):
+    """Moodle's discrimination index, in percent: r(question score, rest-of-attempt score)."""
+    r = pearson(question_scores, rest_scores)
+    return None if r is None else 100 * r
+
+
+def pick_frequencies(kind, choice_ids, answers):
+    """How often each choice was picked, {choice id: count}, over the answers given (None: no answer)."""
+    counts = Counter()
+    for answer in answers:
+        if answer is None:
+            continue
+        if kind == Question.Kind.MULTIPLE:
+            counts.update(set(answer) if isinstance(answer, list) else [answer])
+        else:
+            counts[answer] += 1
+    return {cid: counts.get(cid, 0) for cid in choice_ids}
+
+
+def checks_until_pass(statuses):
+    """Number of checks up to and including the first pass, from a learner's checks oldest first; None: never passed."""
+    for number, status in enumerate(statuses, start=1):
+        if status == Submission.Status.PASSED:
+            return number
+    return None
+
+
+def frequent_failures(rows, limit=TOP_FAILURES):
+    """[(message, count)] most frequent first, from failed checks' messages (ties: alphabetical)."""
+    counts = Counter(message for message in rows)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+# --- Quiz statistics -----------------------------------------------------------------------
+
+
+@dataclass
+class QuestionStats:
+    question: Question
+    attempts: int = 0
+    facility: float = None
+    discrimination: float = None
+    choices: list = field(default_factory=list)  # [{"html", "correct", "count", "percent"}]
+
+    @property
+    def flag(self):
+        """A short reason to look at this question again, or ''."""
+        if self.attempts < 2:
+            return ""
+        if self.discrimination is not None and self.discrimination < 0:
+            return "negative"
+        if self.facility is not None and (self.facility < 20 or self.facility > 95):
+            return "extreme"
+        if self.discrimination is not None and self.discrimination < 20:
+            return "weak"
+        return ""
+
+
+@dataclass
+class QuizStats:
+    quiz: Quiz
+    attempts: int
+    questions: list  # [QuestionStats]
+    scores: list  # each submitted attempt's score, 0..1
+
+    def __iter__(self):
+        return iter((self.quiz, self.attempts, self.questions))
+
+
+def quiz_statistics(classroom, quizzes=None):
+    """[QuizStats] for the course's quizzes (unpacks as (quiz, attempt count, [QuestionStats])), in three queries."""
+    quizzes = list(quizzes if quizzes is not None else Quiz.objects.filter(course=classroom.course_id, is_published=True).order_by("chapter__position", "position"))
+    questions = list(Question.objects.filter(quiz__in=[q.pk for q in quizzes]).order_by("quiz_id", "position"))
+    slots = AttemptQuestion.objects.filter(
+        attempt__quiz__in=[q.pk for q in quizzes], attempt__status=Attempt.Status.SUBMITTED, attempt__user__in=member_ids(classroom),
+    ).order_by()  # the default ordering goes through attempt, quiz and chapter: a sort of every answer for nothing
+    by_attempt = defaultdict(list)
+    for attempt_id, quiz_id, question_id, score, points in slots.values_list("attempt_id", "attempt__quiz_id", "question_id", "score", "points").iterator(chunk_size=5000):
+        by_attempt[attempt_id].append((quiz_id, question_id, score or 0.0, points))
+    per_question = defaultdict(lambda: {"scores": [], "rest": [], "answers": []})
+    scores_per_quiz = defaultdict(list)
+    for rows in by_attempt.values():
+        total = sum(score * points for _, _, score, points in rows)
+        maximum = sum(points for _, _, _, points in rows)
+        scores_per_quiz[rows[0][0]].append(total / maximum if maximum else 0.0)
+        for _, question_id, score, points in rows:
+            data = per_question[question_id]
+            data["scores"].append(score)
+            data["rest"].append(total - score * points)
+    # Answers only where picks are counted, fetched as JSON text and decoded once per distinct
+    # text: a class answers the same few choices thousands of times.
+    raw = slots.filter(kind__in=CHOICE_KINDS).annotate(raw=Cast("answer", TextField())).values_list("question_id", "raw")
+    decoded = {None: None}
+    for question_id, text in raw.iterator(chunk_size=5000):
+        if text not in decoded:
+            decoded[text] = json.loads(text)
+        per_question[question_id]["answers"].append(decoded[text])
+    result = []
+    for quiz in quizzes:
+        stats = []
+        for question in (q for q in questions if q.quiz_id == quiz.pk):
+            data = per_question.get(question.pk)
+            if data is None and not question.is_published:
+                continue
+            entry = QuestionStats(question=question)
+            if data:
+                entry.attempts = len(data["scores"])
+                entry.facility = facility_index(data["scores"])
+                entry.discrimination = discrimination_index(data["scores"], data["rest"])
+            entry.choices = _choices(question, data["answers"] if data else [])
+            stats.append(entry)
+        scores = scores_per_quiz.get(quiz.pk, [])
+        result.append(QuizStats(quiz=quiz, attempts=len(scores), questions=stats, scores=scores))
+    return result
+
+
+def _choices(question, answers):
+    if question.kind not in CHOICE_KINDS:
+        return []
+    if question.kind == Question.Kind.TRUE_FALSE:
+        options = [{"id": True, "html": _("True"), "correct": question.spec.get("answer") is True},
+                   {"id": False, "html": _("False"), "correct": question.spec.get("answer") is False}]
+    else:
+        options = [{"id": c["id"], "html": c["html"], "correct": bool(c.get("correct"))} for c in question.spec.get("choices", [])]
+    counts = pick_frequencies(question.kind, [o["id"] for o in options], answers)
+    answered = sum(1 for a in answers if a is not None)
+    for option in options:
+        option["count"] = counts[option["id"]]
+        option["percent"] = round(100 * option["count"] / answered) if answered else 0
+    return options
+
+
+# --- Lab statistics ------------------------------------------------------------------------
+
+
+@dataclass
+class TaskStats:
+    task: LabTask
+    learners_checked: int = 0
+    learners_passed: int = 0
+    median_checks: float = None
+    median_seconds: float = None
+    failures: list = field(default_factory=list)  # [(message, count)]
+
+
+def lab_statistics(classroom, labs=None):
+    """[(lab, [TaskStats])] for the course's labs, in four queries.
+
+    - checks until pass: a learner's checks on the task up to and including their first pass;
+    - time to pass: from the learner's first sandbox for the lab (or, without one, their first
+      check on the task) to their first passing check;
+    - failures: failed checks grouped by task (its check) and message, most frequent first.
+    """
+    labs = list(labs if labs is not None else Lab.objects.filter(course=classroom.course_id, is_published=True).order_by("chapter__position", "position"))
+    tasks = list(LabTask.objects.filter(lab__in=[lab.pk for lab in labs], is_published=True).order_by("lab_id", "position"))
+    members = member_ids(classroom)
+    started = {
+        (row["owner_id"], row["lab_id"]): row["first"]
+        for row in Sandbox.objects.filter(lab__in=[lab.pk for lab in labs], owner__in=members)
+        .values("owner_id", "lab_id").annotate(first=Min("requested_at"))
+    }
+    checks = Submission.objects.filter(task__in=[t.pk for t in tasks], user__in=members, status__in=Submission.DONE).order_by("created_at", "pk")
+    history = defaultdict(list)  # (task, user) -> [(status, created_at, message)]
+    for task_id, user_id, status, created_at, message in checks.values_list("task_id", "user_id", "status", "created_at", "message").iterator(chunk_size=5000):
+        history[(task_id, user_id)].append((status, created_at, message))
+    lab_of = {task.pk: task.lab_id for task in tasks}
+    per_task = defaultdict(lambda: {"users": 0, "checks": [], "seconds": [], "failures": []})
+    for (task_id, user_id), rows in history.items():
+        data = per_task[task_id]
+        data["users"] += 1
+        data["failures"].extend(message for status, _, message in rows if status == Submission.Status.FAILED)
+        count = checks_until_pass([status for status, _, _ in rows])
+        if count is None:
+            continue
+        data["checks"].append(count)
+        passed_at = rows[count - 1][1]
+        origin = started.get((user_id, lab_of[task_id]), rows[0][1])
+        data["seconds"].append(max(0.0, (passed_at - min(origin, rows[0][1])).total_seconds()))
+    result = []
+    for lab in labs:
+        stats = []
+        for task in (t for t in tasks if t.lab_id == lab.pk):
+            data = per_task.get(task.pk)
+            entry = TaskStats(task=task)
+            if data:
+                entry.learners_checked = data["users"]
+                entry.learners_passed = len(data["checks"])
+                entry.median_checks = median(data["checks"])
+                entry.median_seconds = median(data["seconds"])
+                entry.failures = frequent_failures(data["failures"])
+            stats.append(entry)
+        result.append((lab, stats))
+    return result
+
