@@ -13,29 +13,13 @@ template rendering). Target: matrix p50 <= 300 ms.
 """
 
 import argparse
-import os
 import random
-import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-BASE = Path(__file__).resolve().parent.parent
-SCRATCH = Path(tempfile.mkdtemp(prefix="drydock-bench-classroom-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "drydock.settings",
-    "DRYDOCK_VAR_DIR": str(SCRATCH),
-    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-    "LOG_LEVEL": "WARNING",
-})
-os.environ.pop("DATABASE_URL", None)
-sys.path.insert(0, str(BASE))
+from measure import BASE, report, setup_scratch_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+SCRATCH = setup_scratch_django("drydock-bench-classroom-")
 
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
@@ -52,18 +36,6 @@ from courses.packs import load_pack, read_pack  # noqa: E402
 from labs.models import LabTask, Submission  # noqa: E402
 
 MESSAGES = ["L'image nginx:1.23.3 est absente.", "Le conteneur web ne tourne pas.", "Mauvaise adresse IP.", "Le volume data n'est pas monté sur /data."]
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def report(name, seconds, extra=""):
-    p50, p95 = percentile(seconds, 50) * 1000, percentile(seconds, 95) * 1000
-    print(f"{name:<28} n={len(seconds):<3} p50={p50:8.1f} ms  p95={p95:8.1f} ms  mean={statistics.mean(seconds) * 1000:8.1f} ms {extra}", flush=True)
-
-
 def answer_for(question, rng):
     spec = question.spec
     if question.kind == Question.Kind.SINGLE:
@@ -150,13 +122,13 @@ def main():
     client.force_login(instructor)
     pk = classroom.pk
     seconds, response = time_get(client, reverse("classrooms:matrix", args=[pk]), args.runs)
-    report("matrix page", seconds, f"({len(response.content) // 1024} KiB)  target p50 <= 300 ms")
+    report("matrix page", seconds, extra=f"({len(response.content) // 1024} KiB)  target p50 <= 300 ms")
     seconds, _ = time_get(client, reverse("classrooms:matrix", args=[pk]) + "?sort=-progress&kind=quiz", args.runs)
     report("matrix page, quizzes only", seconds)
     seconds, response = time_get(client, reverse("classrooms:matrix_csv", args=[pk]), args.runs)
-    report("matrix CSV export", seconds, f"({len(response.content) // 1024} KiB)")
+    report("matrix CSV export", seconds, extra=f"({len(response.content) // 1024} KiB)")
     seconds, response = time_get(client, reverse("classrooms:attempts_csv", args=[pk]), args.runs)
-    report("attempts CSV export", seconds, f"({len(response.content) // 1024} KiB)")
+    report("attempts CSV export", seconds, extra=f"({len(response.content) // 1024} KiB)")
     seconds, _ = time_get(client, reverse("classrooms:quiz_statistics", args=[pk]), max(5, args.runs // 4))
     report("quiz statistics page", seconds)
     seconds, _ = time_get(client, reverse("classrooms:lab_statistics", args=[pk]), max(5, args.runs // 4))

@@ -16,30 +16,18 @@ Targets on the 2-core machine: start p50 <= 1 s, grading p50 <= 150 ms.
 import argparse
 import os
 import signal
-import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-BASE = Path(__file__).resolve().parent.parent
-SCRATCH = Path(tempfile.mkdtemp(prefix="drydock-bench-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "drydock.settings",
-    "DRYDOCK_VAR_DIR": str(SCRATCH),
-    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-    "SANDBOX_NAME_PREFIX": "drydock-bench-sandbox",
-    "SANDBOX_LABELS": "drydock.test=1",
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
-    "SANDBOX_MAX_PER_HOST": "1000",
-    "LOG_LEVEL": "WARNING",
-})
-sys.path.insert(0, str(BASE))
+from measure import BASE, report, setup_scratch_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+SCRATCH = setup_scratch_django(
+    "drydock-bench-",
+    SANDBOX_NAME_PREFIX="drydock-bench-sandbox",
+    SANDBOX_LABELS="drydock.test=1",
+    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    SANDBOX_MAX_PER_HOST="1000",
+)
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
@@ -49,22 +37,6 @@ from drydock.celery import app  # noqa: E402
 from grader import checks, engine  # noqa: E402
 from labs import grading, sandboxes  # noqa: E402
 from labs.models import Lab, LabTask, Sandbox, Submission  # noqa: E402
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def report(name, seconds, baseline=None):
-    p50, p95 = percentile(seconds, 50) * 1000, percentile(seconds, 95) * 1000
-    line = f"{name:<34} n={len(seconds):<4} p50={p50:8.1f} ms  p95={p95:8.1f} ms  mean={statistics.mean(seconds) * 1000:8.1f} ms"
-    if baseline:
-        line += f"  ratio p50 vs baseline={p50 / (percentile(baseline, 50) * 1000):.2f}x"
-    print(line, flush=True)
-
-
 def wait(predicate, timeout, interval=0.01):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

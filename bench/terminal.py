@@ -17,30 +17,18 @@ import asyncio
 import os
 import signal
 import socket
-import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-BASE = Path(__file__).resolve().parent.parent
-SCRATCH = Path(tempfile.mkdtemp(prefix="drydock-bench-terminal-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "drydock.settings",
-    "DRYDOCK_VAR_DIR": str(SCRATCH),
-    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-    "SANDBOX_NAME_PREFIX": "drydock-bench-terminal",
-    "SANDBOX_LABELS": "drydock.test=1",
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
-    "LOG_LEVEL": "WARNING",
-})
-sys.path.insert(0, str(BASE))
+from measure import BASE, report, setup_scratch_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+SCRATCH = setup_scratch_django(
+    "drydock-bench-terminal-",
+    SANDBOX_NAME_PREFIX="drydock-bench-terminal",
+    SANDBOX_LABELS="drydock.test=1",
+    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
+)
 
 import websockets  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -52,21 +40,6 @@ from django.utils import timezone  # noqa: E402
 from grader import engine  # noqa: E402
 from labs import sandboxes  # noqa: E402
 from labs.models import Lab, Sandbox  # noqa: E402
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def report(name, seconds, baseline=None):
-    p50, p95 = percentile(seconds, 50) * 1000, percentile(seconds, 95) * 1000
-    line = f"{name:<40} n={len(seconds):<4} p50={p50:7.1f} ms  p95={p95:7.1f} ms  mean={statistics.mean(seconds) * 1000:7.1f} ms"
-    if baseline:
-        line += f"  ratio p50 vs baseline={p50 / (percentile(baseline, 50) * 1000):.2f}x"
-    print(line, flush=True)
-
-
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
