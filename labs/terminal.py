@@ -98,7 +98,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._end(self.sandbox.status, self.sandbox.failure)
             return
         self.redis = aioredis.from_url(settings.REDIS_URL)
-        self.registry_key = f"drydock:terminals:{user.pk}"
+        self.registry_key = f"drydock:terminal-leases:{user.pk}"
         self.counted = True
         if await self._register() > settings.TERMINALS_PER_LEARNER:
             self.counted = False

@@ -27,7 +27,7 @@ def no_terminal_leases_from_earlier_runs(settings):
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("drydock:terminals:*"):
+    for key in client.scan_iter("drydock:terminal-leases:*"):
         client.delete(key)
     client.close()
 
