@@ -53,6 +53,15 @@ async def communicator(sandbox_id, user=None, origin=ORIGIN, query="rows=24&cols
     return WebsocketCommunicator(application, f"/ws/bacs-a-sable/{sandbox_id}/terminal/?{query}", headers=headers)
 
 
+async def attached(sandbox, user):
+    """A terminal of the user's sandbox, connected and ready for input."""
+    socket = await communicator(sandbox.pk, user)
+    connected, code = await socket.connect(timeout=20)
+    assert connected, code
+    await expect_status(socket, "ready")
+    return socket
+
+
 async def expect_status(socket, kind, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,10 +97,7 @@ async def type_and_read(socket, text, until, timeout=20):
 @pytest.mark.asyncio
 async def test_owner_runs_docker_version_and_resizes(alice, course, ready_sandbox_for):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
-    socket = await communicator(sandbox.pk, alice)
-    connected, _ = await socket.connect(timeout=20)
-    assert connected
-    await expect_status(socket, "ready")
+    socket = await attached(sandbox, alice)
     output = await type_and_read(socket, "docker version --format 'server={{.Server.Version}}'\r", "server=20.10")
     assert "server=20.10" in output
     await socket.send_to(text_data=json.dumps({"type": "resize", "rows": 40, "cols": 132}))
@@ -103,14 +109,10 @@ async def test_owner_runs_docker_version_and_resizes(alice, course, ready_sandbo
 @pytest.mark.asyncio
 async def test_reconnecting_finds_the_same_shell(alice, course, ready_sandbox_for):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
-    first = await communicator(sandbox.pk, alice)
-    await first.connect(timeout=20)
-    await expect_status(first, "ready")
+    first = await attached(sandbox, alice)
     await type_and_read(first, "export DRYDOCK_MARK=kept-$((6*7)); sleep 600 &\r", "$")
     await first.disconnect()
-    second = await communicator(sandbox.pk, alice)
-    await second.connect(timeout=20)
-    await expect_status(second, "ready")
+    second = await attached(sandbox, alice)
     output = await type_and_read(second, "echo mark=$DRYDOCK_MARK jobs=$(jobs | wc -l)\r", "jobs=1")
     assert "mark=kept-42" in output
     await second.disconnect()
@@ -140,9 +142,7 @@ async def test_anonymous_and_foreign_origins_are_refused(alice, course):
 @pytest.mark.asyncio
 async def test_an_ended_sandbox_closes_the_terminal_and_says_why(alice, course, ready_sandbox_for):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
-    socket = await communicator(sandbox.pk, alice)
-    await socket.connect(timeout=20)
-    await expect_status(socket, "ready")
+    socket = await attached(sandbox, alice)
     await sync_to_async(Sandbox.objects.filter(pk=sandbox.pk).update)(status=Sandbox.Status.EXPIRED, failure="Sa durée de vie est écoulée.")
     ended = await expect_status(socket, "ended", timeout=15)
     assert ended["status"] == "expired" and "expiré" in ended["message"] and "durée de vie" in ended["message"]
@@ -152,9 +152,7 @@ async def test_an_ended_sandbox_closes_the_terminal_and_says_why(alice, course, 
 @pytest.mark.asyncio
 async def test_a_yes_flood_is_bounded_and_ctrl_c_still_works(alice, course, ready_sandbox_for, settings):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
-    socket = await communicator(sandbox.pk, alice)
-    await socket.connect(timeout=20)
-    await expect_status(socket, "ready")
+    socket = await attached(sandbox, alice)
     await socket.send_to(text_data=json.dumps({"type": "input", "data": "yes drydock\r"}))
     received, started = 0, time.monotonic()
     while time.monotonic() - started < 3:
@@ -173,9 +171,7 @@ async def test_a_yes_flood_is_bounded_and_ctrl_c_still_works(alice, course, read
 @pytest.mark.asyncio
 async def test_an_oversized_message_closes_the_terminal(alice, course, ready_sandbox_for):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
-    socket = await communicator(sandbox.pk, alice)
-    await socket.connect(timeout=20)
-    await expect_status(socket, "ready")
+    socket = await attached(sandbox, alice)
     await socket.send_to(text_data=json.dumps({"type": "input", "data": "x" * 70_000}))
     while True:
         message = await socket.receive_output(timeout=10)
@@ -187,9 +183,7 @@ async def test_an_oversized_message_closes_the_terminal(alice, course, ready_san
 @pytest.mark.asyncio
 async def test_an_idle_terminal_stays_connected(alice, course, ready_sandbox_for):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
-    socket = await communicator(sandbox.pk, alice)
-    await socket.connect(timeout=20)
-    await expect_status(socket, "ready")
+    socket = await attached(sandbox, alice)
     await asyncio.sleep(8)  # longer than the channel layer's blocking read
     assert "idle-ok" in await type_and_read(socket, "echo idle-$((1-1))ok | tr -d 0\r", "idle-ok")
     await socket.disconnect()
@@ -199,9 +193,7 @@ async def test_an_idle_terminal_stays_connected(alice, course, ready_sandbox_for
 async def test_tab_completion_interactive_containers_and_typing_counts_as_activity(alice, course, ready_sandbox_for):
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
     await sync_to_async(Sandbox.objects.filter(pk=sandbox.pk).update)(last_activity_at=sandbox.requested_at)
-    socket = await communicator(sandbox.pk, alice)
-    await socket.connect(timeout=20)
-    await expect_status(socket, "ready")
+    socket = await attached(sandbox, alice)
     assert "version" in await type_and_read(socket, "docker vers\t", "version")
     await socket.send_to(text_data=json.dumps({"type": "input", "data": "\x15"}))  # Ctrl-U clears the line
     await type_and_read(socket, "docker pull -q busybox:1.35\r", "busybox:1.35")
@@ -219,9 +211,7 @@ async def test_a_learner_cannot_open_more_terminals_than_allowed(alice, course, 
     sandbox = await sync_to_async(ready_sandbox_for)(alice)
     opened = []
     for _ in range(2):
-        socket = await communicator(sandbox.pk, alice)
-        await socket.connect(timeout=20)
-        await expect_status(socket, "ready")
+        socket = await attached(sandbox, alice)
         opened.append(socket)
     third = await communicator(sandbox.pk, alice)
     await third.connect(timeout=20)
