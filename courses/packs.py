@@ -221,6 +221,14 @@ class _Checker:
     def slug(self, value, doc, path, file):
         return self.text(value, doc, path, file, pattern=SLUG_RE, hint=" (use lowercase letters, digits and hyphens)")
 
+    def unique_slug(self, seen, slug, doc, path, file):
+        """Note the slug of the list item at `path` (key, index); a slug seen before is reported."""
+        key, index = path[-2], path[-1]
+        if slug in seen:
+            self.add(file, doc.line(*path, "slug"), path + ("slug",), f"duplicate slug {slug!r} (also {key}[{seen[slug]}])")
+        elif slug:
+            seen[slug] = index
+
     def minutes(self, value, doc, path, file):
         if value is None:
             return 0
@@ -283,10 +291,7 @@ def read_pack(path):
         if chapter is None:
             continue
         cslug = check.slug(chapter.get("slug"), doc, cpath + ("slug",), cfile)
-        if cslug in chapter_slugs:
-            check.add(cfile, doc.line(*cpath, "slug"), cpath + ("slug",), f"duplicate slug {cslug!r} (also chapters[{chapter_slugs[cslug]}])")
-        elif cslug:
-            chapter_slugs[cslug] = ci
+        check.unique_slug(chapter_slugs, cslug, doc, cpath, cfile)
         ctitle = check.text(chapter.get("title"), doc, cpath + ("title",), cfile)
         csummary = check.text(chapter.get("summary"), doc, cpath + ("summary",), cfile) if chapter.get("summary") is not None else ""
         listed = {"check": check, "doc": doc, "cpath": cpath, "chapter": chapter, "root": root, "cfile": cfile, "listed_files": listed_files, "display": display}

@@ -106,10 +106,7 @@ def read_quiz(root, relative, check, *, display, lesson_slugs):
         question = read_question(check, doc, path, file, quiz_slug=slug or "quiz")
         if question is None:
             continue
-        if question.slug in slugs:
-            check.add(file, doc.line(*path, "slug"), path + ("slug",), f"duplicate slug {question.slug!r} (also questions[{slugs[question.slug]}])")
-        elif question.slug:
-            slugs[question.slug] = index
+        check.unique_slug(slugs, question.slug, doc, path, file)
         if question.slug.startswith(RESERVED_PREFIX):
             check.add(file, doc.line(*path, "slug"), path + ("slug",), f"slugs starting with {RESERVED_PREFIX!r} are kept for imported questions")
         questions.append(question)

@@ -133,10 +133,7 @@ def read_lab(root, relative, check, *, relative_file, display):
         if task is None:
             continue
         task_slug = check.slug(task.get("slug"), doc, path + ("slug",), file)
-        if task_slug in task_slugs:
-            check.add(file, doc.line(*path, "slug"), path + ("slug",), f"duplicate slug {task_slug!r} (also tasks[{task_slugs[task_slug]}])")
-        elif task_slug:
-            task_slugs[task_slug] = index
+        check.unique_slug(task_slugs, task_slug, doc, path, file)
         check_name = task.get("check")
         params = task.get("params") or {}
         for problem in params_problems(check_name, params) if check_name else []:
