@@ -31,7 +31,8 @@ from django.utils import timezone  # noqa: E402
 
 from classrooms.access import INSTRUCTORS_GROUP  # noqa: E402
 from classrooms.models import Classroom, Membership  # noqa: E402
-from courses.models import Attempt, AttemptQuestion, Lesson, LessonProgress, Question, Quiz  # noqa: E402
+from courses.models import Lesson, LessonProgress
+from quizzes.models import Attempt, AttemptQuestion, Question, Quiz# noqa: E402
 from courses.packs import load_pack, read_pack  # noqa: E402
 from labs.models import LabTask, Submission  # noqa: E402
 

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from classrooms.models import Classroom, Membership
-from courses.models import Quiz
+from quizzes.models import Quiz
 from labs.models import Lab, Sandbox
 
 TEACH_PERMISSION = "classrooms.teach"

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from classrooms import matrix as progress_matrix
 from classrooms.access import member_ids
-from courses.models import Attempt
+from quizzes.models import Attempt
 
 BOM = "\ufeff"
 

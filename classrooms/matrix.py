@@ -13,7 +13,8 @@ from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
 
 from classrooms.access import member_ids
-from courses.models import Attempt, Lesson, LessonProgress, Quiz
+from courses.models import Lesson, LessonProgress
+from quizzes.models import Attempt, Quiz
 from labs.models import Lab, Submission
 
 KINDS = ("lesson", "quiz", "lab")

@@ -26,7 +26,7 @@ from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
 from classrooms.access import member_ids
-from courses.models import Attempt, AttemptQuestion, Question, Quiz
+from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 CHOICE_KINDS = (Question.Kind.SINGLE, Question.Kind.MULTIPLE, Question.Kind.TRUE_FALSE)

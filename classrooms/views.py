@@ -23,7 +23,8 @@ from classrooms.access import (
 )
 from classrooms.forms import ClassroomForm, JoinForm, RenewCodeForm
 from classrooms.models import Membership
-from courses.models import Attempt, LessonProgress
+from courses.models import LessonProgress
+from quizzes.models import Attempt
 from grader import engine as docker_engine
 from labs import sandboxes
 from labs.models import Sandbox, Submission

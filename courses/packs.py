@@ -4,6 +4,11 @@
 finds with the file, the line where known and the field. `load_pack` writes a
 validated pack in one transaction, by slug, and never deletes anything a
 learner's progress points to: what left the pack is unpublished.
+
+This module reads the course file and the lessons itself. The other files a
+chapter lists (labs, quizzes) are read and loaded by the apps that own them,
+through `courses.activities`, with the public helpers here: `parse_yaml`,
+`Checker`, `relative_file`, `upsert` and `LoadReport`.
 """
 
 import hashlib
@@ -16,16 +21,14 @@ import yaml
 from django.db import transaction
 from django.urls import reverse
 
-from courses import markdown, quiz_packs
-from courses.models import Chapter, Course, CourseAsset, Lesson, Question, Quiz
-from labs import packs as lab_packs
-from labs.models import Lab, LabFile, LabTask
+from courses import activities, markdown
+from courses.models import Chapter, Course, CourseAsset, Lesson
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(?:-[a-z]{2,4})?$")
 COURSE_FILE = "course.yaml"
 COURSE_KEYS = {"slug": True, "title": True, "language": True, "description": False, "chapters": True}
-CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True, "labs": False, "quizzes": False}
+CHAPTER_KEYS = {"slug": True, "title": True, "summary": False, "lessons": True}
 LESSON_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False}
 ASSET_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".gif"}
 MAX_ASSET_BYTES = 2 * 1024 * 1024
@@ -79,8 +82,8 @@ class PackChapter:
     title: str
     summary: str
     lessons: list[PackLesson]
-    labs: list = field(default_factory=list)
-    quizzes: list = field(default_factory=list)
+    # What the chapter lists besides lessons, by activity kind: {"labs": [...], "quizzes": [...]}.
+    activities: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -98,20 +101,16 @@ class Pack:
     def lessons(self):
         return [lesson for chapter in self.chapters for lesson in chapter.lessons]
 
-    @property
-    def labs(self):
-        return [lab for chapter in self.chapters for lab in chapter.labs]
-
-    @property
-    def quizzes(self):
-        return [quiz for chapter in self.chapters for quiz in chapter.quizzes]
+    def activities(self, key):
+        """Every item of one activity kind ("labs", "quizzes"), in course order."""
+        return [item for chapter in self.chapters for item in chapter.activities.get(key, [])]
 
 
 # --- YAML with line numbers -------------------------------------------------
 
 
 @dataclass
-class _Yaml:
+class YamlDoc:
     """Parsed YAML plus the line of each key, addressed by its path of keys and indexes."""
 
     data: object
@@ -125,7 +124,7 @@ class _Yaml:
         return self.lines.get((), 1)
 
 
-def _parse_yaml(text, file, first_line=1):
+def parse_yaml(text, file, first_line=1):
     """Parse YAML text; raise PackError naming the file and line on bad YAML or duplicate keys."""
     try:
         loader = yaml.SafeLoader(text)
@@ -149,7 +148,7 @@ def _parse_yaml(text, file, first_line=1):
                 key = key_node.value
                 line = first_line + key_node.start_mark.line
                 if key in seen:
-                    problems.append(Problem(file, line, _dotted(path + (key,)), "duplicate key"))
+                    problems.append(Problem(file, line, dotted(path + (key,)), "duplicate key"))
                 seen.add(key)
                 lines[path + (key,)] = line
                 walk(value_node, path + (key,))
@@ -162,10 +161,10 @@ def _parse_yaml(text, file, first_line=1):
         walk(node, ())
     if problems:
         raise PackError(problems)
-    return _Yaml(data, lines)
+    return YamlDoc(data, lines)
 
 
-def _dotted(path):
+def dotted(path):
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -175,14 +174,20 @@ def _dotted(path):
 # --- Validation --------------------------------------------------------------
 
 
-class _Checker:
+class Checker:
+    """Collects the problems of a pack as it is read, with helpers that check one value each."""
+
     def __init__(self, root):
         self.root = root
         self.problems = []
 
+    def display(self, relative):
+        """A file of the pack named as its author would type it."""
+        return str(self.root / relative)
+
     def add(self, file, line, field_path, message):
         if isinstance(field_path, tuple):
-            field_path = _dotted(field_path) if field_path else None
+            field_path = dotted(field_path) if field_path else None
         self.problems.append(Problem(file, line, field_path, message))
 
     def mapping(self, doc, path, allowed, file, what):
@@ -213,7 +218,7 @@ class _Checker:
     def yaml_file(self, path, file):
         """Parse a YAML file of the pack; None, with its problems recorded, when it does not parse."""
         try:
-            return _parse_yaml(path.read_text(encoding="utf-8"), file)
+            return parse_yaml(path.read_text(encoding="utf-8"), file)
         except PackError as exc:
             self.problems.extend(exc.problems)
             return None
@@ -244,7 +249,7 @@ def _get(data, path):
     return data
 
 
-def _relative_file(root, relative, base_dir=PurePosixPath(".")):
+def relative_file(root, relative, base_dir=PurePosixPath(".")):
     """Resolve a pack-relative path; None when it leaves the pack."""
     candidate = (root / base_dir / relative).resolve()
     try:
@@ -259,12 +264,13 @@ def read_pack(path):
     if not root.is_dir():
         raise PackError([Problem(str(root), None, None, "no such folder")])
     course_file = root / COURSE_FILE
-    display = lambda p: str(root / p)  # noqa: E731 - names a file as the author would type it
+    check = Checker(root)
+    cfile = check.display(COURSE_FILE)
     if not course_file.is_file():
-        raise PackError([Problem(display(COURSE_FILE), None, None, "missing course file")])
-    doc = _parse_yaml(course_file.read_text(encoding="utf-8"), display(COURSE_FILE))
-    check = _Checker(root)
-    cfile = display(COURSE_FILE)
+        raise PackError([Problem(cfile, None, None, "missing course file")])
+    doc = parse_yaml(course_file.read_text(encoding="utf-8"), cfile)
+    kinds = activities.kinds()
+    chapter_keys = {**CHAPTER_KEYS, **{kind.key: False for kind in kinds}}
     course = check.mapping(doc, (), COURSE_KEYS, cfile, "the course file")
     if course is None:
         raise PackError(check.problems)
@@ -278,8 +284,7 @@ def read_pack(path):
     chapters = []
     assets = {}
     lesson_slugs = {}
-    lab_slugs = {}
-    quiz_slugs = {}
+    activity_slugs = {kind.key: {} for kind in kinds}
     chapter_slugs = {}
     listed_files = {}
     if chapters_data is not None and (not isinstance(chapters_data, list) or not chapters_data):
@@ -287,34 +292,33 @@ def read_pack(path):
         chapters_data = []
     for ci, _ in enumerate(chapters_data or []):
         cpath = ("chapters", ci)
-        chapter = check.mapping(doc, cpath, CHAPTER_KEYS, cfile, "a chapter")
+        chapter = check.mapping(doc, cpath, chapter_keys, cfile, "a chapter")
         if chapter is None:
             continue
         cslug = check.slug(chapter.get("slug"), doc, cpath + ("slug",), cfile)
         check.unique_slug(chapter_slugs, cslug, doc, cpath, cfile)
         ctitle = check.text(chapter.get("title"), doc, cpath + ("title",), cfile)
         csummary = check.text(chapter.get("summary"), doc, cpath + ("summary",), cfile) if chapter.get("summary") is not None else ""
-        listed = {"check": check, "doc": doc, "cpath": cpath, "chapter": chapter, "root": root, "cfile": cfile, "listed_files": listed_files, "display": display}
+        listed = {"check": check, "doc": doc, "cpath": cpath, "chapter": chapter, "cfile": cfile, "listed_files": listed_files}
         lessons = _read_listed(
-            "lessons", read=lambda relative: _read_lesson(root, relative, slug, check, assets), slugs=lesson_slugs, required=True, **listed,
+            "lessons", "lesson", read=lambda relative: _read_lesson(root, relative, slug, check, assets), slugs=lesson_slugs,
+            required=True, **listed,
         )
-        labs = _read_listed(
-            "labs", read=lambda relative: lab_packs.read_lab(root, relative, check, relative_file=_relative_file, display=display),
-            slugs=lab_slugs, **listed,
-        )
-        quizzes = _read_listed(
-            "quizzes",
-            read=lambda relative: quiz_packs.read_quiz(root, relative, check, display=display, lesson_slugs={lesson.slug for lesson in lessons}),
-            slugs=quiz_slugs, **listed,
-        )
-        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons, labs=labs, quizzes=quizzes))
+        chapter_activities = {
+            kind.key: _read_listed(
+                kind.key, kind.noun, read=lambda relative, kind=kind: kind.read(check, relative, lessons=lessons),
+                slugs=activity_slugs[kind.key], **listed,
+            )
+            for kind in kinds
+        }
+        chapters.append(PackChapter(slug=cslug, title=ctitle, summary=csummary, lessons=lessons, activities=chapter_activities))
 
     if check.problems:
         raise PackError(check.problems)
 
     warnings = [
-        Problem(display(path.relative_to(root).as_posix()), None, None, "file not listed in any chapter")
-        for pattern in ("lessons/**/*.md", "labs/**/*.yaml", "quizzes/**/*.yaml")
+        Problem(check.display(path.relative_to(root).as_posix()), None, None, "file not listed in any chapter")
+        for pattern in ("lessons/**/*.md", *(kind.files for kind in kinds))
         for path in sorted(root.glob(pattern))
         if path.relative_to(root).as_posix() not in listed_files
     ]
@@ -324,18 +328,18 @@ def read_pack(path):
     )
 
 
-def _read_listed(key, *, read, slugs, check, doc, cpath, chapter, root, cfile, listed_files, display, required=False):
+def _read_listed(key, noun, *, read, slugs, check, doc, cpath, chapter, cfile, listed_files, required=False):
     """Read the files a chapter lists under `key` (lessons, labs, quizzes), each slug once in the course."""
     entries = chapter.get(key)
     if entries is not None and (not isinstance(entries, list) or (required and not entries)):
         check.add(cfile, doc.line(*cpath, key), cpath + (key,), f"must be a {'non-empty ' if required else ''}list of files")
         entries = []
     items = []
-    for relative in _listed_files(check, doc, cpath, key, entries, root, cfile, listed_files):
+    for relative in _listed_files(check, doc, cpath, key, noun, entries, cfile, listed_files):
         item = read(relative)
         if item is None:
             continue
-        shown = display(relative.as_posix())
+        shown = check.display(relative.as_posix())
         if item.slug in slugs:
             # Lessons hold their slug in front matter (line 2); labs and quizzes near the top of the file.
             check.add(shown, 2 if key == "lessons" else 1, "slug", f"duplicate slug {item.slug!r} (also in {slugs[item.slug]})")
@@ -345,26 +349,26 @@ def _read_listed(key, *, read, slugs, check, doc, cpath, chapter, root, cfile, l
     return items
 
 
-def _listed_files(check, doc, cpath, key, entries, root, cfile, listed_files):
+def _listed_files(check, doc, cpath, key, noun, entries, cfile, listed_files):
     """The existing, not yet listed files a chapter names under `key`, as pack-relative paths."""
+    root = check.root
     for index, relative in enumerate(entries or []):
         path = cpath + (key, index)
         line = doc.line(*path)
         if not isinstance(relative, str) or not relative.strip():
             check.add(cfile, line, path, "must be the path of a file of the pack")
             continue
-        resolved = _relative_file(root, relative)
+        resolved = relative_file(root, relative)
         if resolved is None:
             check.add(cfile, line, path, f"{relative!r} points outside the pack")
             continue
         if not (root / resolved).is_file():
-            kind = {"lessons": "lesson", "labs": "lab", "quizzes": "quiz"}[key]
-            check.add(cfile, line, path, f"{kind} file {relative!r} does not exist")
+            check.add(cfile, line, path, f"{noun} file {relative!r} does not exist")
             continue
         if resolved.as_posix() in listed_files:
             check.add(cfile, line, path, f"{relative!r} is already listed at {listed_files[resolved.as_posix()]}")
             continue
-        listed_files[resolved.as_posix()] = _dotted(path)
+        listed_files[resolved.as_posix()] = dotted(path)
         yield resolved
 
 
@@ -392,7 +396,7 @@ def _read_lesson(root, relative, course_slug, check, assets):
         return None
     front_text, body, body_line = parts
     try:
-        doc = _parse_yaml(front_text, file, first_line=2)
+        doc = parse_yaml(front_text, file, first_line=2)
     except PackError as exc:
         check.problems.extend(exc.problems)
         return None
@@ -414,7 +418,7 @@ def _read_lesson(root, relative, course_slug, check, assets):
         if re.match(r"^[a-z][a-z0-9+.-]*:", image.src, re.I) or image.src.startswith("//"):
             check.add(file, line, "image", f"{image.src!r}: images must be files of the pack, not addresses")
             continue
-        target = _relative_file(root, image.src, PurePosixPath(relative).parent)
+        target = relative_file(root, image.src, PurePosixPath(relative).parent)
         if target is None or not (root / target).is_file():
             check.add(file, line, "image", f"{image.src!r} does not exist in the pack")
             continue
@@ -442,6 +446,15 @@ def _read_lesson(root, relative, course_slug, check, assets):
 
 def summarize(pack):
     """What a pack holds, as plain data (for --check and --json)."""
+    kinds = activities.kinds()
+    totals = {
+        "chapters": len(pack.chapters),
+        "lessons": len(pack.lessons),
+        "minutes": sum(lesson.minutes for lesson in pack.lessons),
+        "figures": len(pack.assets),
+    }
+    for kind in kinds:
+        totals.update(kind.totals(pack.activities(kind.key)))
     return {
         "course": {"slug": pack.slug, "title": pack.title, "language": pack.language},
         "chapters": [
@@ -449,30 +462,11 @@ def summarize(pack):
                 "slug": chapter.slug,
                 "title": chapter.title,
                 "lessons": [{"slug": lesson.slug, "title": lesson.title, "minutes": lesson.minutes} for lesson in chapter.lessons],
-                "labs": [
-                    {"slug": lab.slug, "title": lab.title, "minutes": lab.minutes, "setup_steps": len(lab.setup),
-                     "tasks": [{"slug": t.slug, "check": t.check_name} for t in lab.tasks]}
-                    for lab in chapter.labs
-                ],
-                "quizzes": [
-                    {"slug": quiz.slug, "title": quiz.title, "questions": len(quiz.questions), "types": quiz.type_counts(),
-                     "draws": quiz.settings["pool_size"], "time_limit": quiz.settings["time_limit_minutes"],
-                     "attempts": quiz.settings["max_attempts"]}
-                    for quiz in chapter.quizzes
-                ],
+                **{kind.key: [kind.describe(item) for item in chapter.activities.get(kind.key, [])] for kind in kinds},
             }
             for chapter in pack.chapters
         ],
-        "totals": {
-            "chapters": len(pack.chapters),
-            "lessons": len(pack.lessons),
-            "minutes": sum(lesson.minutes for lesson in pack.lessons),
-            "figures": len(pack.assets),
-            "labs": len(pack.labs),
-            "lab_tasks": sum(len(lab.tasks) for lab in pack.labs),
-            "quizzes": len(pack.quizzes),
-            "quiz_questions": sum(len(quiz.questions) for quiz in pack.quizzes),
-        },
+        "totals": totals,
         "warnings": [str(w) for w in pack.warnings],
     }
 
@@ -480,14 +474,17 @@ def summarize(pack):
 # --- Writing -------------------------------------------------------------------
 
 
-@dataclass
 class LoadReport:
-    course: Course
-    created: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0, "files": 0})
-    updated: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0, "files": 0})
-    unpublished: dict = field(default_factory=lambda: {"chapters": 0, "lessons": 0, "labs": 0, "tasks": 0, "quizzes": 0, "questions": 0})
-    removed_files: int = 0
-    course_changed: bool = False
+    """What loading a pack created, updated and unpublished, counted by kind of row."""
+
+    def __init__(self, course, *, course_changed):
+        self.course = course
+        self.course_changed = course_changed
+        row_kinds = ["chapters", "lessons", *(key for kind in activities.kinds() for key in kind.counts)]
+        self.created = dict.fromkeys([*row_kinds, "files"], 0)
+        self.updated = dict.fromkeys([*row_kinds, "files"], 0)
+        self.unpublished = dict.fromkeys(row_kinds, 0)
+        self.removed_files = 0
 
     @property
     def changed(self):
@@ -496,8 +493,15 @@ class LoadReport:
             or any(self.updated.values()) or any(self.unpublished.values())
         )
 
+    def count(self, outcome, kind):
+        """Count the outcome of one `upsert` ('created', 'updated' or None) for a kind of row."""
+        if outcome == "created":
+            self.created[kind] += 1
+        elif outcome == "updated":
+            self.updated[kind] += 1
 
-def _upsert(model, lookup, values):
+
+def upsert(model, lookup, values):
     """Create the row, or update only the fields that differ; return (row, 'created'|'updated'|None)."""
     row = model.objects.filter(**lookup).first()
     if row is None:
@@ -514,28 +518,28 @@ def _upsert(model, lookup, values):
 @transaction.atomic
 def load_pack(pack):
     """Write a validated pack: upsert by slug, unpublish what left it, keep every learner's row."""
-    course, outcome = _upsert(
+    course, outcome = upsert(
         Course, {"slug": pack.slug},
         {"title": pack.title, "language": pack.language, "description": pack.description, "is_published": True},
     )
-    report = LoadReport(course=course, course_changed=outcome is not None)
+    report = LoadReport(course, course_changed=outcome is not None)
+    kinds = activities.kinds()
 
     chapter_ids = []
     lesson_ids = []
-    lab_ids = []
-    quiz_ids = []
+    activity_ids = {kind.key: [] for kind in kinds}
     position = 0
     lessons_by_slug = {}
     for chapter_position, pack_chapter in enumerate(pack.chapters, start=1):
-        chapter, outcome = _upsert(
+        chapter, outcome = upsert(
             Chapter, {"course": course, "slug": pack_chapter.slug},
             {"title": pack_chapter.title, "summary": pack_chapter.summary, "position": chapter_position, "is_published": True},
         )
-        _count(report, outcome, "chapters")
+        report.count(outcome, "chapters")
         chapter_ids.append(chapter.pk)
         for pack_lesson in pack_chapter.lessons:
             position += 1
-            lesson, outcome = _upsert(
+            lesson, outcome = upsert(
                 Lesson, {"course": course, "slug": pack_lesson.slug},
                 {
                     "chapter": chapter, "title": pack_lesson.title, "summary": pack_lesson.summary,
@@ -544,96 +548,29 @@ def load_pack(pack):
                     "toc": pack_lesson.toc, "is_published": True,
                 },
             )
-            _count(report, outcome, "lessons")
+            report.count(outcome, "lessons")
             lesson_ids.append(lesson.pk)
             lessons_by_slug[lesson.slug] = lesson
-        for lab_position, pack_lab in enumerate(pack_chapter.labs, start=1):
-            lab_ids.append(_load_lab(report, course, chapter, lab_position, pack_lab))
-        for quiz_position, pack_quiz in enumerate(pack_chapter.quizzes, start=1):
-            lesson = lessons_by_slug.get(pack_quiz.lesson_slug)
-            quiz_ids.append(_load_quiz(report, course, chapter, lesson, quiz_position, pack_quiz))
+        for kind in kinds:
+            for item_position, item in enumerate(pack_chapter.activities.get(kind.key, []), start=1):
+                activity_ids[kind.key].append(kind.load(
+                    report, course=course, chapter=chapter, position=item_position, item=item, lessons_by_slug=lessons_by_slug,
+                ))
 
     report.unpublished["lessons"] = course.lessons.filter(is_published=True).exclude(pk__in=lesson_ids).update(is_published=False)
-    report.unpublished["labs"] = course.labs.filter(is_published=True).exclude(pk__in=lab_ids).update(is_published=False)
-    report.unpublished["quizzes"] = course.quizzes.filter(is_published=True).exclude(pk__in=quiz_ids).update(is_published=False)
+    for kind in kinds:
+        report.unpublished[kind.key] += kind.unpublish(course, activity_ids[kind.key])
     report.unpublished["chapters"] = course.chapters.filter(is_published=True).exclude(pk__in=chapter_ids).update(is_published=False)
 
     asset_paths = []
     for pack_asset in pack.assets:
-        _, outcome = _upsert(
+        _, outcome = upsert(
             CourseAsset, {"course": course, "path": pack_asset.path},
             {"content": pack_asset.content, "content_type": pack_asset.content_type, "sha256": pack_asset.sha256},
         )
-        _count(report, outcome, "files")
+        report.count(outcome, "files")
         asset_paths.append(pack_asset.path)
     # Figures hold no learner data: one no lesson shows any more can go.
     removed, _ = course.assets.exclude(path__in=asset_paths).delete()
     report.removed_files += removed
     return report
-
-
-def _load_lab(report, course, chapter, position, pack_lab):
-    lab, outcome = _upsert(
-        Lab, {"course": course, "slug": pack_lab.slug},
-        {
-            "chapter": chapter, "title": pack_lab.title, "summary": pack_lab.summary, "minutes": pack_lab.minutes,
-            "position": position, "source_path": pack_lab.source_path, "instructions_markdown": pack_lab.instructions_markdown,
-            "instructions_html": pack_lab.instructions_html, "setup": pack_lab.setup, "is_published": True,
-        },
-    )
-    _count(report, outcome, "labs")
-    task_ids = []
-    for task_position, pack_task in enumerate(pack_lab.tasks, start=1):
-        task, outcome = _upsert(
-            LabTask, {"lab": lab, "slug": pack_task.slug},
-            {
-                "title": pack_task.title, "position": task_position, "prompt_html": pack_task.prompt_html,
-                "check_name": pack_task.check_name, "check_params": pack_task.check_params,
-                "answer_label": pack_task.answer_label, "hint_html": pack_task.hint_html, "is_published": True,
-            },
-        )
-        _count(report, outcome, "tasks")
-        task_ids.append(task.pk)
-    report.unpublished["tasks"] += lab.tasks.filter(is_published=True).exclude(pk__in=task_ids).update(is_published=False)
-    for pack_file in pack_lab.files:
-        _, outcome = _upsert(LabFile, {"lab": lab, "source": pack_file.source}, {"archive": pack_file.archive, "sha256": pack_file.sha256})
-        _count(report, outcome, "files")
-    removed, _ = lab.files.exclude(source__in=[f.source for f in pack_lab.files]).delete()
-    report.removed_files += removed
-    return lab.pk
-
-
-def _load_quiz(report, course, chapter, lesson, position, pack_quiz):
-    quiz, outcome = _upsert(
-        Quiz, {"course": course, "slug": pack_quiz.slug},
-        {
-            "chapter": chapter, "lesson": lesson, "title": pack_quiz.title, "summary": pack_quiz.summary,
-            "intro_html": pack_quiz.intro_html, "position": position, "source_path": pack_quiz.source_path,
-            "is_published": True, **pack_quiz.settings,
-        },
-    )
-    _count(report, outcome, "quizzes")
-    question_ids = []
-    for question_position, pack_question in enumerate(pack_quiz.questions, start=1):
-        question, outcome = _upsert(
-            Question, {"quiz": quiz, "slug": pack_question.slug},
-            {
-                "kind": pack_question.kind, "position": question_position, "prompt_html": pack_question.prompt_html,
-                "explanation_html": pack_question.explanation_html, "points": pack_question.points,
-                "spec": pack_question.spec, "source": Question.Source.PACK, "is_published": True,
-            },
-        )
-        _count(report, outcome, "questions")
-        question_ids.append(question.pk)
-    # Attempts keep their own copy of each question; imported (GIFT) questions are not the pack's to remove.
-    report.unpublished["questions"] += (
-        quiz.questions.filter(source=Question.Source.PACK, is_published=True).exclude(pk__in=question_ids).update(is_published=False)
-    )
-    return quiz.pk
-
-
-def _count(report, outcome, kind):
-    if outcome == "created":
-        report.created[kind] += 1
-    elif outcome == "updated":
-        report.updated[kind] += 1

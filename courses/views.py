@@ -6,10 +6,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from courses import attempts, progress
+from courses import activities, progress
 from courses.access import get_course_for_user, get_lesson_for_user
 from courses.models import Course, CourseAsset
-from labs.grading import labs_with_progress
 
 
 def home(request):
@@ -21,20 +20,23 @@ def course_detail(request, course_slug):
     course = get_course_for_user(request.user, course_slug)
     read_ids = progress.read_lesson_ids(request.user, course)
     lessons = list(progress.published_lessons(course).order_by("position"))
-    labs = labs_with_progress(request.user, course)
-    quizzes = attempts.quizzes_with_progress(request.user, course)
+    # Labs, quizzes: each app's activities, in registration order, ready for their outline template.
+    items = []
+    for kind in activities.kinds():
+        for item in kind.outline(request.user, course):
+            item.outline_template = kind.outline_template
+            items.append(item)
     chapters = []
     for chapter in course.chapters.filter(is_published=True).order_by("position"):
         chapter_lessons = [lesson for lesson in lessons if lesson.chapter_id == chapter.pk]
-        chapter_quizzes = [quiz for quiz in quizzes if quiz.chapter_id == chapter.pk]
+        chapter_items = [item for item in items if item.chapter_id == chapter.pk]
         for lesson in chapter_lessons:
             lesson.is_read = lesson.pk in read_ids
-            lesson.quiz_list = [quiz for quiz in chapter_quizzes if quiz.lesson_id == lesson.pk]
+            lesson.activities = [item for item in chapter_items if getattr(item, "lesson_id", None) == lesson.pk]
         done = sum(lesson.is_read for lesson in chapter_lessons)
         chapter.lesson_list = chapter_lessons
-        chapter.lab_list = [lab for lab in labs if lab.chapter_id == chapter.pk]
         placed = {lesson.pk for lesson in chapter_lessons}
-        chapter.quiz_list = [quiz for quiz in chapter_quizzes if quiz.lesson_id not in placed]
+        chapter.activities = [item for item in chapter_items if getattr(item, "lesson_id", None) not in placed]
         chapter.progress = progress.Progress(done=done, total=len(chapter_lessons))
         chapter.minutes = sum(lesson.minutes for lesson in chapter_lessons)
         chapters.append(chapter)

@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "channels",
     "courses",
     "labs",
-    "grader",
+    "quizzes",
     "classrooms",
 ]
 
@@ -218,7 +218,7 @@ TERMINALS_PER_LEARNER = env_int("TERMINALS_PER_LEARNER", 3, minimum=1)
 TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 512 * 1024, minimum=4096)
 
 CELERY_BEAT_SCHEDULE = {
-    "reap-sandboxes": {"task": "grader.tasks.reap_sandboxes", "schedule": 60.0},
+    "reap-sandboxes": {"task": "labs.reap_sandboxes", "schedule": 60.0},
 }
 # A worker killed mid-task gets its message back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}

@@ -5,6 +5,7 @@ from drydock import accounts, health
 
 urlpatterns = [
     path("", include("labs.urls")),
+    path("", include("quizzes.urls")),
     path("", include("courses.urls")),
     path("classes/", include("classrooms.urls")),
     path("compte/inscription/", accounts.signup, name="signup"),

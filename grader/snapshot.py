@@ -6,7 +6,7 @@ references are normalised the way the docker CLI does (`nginx` is
 typed with what the daemon holds.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 def normalize_reference(ref):
@@ -127,8 +127,6 @@ class Snapshot:
 
 def to_dict(snapshot):
     """Plain data for JSON (recorded snapshots used as test fixtures)."""
-    from dataclasses import asdict
-
     data = asdict(snapshot)
     data["files"] = [{"volume": volume, "path": path, "text": text} for (volume, path), text in snapshot.files.items()]
     return data

@@ -2,14 +2,14 @@
 
 import logging
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import checks
 from grader import engine as docker_engine
-from labs import sandboxes
-from labs.models import LabTask, Sandbox, Submission
+from labs import queue, sandboxes
+from labs.models import Lab, LabTask, Sandbox, Submission
 
 log = logging.getLogger(__name__)
 MAX_ANSWER_LENGTH = 500
@@ -31,9 +31,7 @@ def submit(*, user, task, sandbox, answer=""):
         answer = ""
     submission = Submission.objects.create(user=user, task=task, sandbox=sandbox, answer=answer)
     sandboxes.touch(sandbox)
-    from grader import tasks
-
-    tasks.grade_submission.delay_on_commit(submission.pk)
+    queue.after_commit(queue.GRADE_SUBMISSION, submission.pk)
     return submission
 
 
@@ -81,10 +79,6 @@ def tasks_with_progress(user, lab):
 
 def labs_with_progress(user, course):
     """The course's published labs, each with `task_count` and `passed_count` for the user, in one query."""
-    from django.db.models import Count, Q
-
-    from labs.models import Lab
-
     published = Q(tasks__is_published=True)
     counts = {"task_count": Count("tasks", filter=published, distinct=True)}
     if user.is_authenticated:

@@ -11,7 +11,9 @@ import tarfile
 from dataclasses import dataclass
 
 from courses import markdown
+from courses.packs import relative_file, upsert
 from grader.checks import CHECKS, params_problems
+from labs.models import Lab, LabFile, LabTask
 
 LAB_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False, "instructions": True, "setup": False, "tasks": True}
 STEP_KEYS = {"label": True, "run": False, "copy": False, "to": False}
@@ -71,9 +73,10 @@ def archive_folder(folder):
     return buffer.getvalue()
 
 
-def read_lab(root, relative, check, *, relative_file, display):
+def read_lab(check, relative, *, lessons):
     """Validate one lab file; return a PackLab, or None after recording problems in `check`."""
-    file = display(relative.as_posix())
+    root = check.root
+    file = check.display(relative.as_posix())
     doc = check.yaml_file(root / relative, file)
     if doc is None:
         return None
@@ -157,3 +160,50 @@ def read_lab(root, relative, check, *, relative_file, display):
         instructions_markdown=instructions, instructions_html=markdown.render(instructions).html,
         setup=setup, files=files, tasks=tasks,
     )
+
+
+def load_lab(report, *, course, chapter, position, item, lessons_by_slug):
+    """Upsert one lab with its tasks and files; tasks that left it are unpublished, their checks kept."""
+    lab, outcome = upsert(
+        Lab, {"course": course, "slug": item.slug},
+        {
+            "chapter": chapter, "title": item.title, "summary": item.summary, "minutes": item.minutes,
+            "position": position, "source_path": item.source_path, "instructions_markdown": item.instructions_markdown,
+            "instructions_html": item.instructions_html, "setup": item.setup, "is_published": True,
+        },
+    )
+    report.count(outcome, "labs")
+    task_ids = []
+    for task_position, pack_task in enumerate(item.tasks, start=1):
+        task, outcome = upsert(
+            LabTask, {"lab": lab, "slug": pack_task.slug},
+            {
+                "title": pack_task.title, "position": task_position, "prompt_html": pack_task.prompt_html,
+                "check_name": pack_task.check_name, "check_params": pack_task.check_params,
+                "answer_label": pack_task.answer_label, "hint_html": pack_task.hint_html, "is_published": True,
+            },
+        )
+        report.count(outcome, "tasks")
+        task_ids.append(task.pk)
+    report.unpublished["tasks"] += lab.tasks.filter(is_published=True).exclude(pk__in=task_ids).update(is_published=False)
+    for pack_file in item.files:
+        _, outcome = upsert(LabFile, {"lab": lab, "source": pack_file.source}, {"archive": pack_file.archive, "sha256": pack_file.sha256})
+        report.count(outcome, "files")
+    removed, _ = lab.files.exclude(source__in=[f.source for f in item.files]).delete()
+    report.removed_files += removed
+    return lab.pk
+
+
+def unpublish_labs(course, kept_ids):
+    return course.labs.filter(is_published=True).exclude(pk__in=kept_ids).update(is_published=False)
+
+
+def describe_lab(lab):
+    return {
+        "slug": lab.slug, "title": lab.title, "minutes": lab.minutes, "setup_steps": len(lab.setup),
+        "tasks": [{"slug": t.slug, "check": t.check_name} for t in lab.tasks],
+    }
+
+
+def lab_totals(labs):
+    return {"labs": len(labs), "lab_tasks": sum(len(lab.tasks) for lab in labs)}

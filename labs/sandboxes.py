@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
+from labs import queue
 from labs.models import LabFile, Sandbox
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ def spec_for(sandbox):
 
 def request_sandbox(*, user, lab):
     """Create the learner's sandbox row and queue its provisioning; return the live one if it exists."""
-    from grader import tasks
-
     existing = Sandbox.objects.filter(owner=user, lab=lab, status__in=Sandbox.LIVE).first()
     if existing:
         return existing
@@ -75,7 +74,7 @@ def request_sandbox(*, user, lab):
     except IntegrityError:
         # A second click raced the first: the constraint kept one live row, use it.
         return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
-    tasks.provision_sandbox.delay_on_commit(sandbox.pk)
+    queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
     return sandbox
 
 
@@ -130,9 +129,7 @@ def _end(sandbox, status, *, reason="", from_statuses=Sandbox.LIVE):
         status=status, ended_at=timezone.now(), failure=reason,
     )
     if ended:
-        from grader import tasks
-
-        tasks.remove_sandbox_container.delay_on_commit(sandbox.pk)
+        queue.after_commit(queue.REMOVE_SANDBOX, sandbox.pk)
     return bool(ended)
 
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from classrooms.access import INSTRUCTORS_GROUP
 from classrooms.models import Classroom, Membership
-from courses.models import Attempt, AttemptQuestion, Chapter, Course, Lesson, LessonProgress, Question, Quiz
+from courses.models import Chapter, Course, Lesson, LessonProgress
+from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 T0 = timezone.now().replace(microsecond=0) - timedelta(days=2)

@@ -18,7 +18,7 @@ import math
 
 
 from classrooms import statistics
-from courses.models import Question
+from quizzes.models import Question
 from labs.models import Submission
 from tests.classrooms_fixtures import world  # noqa: F401
 

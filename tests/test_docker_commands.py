@@ -3,7 +3,7 @@
 import pytest
 from django.utils import translation
 
-from courses.docker_commands import CommandError, equivalent, normalize_template, parse
+from quizzes.docker_commands import CommandError, equivalent, normalize_template, parse
 
 
 @pytest.fixture(autouse=True)

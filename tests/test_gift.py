@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from courses import attempts, gift
-from courses.models import Question, Quiz
+from quizzes import attempts, gift
+from quizzes.models import Question, Quiz
 from courses.packs import PackError, load_pack, read_pack
 from tests.quizzes import add_quiz
 

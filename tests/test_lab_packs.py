@@ -41,7 +41,7 @@ def write_lab(builder, lab):
 
 def test_lab_is_read_with_setup_tasks_and_files(lab_pack):
     pack = read_pack(lab_pack.write())
-    [lab] = pack.labs
+    [lab] = pack.activities("labs")
     assert lab.setup == [
         {"label": "Copie de l'application", "copy": "resources/app", "to": "/root/app"},
         {"label": "Démarrage de web", "run": "docker run -d --name web nginx:1.22"},
@@ -53,7 +53,7 @@ def test_lab_is_read_with_setup_tasks_and_files(lab_pack):
 
 def test_archives_are_byte_identical_between_reads(lab_pack):
     root = lab_pack.write()
-    assert read_pack(root).labs[0].files[0].sha256 == read_pack(root).labs[0].files[0].sha256
+    assert read_pack(root).activities("labs")[0].files[0].sha256 == read_pack(root).activities("labs")[0].files[0].sha256
 
 
 def test_unknown_check_names_file_line_and_field(lab_pack):

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone, translation
 
-from courses import attempts
-from courses.models import Attempt, AttemptQuestion, Question, Quiz
+from quizzes import attempts
+from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 from courses.packs import load_pack, read_pack
 from tests.quizzes import add_quiz, quiz, right_answers
 

@@ -5,15 +5,15 @@ import re
 import pytest
 from django.urls import reverse
 
-from courses import attempts
-from courses.models import Attempt, Question, Quiz
+from quizzes import attempts
+from quizzes.models import Attempt, Question, Quiz
 from tests.quizzes import right_answers
 
 TYPES = {"single", "multiple", "true_false", "short", "numeric", "matching", "ordering", "command"}
 
 
 def test_the_bank_has_at_least_forty_questions_of_every_type(shipped_pack):
-    questions = [question for quiz in shipped_pack.quizzes for question in quiz.questions]
+    questions = [question for quiz in shipped_pack.activities("quizzes") for question in quiz.questions]
     assert len(questions) >= 40
     assert {question.kind for question in questions} == TYPES
     assert sum(question.kind == "command" for question in questions) >= 3
@@ -21,15 +21,15 @@ def test_the_bank_has_at_least_forty_questions_of_every_type(shipped_pack):
 
 
 def test_every_chapter_has_a_quiz_and_the_settings_are_all_used(shipped_pack):
-    assert all(chapter.quizzes for chapter in shipped_pack.chapters)
-    settings = [quiz.settings for quiz in shipped_pack.quizzes]
+    assert all(chapter.activities["quizzes"] for chapter in shipped_pack.chapters)
+    settings = [quiz.settings for quiz in shipped_pack.activities("quizzes")]
     assert any(s["pool_size"] and s["shuffle_choices"] for s in settings), "a quiz draws from a pool with shuffled choices"
     assert any(s["time_limit_minutes"] for s in settings), "a quiz has a time limit"
     assert any(s["max_attempts"] for s in settings), "a quiz limits attempts"
 
 
 def test_the_bank_is_written_in_french(shipped_pack):
-    for quiz in shipped_pack.quizzes:
+    for quiz in shipped_pack.activities("quizzes"):
         for question in quiz.questions:
             assert re.search(r"[éèàùç]|\b(le|la|les|une|des|est)\b", question.prompt_html + question.explanation_html, re.I), question.slug
 
@@ -41,7 +41,7 @@ def test_every_shipped_quiz_can_be_taken_and_hides_its_answers_until_submitted(l
     for quiz in quizzes:
         assert learner_client.get(quiz.get_absolute_url()).status_code == 200
         attempt = attempts.start_attempt(user=learner, quiz=quiz)
-        page = learner_client.get(reverse("courses:attempt", args=[attempt.pk])).text
+        page = learner_client.get(reverse("quizzes:attempt", args=[attempt.pk])).text
         slots = list(attempt.slots.order_by("position"))
         for slot in slots:
             hidden = [slot.explanation_html] + [c.get("feedback_html", "") for c in slot.spec.get("choices", [])]
@@ -52,7 +52,7 @@ def test_every_shipped_quiz_can_be_taken_and_hides_its_answers_until_submitted(l
         assert attempts.save_answers(attempt=attempt, answers=right_answers(slots)) == {}
         graded = attempts.submit(attempt=attempt)
         assert graded.score == 1, (quiz.slug, [(s.question.slug, s.score) for s in graded.slots.all()])
-        results = learner_client.get(reverse("courses:attempt_results", args=[attempt.pk]))
+        results = learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk]))
         assert results.status_code == 200
     assert Attempt.objects.filter(user=learner, score=1).count() == len(quizzes)
     assert Question.objects.filter(quiz__course=shipped_course).count() >= 40

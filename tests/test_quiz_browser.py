@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from courses.models import Attempt
+from quizzes.models import Attempt
 from courses.packs import load_pack, read_pack
 from tests.conftest import SHIPPED_PACK
 

@@ -6,8 +6,8 @@ import re
 import pytest
 from django.core.management import call_command
 
-from courses import attempts
-from courses.models import Attempt, Question, Quiz
+from quizzes import attempts
+from quizzes.models import Attempt, Question, Quiz
 from courses.packs import PackError, load_pack, read_pack
 from tests.quizzes import QUIZ, add_quiz, quiz
 
@@ -32,8 +32,8 @@ def line_of(root, problem):
 
 def test_quiz_is_read_with_every_question_type(pack_builder):
     pack = read_pack(add_quiz(pack_builder).write())
-    [read] = pack.quizzes
-    assert read.slug == "bases-quiz" and pack.chapters[0].quizzes == [read]
+    [read] = pack.activities("quizzes")
+    assert read.slug == "bases-quiz" and pack.chapters[0].activities["quizzes"] == [read]
     assert [q.kind for q in read.questions] == ["single", "multiple", "true_false", "short", "numeric", "matching", "ordering", "command"]
     single = read.questions[0].spec
     assert [c["correct"] for c in single["choices"]] == [False, True, False]
@@ -46,9 +46,9 @@ def test_quiz_is_read_with_every_question_type(pack_builder):
 
 def test_choice_ids_are_opaque_and_stable_between_reads(pack_builder):
     root = add_quiz(pack_builder).write()
-    ids = [c["id"] for c in read_pack(root).quizzes[0].questions[0].spec["choices"]]
+    ids = [c["id"] for c in read_pack(root).activities("quizzes")[0].questions[0].spec["choices"]]
     assert all(re.fullmatch(r"[0-9a-f]{10}", i) for i in ids) and len(set(ids)) == 3
-    assert ids == [c["id"] for c in read_pack(root).quizzes[0].questions[0].spec["choices"]]
+    assert ids == [c["id"] for c in read_pack(root).activities("quizzes")[0].questions[0].spec["choices"]]
 
 
 def test_single_choice_without_a_correct_choice_names_file_line_and_field(pack_builder):

@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from courses import attempts
-from courses.models import Attempt, Quiz
+from quizzes import attempts
+from quizzes.models import Attempt, Quiz
 from courses.packs import load_pack, read_pack
 from tests.quizzes import QUIZ, add_quiz, quiz, right_answers
 
@@ -34,7 +34,7 @@ def the_quiz(load_quiz):
 
 
 def start(client, the_quiz):
-    response = client.post(reverse("courses:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]))
+    response = client.post(reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]))
     assert response.status_code == 302
     return Attempt.objects.latest("pk")
 
@@ -55,7 +55,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, the_quiz):
     url = the_quiz.get_absolute_url()
     response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
-    assert client.post(reverse("courses:quiz_start", args=[the_quiz.course.slug, the_quiz.slug])).status_code == 302
+    assert client.post(reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug])).status_code == 302
     assert not Attempt.objects.exists()
 
 
@@ -69,7 +69,7 @@ def test_quiz_page_shows_settings_and_a_start_button(learner_client, load_quiz):
 
 def test_open_attempt_html_holds_no_right_answer_feedback_or_explanation(learner_client, the_quiz):
     attempt = start(learner_client, the_quiz)
-    page = learner_client.get(reverse("courses:attempt", args=[attempt.pk])).text
+    page = learner_client.get(reverse("quizzes:attempt", args=[attempt.pk])).text
     assert page.count('<fieldset class="question"') == 8
     for marker in MARKERS:
         assert marker not in page, marker
@@ -82,7 +82,7 @@ def test_open_attempt_html_holds_no_right_answer_feedback_or_explanation(learner
 def test_a_reload_shows_the_same_questions_in_the_same_order(learner_client, load_quiz):
     the_quiz = load_quiz(pool=5, shuffle_questions=True, shuffle_choices=True)
     attempt = start(learner_client, the_quiz)
-    url = reverse("courses:attempt", args=[attempt.pk])
+    url = reverse("quizzes:attempt", args=[attempt.pk])
 
     def visible(page):
         return re.findall(r'name="(q-\d+(?:-\w+)?)" value="(\w+)"|<option value="(\w+)"', page)
@@ -95,7 +95,7 @@ def test_a_reload_shows_the_same_questions_in_the_same_order(learner_client, loa
 def test_autosave_saves_one_question_and_reports_a_refused_answer(learner_client, the_quiz):
     attempt = start(learner_client, the_quiz)
     slots = list(attempt.slots.order_by("position"))
-    url = reverse("courses:attempt_save", args=[attempt.pk])
+    url = reverse("quizzes:attempt_save", args=[attempt.pk])
     good = right_answers(slots)
     response = learner_client.post(url, form_of(slots[:1], good), HTTP_ACCEPT="application/json")
     assert response.status_code == 200 and response.json()["saved"] is True
@@ -111,7 +111,7 @@ def test_autosave_saves_one_question_and_reports_a_refused_answer(learner_client
 def test_autosave_takes_json_and_refuses_the_wrong_type(learner_client, the_quiz):
     attempt = start(learner_client, the_quiz)
     slots = list(attempt.slots.order_by("position"))
-    url = reverse("courses:attempt_save", args=[attempt.pk])
+    url = reverse("quizzes:attempt_save", args=[attempt.pk])
     body = {"answers": {str(slots[4].pk): "12", str(slots[2].pk): ["true"]}}
     response = learner_client.post(url, json.dumps(body), content_type="application/json", HTTP_ACCEPT="application/json")
     assert response.status_code == 400
@@ -126,27 +126,27 @@ def test_without_javascript_the_form_saves_then_submits_and_shows_the_results(le
     slots = list(attempt.slots.order_by("position"))
     answers = right_answers(slots)
     answers[slots[7].pk] = "docker image ls"  # a known wrong answer, with its feedback
-    saved = learner_client.post(reverse("courses:attempt_save", args=[attempt.pk]), form_of(slots, answers))
-    assert saved.status_code == 302 and saved["Location"] == reverse("courses:attempt", args=[attempt.pk])
+    saved = learner_client.post(reverse("quizzes:attempt_save", args=[attempt.pk]), form_of(slots, answers))
+    assert saved.status_code == 302 and saved["Location"] == reverse("quizzes:attempt", args=[attempt.pk])
     page = learner_client.get(saved["Location"]).text
     assert 'value="docker image ls"' in page
-    submitted = learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, answers))
-    assert submitted["Location"] == reverse("courses:attempt_results", args=[attempt.pk])
+    submitted = learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, answers))
+    assert submitted["Location"] == reverse("quizzes:attempt_results", args=[attempt.pk])
     results = learner_client.get(submitted["Location"]).text
     assert "88 %" in results and "7 sur 8 points" in results
     assert "RETOUR-TRONQUE" in results and "EXPLICATION-LISTER" in results and "RETOUR-INERTE" in results
     assert "docker images --no-trunc" in results
     # Submitting again changes nothing; the attempt page now leads to the results.
-    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, {}))
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, {}))
     assert Attempt.objects.get(pk=attempt.pk).score == pytest.approx(0.875)
-    assert learner_client.get(reverse("courses:attempt", args=[attempt.pk]))["Location"] == reverse("courses:attempt_results", args=[attempt.pk])
+    assert learner_client.get(reverse("quizzes:attempt", args=[attempt.pk]))["Location"] == reverse("quizzes:attempt_results", args=[attempt.pk])
 
 
 def test_a_refused_answer_on_submit_keeps_the_attempt_open_with_the_message(learner_client, the_quiz):
     attempt = start(learner_client, the_quiz)
     slots = list(attempt.slots.order_by("position"))
     data = form_of(slots, {slots[6].pk: {item["id"]: "9" for item in slots[6].spec["items"]}})
-    response = learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), data)
+    response = learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), data)
     assert response.status_code == 400
     assert "Une position est un nombre de 1 à 4." in response.text
     assert Attempt.objects.get(pk=attempt.pk).status == Attempt.Status.IN_PROGRESS
@@ -156,8 +156,8 @@ def test_review_options_hide_right_answers_and_explanations(learner_client, load
     the_quiz = load_quiz(review={"correct_answers": False, "explanations": False, "feedback": False})
     attempt = start(learner_client, the_quiz)
     slots = list(attempt.slots.order_by("position"))
-    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, {slots[0].pk: slots[0].order[0]}))
-    results = learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).text
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, {slots[0].pk: slots[0].order[0]}))
+    results = learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).text
     for marker in MARKERS:
         assert marker not in results, marker
     assert "Bonne réponse" not in results
@@ -167,27 +167,27 @@ def test_review_options_hide_right_answers_and_explanations(learner_client, load
 def test_review_after_close_shows_only_the_score_until_then(learner_client, load_quiz):
     the_quiz = load_quiz(review={"when": "after_close"})
     attempt = start(learner_client, the_quiz)
-    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]))
-    results = learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).text
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
+    results = learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).text
     assert "0 %" in results and "Question 1" not in results
     assert "EXPLICATION" not in results
     Quiz.objects.filter(pk=the_quiz.pk).update(closes_at=timezone.now() - timedelta(minutes=1))
-    assert "EXPLICATION-IMAGE" in learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).text
+    assert "EXPLICATION-IMAGE" in learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).text
 
 
 def test_countdown_comes_from_the_server_and_a_late_page_submits(learner_client, load_quiz):
     the_quiz = load_quiz(time_limit=10)
     attempt = start(learner_client, the_quiz)
-    page = learner_client.get(reverse("courses:attempt", args=[attempt.pk])).text
+    page = learner_client.get(reverse("quizzes:attempt", args=[attempt.pk])).text
     seconds = int(re.search(r'data-seconds-left="(\d+)"', page).group(1))
     assert 595 <= seconds <= 600
-    clock = learner_client.get(reverse("courses:attempt_clock", args=[attempt.pk])).json()
+    clock = learner_client.get(reverse("quizzes:attempt_clock", args=[attempt.pk])).json()
     assert clock["status"] == "in_progress" and clock["seconds_left"] <= 600
     Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(minutes=1))
     slots = list(attempt.slots.order_by("position"))
-    late = learner_client.post(reverse("courses:attempt_save", args=[attempt.pk]), form_of(slots, right_answers(slots)), HTTP_ACCEPT="application/json")
+    late = learner_client.post(reverse("quizzes:attempt_save", args=[attempt.pk]), form_of(slots, right_answers(slots)), HTTP_ACCEPT="application/json")
     assert late.status_code == 409
-    assert learner_client.get(reverse("courses:attempt", args=[attempt.pk])).status_code == 302
+    assert learner_client.get(reverse("quizzes:attempt", args=[attempt.pk])).status_code == 302
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.SUBMITTED and attempt.is_late and attempt.score == 0
 
@@ -197,27 +197,27 @@ def test_a_learner_cannot_open_another_learners_attempt(client, learner_client, 
     other = User.objects.create(username="bob")
     client.force_login(other)
     for name in ("attempt", "attempt_results", "attempt_clock"):
-        assert client.get(reverse(f"courses:{name}", args=[attempt.pk])).status_code == 404
-    assert client.post(reverse("courses:attempt_save", args=[attempt.pk]), {"slot": "1"}).status_code == 404
-    assert client.post(reverse("courses:attempt_submit", args=[attempt.pk])).status_code == 404
+        assert client.get(reverse(f"quizzes:{name}", args=[attempt.pk])).status_code == 404
+    assert client.post(reverse("quizzes:attempt_save", args=[attempt.pk]), {"slot": "1"}).status_code == 404
+    assert client.post(reverse("quizzes:attempt_submit", args=[attempt.pk])).status_code == 404
     assert Attempt.objects.get(pk=attempt.pk).status == Attempt.Status.IN_PROGRESS
 
 
 def test_unpublished_quiz_is_gone_but_its_attempts_still_render(learner_client, the_quiz):
     attempt = start(learner_client, the_quiz)
-    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]))
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
     Quiz.objects.update(is_published=False)
     assert learner_client.get(the_quiz.get_absolute_url()).status_code == 404
-    assert learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).status_code == 200
+    assert learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).status_code == 200
 
 
 def test_attempt_limit_shows_on_the_quiz_page(learner_client, load_quiz):
     the_quiz = load_quiz(attempts=1)
     attempt = start(learner_client, the_quiz)
-    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]))
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
     page = learner_client.get(the_quiz.get_absolute_url()).text
     assert "Vous avez utilisé toutes vos tentatives" in page and "Commencer le quiz" not in page
-    refused = learner_client.post(reverse("courses:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]), follow=True)
+    refused = learner_client.post(reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]), follow=True)
     assert "Vous avez utilisé toutes vos tentatives" in refused.text
     assert Attempt.objects.count() == 1
 
@@ -239,10 +239,10 @@ def test_attempt_and_results_pages_run_a_fixed_number_of_queries(learner_client,
     attempt = start(learner_client, the_quiz)
     slots = list(attempt.slots.order_by("position"))
     with django_assert_max_num_queries(6):
-        assert learner_client.get(reverse("courses:attempt", args=[attempt.pk])).status_code == 200
-    learner_client.post(reverse("courses:attempt_submit", args=[attempt.pk]), form_of(slots, right_answers(slots)))
+        assert learner_client.get(reverse("quizzes:attempt", args=[attempt.pk])).status_code == 200
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, right_answers(slots)))
     with django_assert_max_num_queries(6):
-        assert learner_client.get(reverse("courses:attempt_results", args=[attempt.pk])).status_code == 200
+        assert learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).status_code == 200
     with django_assert_max_num_queries(8):
         assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
 
@@ -253,9 +253,9 @@ def test_staff_can_browse_quizzes_questions_and_attempts_in_the_admin(client, le
     client.force_login(staff)
     question = the_quiz.questions.first()
     for url in (
-        reverse("admin:courses_quiz_changelist"), reverse("admin:courses_quiz_change", args=[the_quiz.pk]),
-        reverse("admin:courses_question_change", args=[question.pk]),
-        reverse("admin:courses_attempt_changelist"), reverse("admin:courses_attempt_change", args=[attempt.pk]),
+        reverse("admin:quizzes_quiz_changelist"), reverse("admin:quizzes_quiz_change", args=[the_quiz.pk]),
+        reverse("admin:quizzes_question_change", args=[question.pk]),
+        reverse("admin:quizzes_attempt_changelist"), reverse("admin:quizzes_attempt_change", args=[attempt.pk]),
     ):
         assert client.get(url).status_code == 200, url
 

@@ -20,8 +20,8 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courses import quiz_grading
-from courses.models import Attempt, AttemptQuestion, Question, Quiz
+from quizzes import grading as quiz_grading
+from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 
 # A submission sent as the countdown ends reaches the server a moment later; it is still on time.
 GRACE = timedelta(seconds=5)

@@ -3,7 +3,7 @@
 Validated with the same rules and error quality as lessons and labs (file,
 line, field), then upserted by slug with the rest of the pack. A question's
 text is Markdown; the loader renders it and builds the `spec` that grading
-reads (courses.quiz_grading), with opaque ids for choices, so nothing in a page
+reads (quizzes.grading), with opaque ids for choices, so nothing in a page
 tells a right choice from a wrong one.
 
 `read_question` also validates the questions the GIFT importer builds.
@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone, translation
 
-from courses import docker_commands, markdown, quiz_grading
+from courses import markdown
+from courses.packs import upsert
+from quizzes import docker_commands, grading as quiz_grading
+from quizzes.models import Question, Quiz
 
 QUIZ_KEYS = {
     "slug": True, "title": True, "summary": False, "intro": False, "lesson": False, "attempts": False,
@@ -77,10 +80,11 @@ def opaque_id(*parts):
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:10]
 
 
-def read_quiz(root, relative, check, *, display, lesson_slugs):
+def read_quiz(check, relative, *, lessons):
     """Validate one quiz file; return a PackQuiz, or None after recording problems in `check`."""
-    file = display(relative.as_posix())
-    doc = check.yaml_file(root / relative, file)
+    lesson_slugs = {lesson.slug for lesson in lessons}
+    file = check.display(relative.as_posix())
+    doc = check.yaml_file(check.root / relative, file)
     if doc is None:
         return None
     quiz = check.mapping(doc, (), QUIZ_KEYS, file, "a quiz")
@@ -425,3 +429,49 @@ _SPEC_READERS = {
     "ordering": _ordering,
     "command": _command,
 }
+
+
+def load_quiz(report, *, course, chapter, position, item, lessons_by_slug):
+    """Upsert one quiz and its pack questions; questions that left it are unpublished, attempts untouched."""
+    quiz, outcome = upsert(
+        Quiz, {"course": course, "slug": item.slug},
+        {
+            "chapter": chapter, "lesson": lessons_by_slug.get(item.lesson_slug), "title": item.title, "summary": item.summary,
+            "intro_html": item.intro_html, "position": position, "source_path": item.source_path,
+            "is_published": True, **item.settings,
+        },
+    )
+    report.count(outcome, "quizzes")
+    question_ids = []
+    for question_position, pack_question in enumerate(item.questions, start=1):
+        question, outcome = upsert(
+            Question, {"quiz": quiz, "slug": pack_question.slug},
+            {
+                "kind": pack_question.kind, "position": question_position, "prompt_html": pack_question.prompt_html,
+                "explanation_html": pack_question.explanation_html, "points": pack_question.points,
+                "spec": pack_question.spec, "source": Question.Source.PACK, "is_published": True,
+            },
+        )
+        report.count(outcome, "questions")
+        question_ids.append(question.pk)
+    # Attempts keep their own copy of each question; imported (GIFT) questions are not the pack's to remove.
+    report.unpublished["questions"] += (
+        quiz.questions.filter(source=Question.Source.PACK, is_published=True).exclude(pk__in=question_ids).update(is_published=False)
+    )
+    return quiz.pk
+
+
+def unpublish_quizzes(course, kept_ids):
+    return course.quizzes.filter(is_published=True).exclude(pk__in=kept_ids).update(is_published=False)
+
+
+def describe_quiz(quiz):
+    return {
+        "slug": quiz.slug, "title": quiz.title, "questions": len(quiz.questions), "types": quiz.type_counts(),
+        "draws": quiz.settings["pool_size"], "time_limit": quiz.settings["time_limit_minutes"],
+        "attempts": quiz.settings["max_attempts"],
+    }
+
+
+def quiz_totals(quizzes):
+    return {"quizzes": len(quizzes), "quiz_questions": sum(len(quiz.questions) for quiz in quizzes)}

@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from courses import attempts, quiz_grading
-from courses.access import get_attempt_for_user, get_quiz_for_user
-from courses.models import Attempt
+from quizzes import attempts, grading as quiz_grading
+from quizzes.access import get_attempt_for_user, get_quiz_for_user
+from quizzes.models import Attempt
 
 MAX_JSON_BYTES = 64 * 1024
 
@@ -31,7 +31,7 @@ def _clock(attempt):
     return {
         "status": attempt.status,
         "seconds_left": attempt.seconds_left(timezone.now()),
-        "results_url": reverse("courses:attempt_results", args=[attempt.pk]),
+        "results_url": reverse("quizzes:attempt_results", args=[attempt.pk]),
     }
 
 
@@ -40,7 +40,7 @@ def quiz_detail(request, course_slug, quiz_slug):
     quiz = get_quiz_for_user(request.user, course_slug, quiz_slug)
     attempts.close_overdue(user=request.user, quiz=quiz)
     standing = attempts.learner_standing(user=request.user, quiz=quiz)
-    return render(request, "courses/quiz_detail.html", {
+    return render(request, "quizzes/quiz_detail.html", {
         "quiz": quiz,
         "course": quiz.course,
         "question_count": quiz.questions_per_attempt(quiz.questions.filter(is_published=True).count()),
@@ -67,7 +67,7 @@ def _render_attempt(request, attempt, *, errors=None, status=200):
     for slot in slots:
         slot.view = slot.display()
         slot.error = errors.get(slot.pk, "")
-    return render(request, "courses/quiz_attempt.html", {
+    return render(request, "quizzes/attempt.html", {
         "attempt": attempt,
         "quiz": attempt.quiz,
         "course": attempt.quiz.course,
@@ -134,7 +134,7 @@ def attempt_save(request, pk):
         if _wants_json(request):
             return JsonResponse({"error": str(closed), **_clock(attempt)}, status=409)
         messages.error(request, str(closed))
-        return redirect("courses:attempt", pk=attempt.pk)
+        return redirect("quizzes:attempt", pk=attempt.pk)
     if _wants_json(request):
         return JsonResponse({"saved": not errors, "errors": {str(k): v for k, v in errors.items()}, **_clock(attempt)}, status=400 if errors else 200)
     if errors:
@@ -172,7 +172,7 @@ def attempt_results(request, pk):
     if review:
         for slot in slots:
             slot.view = slot.display(review=True)
-    return render(request, "courses/quiz_results.html", {
+    return render(request, "quizzes/results.html", {
         "attempt": attempt,
         "quiz": quiz,
         "course": quiz.course,

@@ -19,7 +19,7 @@ earns the same share, wrong picks cost); partial-credit short or numeric
 answers are refused. Essays (`{}`) are refused.
 
 `parse` returns the questions in the pack's question format, already
-validated by courses.quiz_packs; problems name the file and the line.
+validated by quizzes.packs; problems name the file and the line.
 `import_questions` upserts them into a quiz by slug (`gift-` + the title),
 marked as imported so that reloading the pack leaves them alone.
 """
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.text import slugify
 
-from courses import quiz_packs
-from courses.models import Question
-from courses.packs import PackError, Problem, _Checker, _Yaml
+from quizzes import packs as quiz_packs
+from quizzes.models import Question
+from courses.packs import Checker, PackError, Problem, YamlDoc
 
 FIRST_POSITION = 1000  # after the pack's questions, which the loader numbers from 1
 
@@ -297,9 +297,9 @@ def parse(text, *, file, quiz_slug):
             continue
         title = data.pop("title")
         data["slug"] = _slug(title, data["prompt"], taken)
-        check = _Checker(None)
+        check = Checker(None)
         question = quiz_packs.read_question(
-            check, _Yaml(data, {(): line}), (), file, quiz_slug=quiz_slug, require_explanation=False,
+            check, YamlDoc(data, {(): line}), (), file, quiz_slug=quiz_slug, require_explanation=False,
         )
         problems.extend(check.problems)
         if question is not None and not check.problems:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from courses import gift
-from courses.models import Quiz
+from quizzes import gift
+from quizzes.models import Quiz
 from courses.packs import PackError
 
 

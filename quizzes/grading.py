@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from courses import docker_commands
+from quizzes import docker_commands
 
 MAX_TEXT_LENGTH = 200
 MAX_NUMBER_LENGTH = 40

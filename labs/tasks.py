@@ -1,0 +1,25 @@
+"""Celery tasks: thin wrappers that take ids and call the domain functions."""
+
+from celery import shared_task
+
+from labs import grading, queue, sandboxes
+
+
+@shared_task(name=queue.PROVISION_SANDBOX, acks_late=True, soft_time_limit=600, time_limit=660)
+def provision_sandbox(sandbox_id):
+    sandboxes.provision(sandbox_id)
+
+
+@shared_task(name=queue.REMOVE_SANDBOX, acks_late=True, soft_time_limit=60, time_limit=90)
+def remove_sandbox_container(sandbox_id):
+    sandboxes.remove_container(sandbox_id)
+
+
+@shared_task(name=queue.GRADE_SUBMISSION, acks_late=True, soft_time_limit=60, time_limit=90)
+def grade_submission(submission_id):
+    grading.grade(submission_id)
+
+
+@shared_task(name=queue.REAP_SANDBOXES, soft_time_limit=120, time_limit=150)
+def reap_sandboxes():
+    return sandboxes.reap()
