@@ -22,6 +22,11 @@ Environment:
                                becomes a pull-through cache of Docker Hub and
                                is not seeded (only where there is internet)
   DRYDOCK_BUILD_TMP            where the debootstrap rootfs is made (/tmp)
+  SANDBOX_NETWORK              the sandboxes' network (drydock-sandboxes)
+  SANDBOX_REGISTRY_MIRROR      the registry as sandboxes reach it
+                               (http://drydock-registry:5000): its host name
+                               is the registry container's, its port the one
+                               the registry listens on
 
 Only the docker CLI is used; no docker SDK.
 """
@@ -41,6 +46,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,17 +60,43 @@ LOCK_FILE = "/tmp/drydock-images-build.lock"
 RECIPE = "1"
 SUITE = "bookworm"
 
-REGISTRY_CONTAINER = "drydock-registry"
 SEED_CONTAINER = "drydock-registry-seed"
 REGISTRY_IMAGE = "drydock/registry:latest"
 REGISTRY_VOLUME = "drydock-registry-data"
-SANDBOX_NETWORK = "drydock-sandboxes"
 HOST_NETWORK = "drydock-registry-host"
+# The same variables and defaults as drydock/settings.py: the platform starts
+# sandboxes on this network with this mirror, so the build must make them.
+CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 class BuildError(Exception):
     pass
+
+
+def sandbox_network(environ=os.environ) -> str:
+    name = environ.get("SANDBOX_NETWORK") or "drydock-sandboxes"
+    if not CONTAINER_NAME_RE.match(name):
+        raise BuildError(f"SANDBOX_NETWORK={name!r} is not a valid network name")
+    return name
+
+
+def registry_address(environ=os.environ) -> tuple[str, int]:
+    """The registry container's name and the port it listens on, from SANDBOX_REGISTRY_MIRROR."""
+    mirror = environ.get("SANDBOX_REGISTRY_MIRROR") or "http://drydock-registry:5000"
+    parts = urllib.parse.urlsplit(mirror)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or not parts.hostname or not CONTAINER_NAME_RE.match(parts.hostname) or port is None or parts.path not in ("", "/"):
+        raise BuildError(f"SANDBOX_REGISTRY_MIRROR={mirror!r} must be http://<registry container name>:<port>")
+    return parts.hostname, port
+
+
+# Set by main() from the environment, before any step runs.
+SANDBOX_NETWORK = "drydock-sandboxes"
+REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK = "drydock-registry", 5000
 
 
 # --- running things -------------------------------------------------------
@@ -474,7 +506,7 @@ def ensure_registry(port: int, remote_url: str) -> None:
     ensure_network(HOST_NETWORK, internal=False)
     ensure_volume(REGISTRY_VOLUME)
     image_id = inspect("image", REGISTRY_IMAGE)["Id"]
-    config = hashlib.sha256(f"{image_id} {port} {remote_url}".encode()).hexdigest()[:16]
+    config = hashlib.sha256(f"{image_id} {port} {remote_url} {REGISTRY_PORT_ON_NETWORK} {SANDBOX_NETWORK}".encode()).hexdigest()[:16]
     container = inspect("container", REGISTRY_CONTAINER)
     if container is not None:
         labels = container["Config"]["Labels"] or {}
@@ -492,7 +524,8 @@ def ensure_registry(port: int, remote_url: str) -> None:
            "--label", "drydock.role=registry", "--label", f"drydock.config-hash={config}",
            "--restart", "unless-stopped", "--memory", "256m", "--pids-limit", "256",
            "--log-opt", "max-size=10m", "--log-opt", "max-file=2",
-           "--network", HOST_NETWORK, "-p", f"127.0.0.1:{port}:5000",
+           "--network", HOST_NETWORK, "-p", f"127.0.0.1:{port}:{REGISTRY_PORT_ON_NETWORK}",
+           "-e", f"REGISTRY_HTTP_ADDR=:{REGISTRY_PORT_ON_NETWORK}",
            "-v", f"{REGISTRY_VOLUME}:/var/lib/docker-registry"]
     if remote_url:
         cmd += ["-e", f"REGISTRY_PROXY_REMOTEURL={remote_url}",
@@ -504,7 +537,7 @@ def ensure_registry(port: int, remote_url: str) -> None:
     docker("start", REGISTRY_CONTAINER)
     wait_registry(port)
     say(f"{REGISTRY_CONTAINER} running on {SANDBOX_NETWORK} (sandboxes: "
-        f"http://{REGISTRY_CONTAINER}:5000) and on 127.0.0.1:{port}"
+        f"http://{REGISTRY_CONTAINER}:{REGISTRY_PORT_ON_NETWORK}) and on 127.0.0.1:{port}"
         + (f", pull-through cache of {remote_url}" if remote_url else ", read-only"))
 
 
@@ -632,10 +665,17 @@ def tail(path: Path, lines: int = 25) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SANDBOX_NETWORK, REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true",
                         help="re-make the base and rebuild every image without cache")
     args = parser.parse_args(argv)
+    try:
+        SANDBOX_NETWORK = sandbox_network()
+        REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK = registry_address()
+    except BuildError as error:
+        print(f"build.py: {error}", file=sys.stderr)
+        return 1
     port = int(os.environ.get("DRYDOCK_REGISTRY_PORT", "5000"))
     seed_port = int(os.environ.get("DRYDOCK_REGISTRY_SEED_PORT", "5001"))
     remote_url = os.environ.get("DRYDOCK_REGISTRY_REMOTE_URL", "").strip()

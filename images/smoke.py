@@ -22,8 +22,10 @@ import tempfile
 import threading
 import time
 
-REGISTRY = "drydock-registry"
-NETWORK = "drydock-sandboxes"
+from build import registry_address, sandbox_network  # noqa: E402 - the same names as the build, from the same variables
+
+REGISTRY, REGISTRY_PORT = registry_address()
+NETWORK = sandbox_network()
 SANDBOX_IMAGE = "drydock/sandbox"
 READY_TIMEOUT = 30.0
 
@@ -121,7 +123,7 @@ def main() -> int:
                "--log-opt", "max-size=1m",
                "-v", f"{name}:/var/lib/docker", "-v", f"{folder}:/run/drydock",
                "--network", NETWORK,
-               "-e", f"DRYDOCK_REGISTRY_MIRROR=http://{REGISTRY}:5000",
+               "-e", f"DRYDOCK_REGISTRY_MIRROR=http://{REGISTRY}:{REGISTRY_PORT}",
                SANDBOX_IMAGE)
         created_container = True
         polls = 0
@@ -186,7 +188,7 @@ def main() -> int:
             return (f"curl -s -o /dev/null --connect-timeout 2 -w '%{{http_code}}' {url}; "
                     "echo \" exit=$?\"")
 
-        out, _ = learner(reach(f"http://{REGISTRY}:5000/v2/"), ok=False)
+        out, _ = learner(reach(f"http://{REGISTRY}:{REGISTRY_PORT}/v2/"), ok=False)
         check("200 exit=0" in out, "the registry is reachable")
         for host, port, what in ((gateway, listener_any.port, "a host service on 0.0.0.0 via the gateway"),
                                  (gateway, 6379, "the host's Redis port via the gateway"),
@@ -209,7 +211,7 @@ def main() -> int:
                          name).stdout.strip()
         neighbour = docker("run", "--rm", "--label", "drydock.test=1", "--network", NETWORK,
                            "--entrypoint", "sh", SANDBOX_IMAGE, "-c",
-                           reach(f"http://{address}:8080/") + "; " + reach(f"http://{REGISTRY}:5000/v2/"),
+                           reach(f"http://{address}:8080/") + "; " + reach(f"http://{REGISTRY}:{REGISTRY_PORT}/v2/"),
                            check=False).stdout
         show(f"from a neighbour on {NETWORK}: {address}:8080, then the registry", neighbour)
         lines = neighbour.strip().splitlines()
