@@ -55,6 +55,18 @@ def env_list(name, default=()):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_labels(name, default=()):
+    """Comma-separated `key=value` container labels as a dict; an item without `=` or a key stops start-up."""
+    labels = {}
+    for item in env_list(name, default):
+        key, equals, value = item.partition("=")
+        key = key.strip()
+        if not equals or not key or any(c.isspace() for c in key):
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a label: write key=value, e.g. {name}=drydock.school=lycee-1")
+        labels[key] = value.strip()
+    return labels
+
+
 def env_choice(name, default, choices):
     value = env_str(name, default)
     if value not in choices:

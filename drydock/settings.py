@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from drydock.env import env_bool, env_choice, env_int, env_list, env_str
+from drydock.env import env_bool, env_choice, env_int, env_labels, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DRYDOCK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -192,7 +192,7 @@ SANDBOX_IMAGE = env_str("SANDBOX_IMAGE", "drydock/sandbox:latest")
 # engine never touch each other's sandboxes.
 SANDBOX_NAME_PREFIX = env_str("SANDBOX_NAME_PREFIX", "drydock-sandbox")
 # Extra labels for sandbox containers, as key=value pairs (the tests add drydock.test=1).
-SANDBOX_LABELS = dict(item.partition("=")[::2] for item in env_list("SANDBOX_LABELS", []))
+SANDBOX_LABELS = env_labels("SANDBOX_LABELS")
 # Project-made --internal network holding the course registry: a sandbox reaches it and nothing else.
 SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "drydock-sandboxes")
 SANDBOX_REGISTRY_MIRROR = env_str("SANDBOX_REGISTRY_MIRROR", "http://drydock-registry:5000")

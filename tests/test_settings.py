@@ -5,7 +5,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from drydock.env import env_bool, env_choice, env_int, env_list
+from drydock.env import env_bool, env_choice, env_int, env_labels, env_list
 from tests.conftest import BASE_DIR
 
 
@@ -54,9 +54,20 @@ def test_env_helpers_parse_and_refuse(monkeypatch):
         env_choice("X_LEVEL", "INFO", {"INFO", "DEBUG"})
 
 
+def test_sandbox_labels_are_key_value_pairs_and_anything_else_stops_start_up(monkeypatch):
+    monkeypatch.setenv("X_LABELS", "drydock.test=1, school=lycée ,empty=")
+    assert env_labels("X_LABELS") == {"drydock.test": "1", "school": "lycée", "empty": ""}
+    for wrong in ("foo", "=1", "a b=1"):
+        monkeypatch.setenv("X_LABELS", f"ok=1,{wrong}")
+        with pytest.raises(ImproperlyConfigured, match=f"X_LABELS: {wrong!r} is not a label: write key=value"):
+            env_labels("X_LABELS")
+    result = run_settings({"SECRET_KEY": "k" * 50, "SANDBOX_LABELS": "foo"})
+    assert result.returncode != 0 and "SANDBOX_LABELS: 'foo' is not a label" in result.stderr
+
+
 def test_env_example_documents_every_variable_settings_read():
     import re
 
-    read = set(re.findall(r'env_(?:str|bool|int|list|choice)\("([A-Z_]+)"', (BASE_DIR / "drydock" / "settings.py").read_text()))
+    read = set(re.findall(r'env_[a-z]+\("([A-Z_]+)"', (BASE_DIR / "drydock" / "settings.py").read_text()))
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (BASE_DIR / ".env.example").read_text(), re.M))
     assert read - documented == set()
