@@ -4,10 +4,13 @@
   "use strict";
   var body = document.body;
 
+  // The token of the page's forms, for requests sent from script (lab.js and
+  // quiz.js run after this file and use it too).
   function csrfToken() {
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
+  window.Drydock = { csrfToken: csrfToken };
 
   // A copy button on every code block.
   function addCopyButtons() {

@@ -8,17 +8,12 @@
   if (!lab || !stateNode) return;
   var state = JSON.parse(stateNode.textContent);
 
-  function csrfToken() {
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
   function request(url, method, body) {
     return fetch(url, {
       method: method || "GET",
       body: body,
       credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() }
+      headers: { "Accept": "application/json", "X-CSRFToken": window.Drydock.csrfToken() }
     }).then(function (response) {
       return response.json().then(function (data) { data.httpStatus = response.status; return data; });
     });

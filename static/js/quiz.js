@@ -4,11 +4,6 @@
 (function () {
   "use strict";
 
-  function csrfToken(form) {
-    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
   function fieldsetData(fieldset) {
     var data = new FormData();
     fieldset.querySelectorAll("input, select, textarea").forEach(function (field) {
@@ -36,7 +31,7 @@
         show(labels.savingLabel, "saving");
         fetch(form.action, {
           method: "POST",
-          headers: { "X-CSRFToken": csrfToken(form), "Accept": "application/json" },
+          headers: { "X-CSRFToken": window.Drydock.csrfToken(), "Accept": "application/json" },
           credentials: "same-origin",
           body: fieldsetData(fieldset)
         }).then(function (response) {
