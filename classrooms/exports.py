@@ -43,7 +43,6 @@ def matrix_csv(classroom):
     ]
     writer.writerow(header)
     for row in matrix.rows:
-        quiz_scores = [row.values[a.key] for a in matrix.activities if a.kind == "quiz" and a.key in row.values]
         writer.writerow([
             row.user.get_username(), row.user.get_full_name(),
             *[_value(activity, row.values.get(activity.key)) for activity in matrix.activities],

@@ -35,7 +35,7 @@ def test_log_in_and_log_out(client, learner):
     assert "_auth_user_id" not in client.session
 
 
-def test_password_change(learner_client, learner):
+def test_a_learner_changes_their_password_with_the_old_one(learner_client, learner):
     response = learner_client.post(reverse("password_change"), {
         "old_password": "correct-horse-battery", "new_password1": "another-long-phrase-7", "new_password2": "another-long-phrase-7",
     })

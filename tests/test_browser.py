@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from courses.packs import load_pack, read_pack
+from courses.packs import load_pack
 from labs.models import Submission
-from tests.conftest import BASE_DIR, SHIPPED_PACK
+from tests.conftest import BASE_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 OUTPUT = BASE_DIR / "test-results"
@@ -37,8 +37,8 @@ def browser(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def learner_lea(transactional_db):
-    load_pack(read_pack(SHIPPED_PACK))
+def learner_lea(transactional_db, shipped_pack):
+    load_pack(shipped_pack)
     return User.objects.create_user("lea", "lea@example.com", "un-mot-de-passe-solide")
 
 

@@ -51,16 +51,16 @@ def test_image_present_passes_and_fails_with_what_is_there():
     assert verdict.message == "L'image nginx:1.23.3 n'est pas sur le démon. Attendu : nginx:1.23.3 ; présent : nginx:1.22, nginx:latest."
 
 
-def test_image_present_by_digest():
+def test_an_image_pulled_by_digest_counts_as_present():
     assert check("image_present", {"image": "nginx@sha256:" + "d1" * 32}).passed
 
 
-def test_image_absent():
+def test_image_absent_passes_once_the_image_is_deleted_and_names_it_while_it_stays():
     assert check("image_absent", {"image": "busybox"}).passed
     assert "encore présente" in check("image_absent", {"image": "redis:7.0"}).message
 
 
-def test_same_image():
+def test_same_image_compares_image_ids_and_names_what_is_missing():
     assert check("same_image", {"images": ["nginx:latest", "nginx:1.22"]}).passed
     verdict = check("same_image", {"images": ["nginx:latest", "redis:7.0"]})
     assert not verdict.passed and "a1a1a1a1a1a1" in verdict.found and "b2b2b2b2b2b2" in verdict.found
@@ -103,7 +103,7 @@ def test_build_cache_reused_counts_shared_layers():
     assert "Une seule construction" in check("build_cache_reused", {"image": "app:1"}, snapshot=with_its_base).message
 
 
-def test_container_states():
+def test_container_checks_tell_existing_running_and_exited_apart():
     assert check("container_exists", {"name": "web"}).passed
     assert check("container_running", {"name": "web", "image": "nginx:1.22"}).passed
     assert check("container_exited", {"name": "hello", "exit_code": 0}).passed
@@ -119,7 +119,7 @@ def test_container_from_the_wrong_image_is_refused():
     assert not verdict.passed and verdict.message == "Le conteneur web a été créé depuis nginx, pas depuis redis:7.0."
 
 
-def test_container_ip_answer():
+def test_the_container_ip_answer_must_be_an_address_the_container_has():
     assert check("answer_container_ip", {"name": "web"}, " 172.17.0.2 ").passed
     assert check("answer_container_ip", {"name": "web"}, "172.18.0.3").passed
     assert "n'est pas une adresse IP" in check("answer_container_ip", {"name": "web"}, "web").message
@@ -127,14 +127,14 @@ def test_container_ip_answer():
     assert "pas d'adresse IP" in check("answer_container_ip", {"name": "hello"}, "172.17.0.2").message
 
 
-def test_port_published():
+def test_port_published_checks_the_container_port_and_the_host_port_asked_for():
     assert check("port_published", {"name": "web", "container_port": 80}).passed
     assert check("port_published", {"name": "web", "container_port": 80, "host_port": 8080}).passed
     assert "attendu sur 9000" in check("port_published", {"name": "web", "container_port": 80, "host_port": 9000}).message
     assert "n'est pas publié" in check("port_published", {"name": "web", "container_port": 443}).message
 
 
-def test_volume_and_mounts():
+def test_volume_and_mount_checks_read_type_source_destination_and_mode():
     assert check("volume_exists", {"name": "data"}).passed
     assert "Aucun volume nommé cache" in check("volume_exists", {"name": "cache"}).message
     assert check("container_mounts", {"name": "web", "destination": "/data", "volume": "data", "type": "volume"}).passed
@@ -147,20 +147,20 @@ def test_volume_and_mounts():
     assert "type volume, attendu : bind" in check("container_mounts", {"name": "web", "destination": "/data", "type": "bind"}).message
 
 
-def test_file_in_volume():
+def test_a_file_in_a_volume_is_read_and_its_text_compared():
     assert check("volume_file_contains", {"volume": "data", "path": "notes.txt", "text": "bonjour"}).passed
     assert "ne contient pas « salut »" in check("volume_file_contains", {"volume": "data", "path": "notes.txt", "text": "salut"}).message
     assert "n'existe pas dans le volume" in check("volume_file_contains", {"volume": "data", "path": "autre.txt", "text": "x"}).message
 
 
-def test_networks():
+def test_network_checks_list_the_networks_that_exist_when_one_is_missing():
     assert check("network_exists", {"name": "front"}).passed
     assert "Réseaux présents : bridge, front" in check("network_exists", {"name": "back"}).message
     assert check("container_connected", {"name": "web", "network": "front"}).passed
     assert "réseaux : bridge, front" in check("container_connected", {"name": "web", "network": "back"}).message
 
 
-def test_compose_project():
+def test_compose_running_names_the_services_that_are_not_up():
     assert check("compose_running", {"project": "site", "services": ["web"]}).passed
     verdict = check("compose_running", {"project": "site", "services": ["web", "cache"]})
     assert not verdict.passed and "cache" in verdict.message and verdict.found == "web"

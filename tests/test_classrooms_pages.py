@@ -31,7 +31,7 @@ def url(name, world, *args):
     return reverse(f"classrooms:{name}", args=[world.class_a.pk, *args])
 
 
-def test_matrix_values_totals_and_progress(world):
+def test_the_matrix_holds_each_learners_values_totals_and_progress(world):
     matrix = progress_matrix.build(world.class_a)
     assert [a.kind for a in matrix.activities] == ["lesson", "lesson", "quiz", "lab"]
     l1, l2, l3, l4 = matrix.rows
@@ -167,7 +167,7 @@ def test_instructor_stops_and_extends_a_learners_sandbox_row(ines_client, world,
     assert "This sandbox was already stopped." in [str(m) for m in response.context["messages"]]
 
 
-def test_completion_series_and_histogram_by_hand():
+def test_completion_series_and_histogram_match_figures_worked_out_by_hand():
     day = T0.date()
     series = charts.completion_series([day, day, day + timedelta(days=2)], start=day, end=day + timedelta(days=2), members=2, lessons=2)
     assert series == [(day, 50.0), (day + timedelta(days=1), 50.0), (day + timedelta(days=2), 75.0)]

@@ -5,18 +5,17 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from classrooms.models import Classroom, Membership
-from courses.packs import load_pack, read_pack
 from grader import engine
 from labs import sandboxes
 from labs.models import Sandbox
 from tests.classrooms_fixtures import make_instructor
-from tests.conftest import SHIPPED_PACK, wait_until
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def test_instructor_sees_memory_then_extends_and_stops_a_learners_real_sandbox(client, ready_sandbox_for, settings):
-    course = load_pack(read_pack(SHIPPED_PACK)).course
+def test_instructor_sees_memory_then_extends_and_stops_a_learners_real_sandbox(client, ready_sandbox_for, shipped_course):
+    course = shipped_course
     instructor = make_instructor("ines")
     learner = User.objects.create_user("lea")
     classroom = Classroom.objects.create(course=course, owner=instructor, title="Classe réelle")

@@ -93,7 +93,7 @@ def test_every_supported_type_is_read():
     ("::A Titre ouvert {=a}\n", "banque.gift:1: the title opened with :: is not closed with ::"),
     ("::A:: Réponse partielle {=a =%50%b}\n", "banque.gift:1: short answers with partial credit (=%50%…) are not supported"),
 ])
-def test_errors_name_the_line(text, problem):
+def test_each_gift_error_names_its_line(text, problem):
     assert problem in problems_of(text)
 
 

@@ -1,18 +1,31 @@
 import pytest
+from celery import Celery
+from django.conf import settings as django_settings
+
+from drydock import health
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 
-def test_health_reports_each_part_with_real_redis_and_docker(client):
+def test_health_reports_every_part_up_with_real_redis_docker_and_a_worker(client, celery_worker):
     response = client.get("/healthz")
     checks = response.json()["checks"]
+    assert response.status_code == 200 and response.json()["ok"], checks
     assert checks["database"]["ok"], checks["database"]
     assert checks["redis"]["ok"] and checks["redis"]["detail"] == "PONG", checks["redis"]
     assert checks["docker"]["ok"] and checks["docker"]["detail"].startswith("Docker "), checks["docker"]
-    # No worker runs inside the test process: the page must say so, with a 503.
-    if not checks["workers"]["ok"]:
-        assert response.status_code == 503
-        assert "no Celery worker answered" in checks["workers"]["detail"]
+    assert checks["workers"]["ok"] and any(name.startswith("celery@") for name in checks["workers"]["detail"]), checks["workers"]
+
+
+def test_health_says_no_worker_answered_when_none_listens_on_the_broker(client, monkeypatch):
+    # The same real Redis, on a database where no worker of this run listens.
+    lonely = Celery("lonely", broker=django_settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/9")
+    monkeypatch.setattr(health, "celery_app", lonely)
+    response = client.get("/healthz")
+    checks = response.json()["checks"]
+    assert response.status_code == 503 and not response.json()["ok"]
+    assert checks["redis"]["ok"] and checks["docker"]["ok"], checks
+    assert not checks["workers"]["ok"] and "no Celery worker answered" in checks["workers"]["detail"]
 
 
 def test_health_says_what_is_down(client, settings):

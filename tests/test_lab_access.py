@@ -7,17 +7,14 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from courses.packs import load_pack, read_pack
 from labs import sandboxes
 from labs.models import Lab, Sandbox, Submission
-from tests.conftest import SHIPPED_PACK
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def lab(db):
-    load_pack(read_pack(SHIPPED_PACK))
+def lab(shipped_course):
     return Lab.objects.get(slug="tirer-une-version")
 
 
@@ -114,3 +111,6 @@ def test_checking_a_task_of_an_unpublished_lab_is_not_found(learner_client, lear
     make_sandbox(learner, lab)
     Lab.objects.filter(pk=lab.pk).update(is_published=False)
     assert learner_client.get(lab.get_absolute_url()).status_code == 404
+    url = reverse("labs:task_check", args=["docker-fr", lab.slug, "identifiant-de-latest"])
+    assert learner_client.post(url, {"answer": "abc"}, HTTP_ACCEPT="application/json").status_code == 404
+    assert not Submission.objects.exists()

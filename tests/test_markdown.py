@@ -1,7 +1,7 @@
 from courses.markdown import render
 
 
-def test_tables_render_with_alignment():
+def test_markdown_tables_render_with_their_column_alignment():
     html = render("| Colonne | Sens |\n|:--|--:|\n| TAG | version |\n").html
     assert "<table>" in html and '<td style="text-align:left">TAG</td>' in html
 

@@ -194,7 +194,7 @@ def test_a_closed_quiz_or_one_without_questions_refuses_to_start(load_quiz, lear
 
 
 @pytest.mark.parametrize("method, expected", [("best", 0.75), ("last", 0.25), ("average", 0.5)])
-def test_grading_method_across_attempts(load_quiz, learner, method, expected):
+def test_the_grading_method_picks_the_grade_across_attempts(load_quiz, learner, method, expected):
     the_quiz = load_quiz(grading=method)
     for score in (0.5, 0.75, 0.25):
         attempt = attempts.submit(attempt=attempts.start_attempt(user=learner, quiz=the_quiz))

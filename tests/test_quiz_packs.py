@@ -149,7 +149,7 @@ def test_unlisted_quiz_file_is_a_warning(pack_builder):
     assert [str(w) for w in read_pack(root).warnings] == [f"{root}/quizzes/oublie.yaml: file not listed in any chapter"]
 
 
-def test_quiz_load_is_idempotent(db, pack_builder):
+def test_loading_a_quiz_twice_changes_nothing_the_second_time(db, pack_builder):
     root = add_quiz(pack_builder, quiz(lesson="images", attempts=2, grading="last", time_limit=10, pool=5, shuffle_choices=True)).write()
     first = load_pack(read_pack(root))
     assert (first.created["quizzes"], first.created["questions"]) == (1, 8)

@@ -117,7 +117,7 @@ def test_every_shipped_lesson_renders_with_its_figures(client, shipped_course):
     assert len(figures_seen) >= 4
 
 
-def test_english_interface_renders(client, mini_course):
+def test_the_interface_renders_in_english_once_the_learner_picks_it(client, mini_course):
     response = client.post(reverse("set_language"), {"language": "en", "next": mini_course.get_absolute_url()})
     assert response.status_code == 302
     page = client.get(mini_course.get_absolute_url()).text

@@ -35,7 +35,7 @@ def test_a_bad_boolean_stops_start_up_naming_the_variable():
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
 
 
-def test_env_helpers_parse_and_refuse(monkeypatch):
+def test_env_helpers_parse_good_values_and_refuse_bad_ones_naming_the_variable(monkeypatch):
     monkeypatch.setenv("X_BOOL", "Yes")
     monkeypatch.setenv("X_INT", "42")
     monkeypatch.setenv("X_LIST", "a, b,,c")

@@ -11,11 +11,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from courses.packs import load_pack, read_pack
+from courses.packs import load_pack
 from drydock.asgi import application
 from labs.models import Sandbox
 from labs.terminal import CLOSE_ENDED, CLOSE_REFUSED, CLOSE_TOO_BIG, CLOSE_TOO_MANY, CLOSE_UNAUTHENTICATED
-from tests.conftest import SHIPPED_PACK
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -33,8 +32,8 @@ def no_terminal_leases_from_earlier_runs(settings):
 
 
 @pytest.fixture
-def course(transactional_db):
-    return load_pack(read_pack(SHIPPED_PACK)).course
+def course(transactional_db, shipped_pack):
+    return load_pack(shipped_pack).course
 
 
 @pytest.fixture
