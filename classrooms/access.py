@@ -13,8 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from classrooms.models import Classroom, Membership
-from quizzes.models import Quiz
-from labs.models import Lab, Sandbox
+from labs.models import Sandbox
 
 TEACH_PERMISSION = "classrooms.teach"
 INSTRUCTORS_GROUP = "Instructeurs"
@@ -50,17 +49,9 @@ def member_ids(classroom):
     return Membership.objects.filter(classroom=classroom).values("user_id")
 
 
-def get_member_for_instructor(user, classroom, user_pk):
+def get_member_for_instructor(classroom, user_pk):
     """A learner of this (already checked) classroom; a learner of another classroom is a 404."""
     return get_object_or_404(get_user_model(), pk=user_pk, classroom_memberships__classroom=classroom)
-
-
-def get_quiz_for_instructor(classroom, pk):
-    return get_object_or_404(Quiz.objects.select_related("course"), pk=pk, course=classroom.course_id)
-
-
-def get_lab_for_instructor(classroom, pk):
-    return get_object_or_404(Lab.objects.select_related("course"), pk=pk, course=classroom.course_id)
 
 
 def get_sandbox_for_instructor(classroom, pk):

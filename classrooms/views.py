@@ -117,7 +117,7 @@ def classroom_renew_code(request, pk):
 @require_POST
 def member_remove(request, pk, user_pk):
     classroom = get_classroom_for_instructor(request.user, pk)
-    learner = get_member_for_instructor(request.user, classroom, user_pk)
+    learner = get_member_for_instructor(classroom, user_pk)
     joining.remove_member(classroom=classroom, user=learner)
     messages.success(request, _("%(name)s is no longer in this classroom.") % {"name": learner.get_username()})
     return redirect(classroom)
@@ -215,7 +215,7 @@ def attempts_csv(request, pk):
 @instructor_required
 def learner_detail(request, pk, user_pk):
     classroom = get_classroom_for_instructor(request.user, pk)
-    learner = get_member_for_instructor(request.user, classroom, user_pk)
+    learner = get_member_for_instructor(classroom, user_pk)
     course = classroom.course
     events = []
     for progress in LessonProgress.objects.filter(user=learner, lesson__course=course).select_related("lesson"):
