@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from quizzes import grading as quiz_grading
+from quizzes import question_types
 from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 
 # A submission sent as the countdown ends reaches the server a moment later; it is still on time.
@@ -130,8 +130,8 @@ def save_answers(*, attempt, answers, now=None):
             errors[slot_id] = _("This question is not part of this attempt.")
             continue
         try:
-            answer = quiz_grading.clean(slot.kind, slot.spec, raw)
-        except quiz_grading.AnswerRefused as refused:
+            answer = question_types.clean(slot.kind, slot.spec, raw)
+        except question_types.AnswerRefused as refused:
             errors[slot_id] = str(refused)
             continue
         if answer == slot.answer:
@@ -154,7 +154,7 @@ def submit(*, attempt, now=None):
         slots = list(attempt.slots.all())
         for slot in slots:
             counted = slot.answer if cutoff is None or slot.answered_at is None or slot.answered_at <= cutoff else None
-            result = quiz_grading.grade(slot.kind, slot.spec, counted)
+            result = question_types.grade(slot.kind, slot.spec, counted)
             slot.score, slot.feedback = result.score, list(result.feedback)
         AttemptQuestion.objects.bulk_update(slots, ["score", "feedback"])
         total = sum(slot.points for slot in slots)

@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from courses.models import Chapter, Course, Lesson
-from quizzes import grading
+from quizzes import question_types
 
 
 class Quiz(models.Model):
@@ -86,7 +86,7 @@ class Quiz(models.Model):
 
 
 class Question(models.Model):
-    """One question of a quiz's pool; `spec` holds what grading needs (see quizzes.grading)."""
+    """One question of a quiz's pool; `spec` holds what grading needs (see quizzes.question_types)."""
 
     class Kind(models.TextChoices):
         SINGLE = "single", _("single choice")
@@ -232,7 +232,7 @@ class AttemptQuestion(models.Model):
                 view["right"] = spec["answer"]
         elif self.kind in (Question.Kind.SHORT, Question.Kind.NUMERIC, Question.Kind.COMMAND):
             view["value"] = answer or ""
-            view["max_length"] = grading.max_length(self.kind, spec)
+            view["max_length"] = question_types.TYPES[self.kind].max_length(spec)
             view["unit"] = spec.get("unit", "")
             if review:
                 if self.kind == Question.Kind.NUMERIC:

@@ -3,7 +3,7 @@
 Validated with the same rules and error quality as lessons and labs (file,
 line, field), then upserted by slug with the rest of the pack. A question's
 text is Markdown; the loader renders it and builds the `spec` that grading
-reads (quizzes.grading), with opaque ids for choices, so nothing in a page
+reads (quizzes.question_types), with opaque ids for choices, so nothing in a page
 tells a right choice from a wrong one.
 
 `read_question` also validates the questions the GIFT importer builds.
@@ -18,8 +18,10 @@ from django.utils import timezone, translation
 
 from courses import markdown
 from courses.packs import upsert
-from quizzes import docker_commands, grading as quiz_grading
+from quizzes import docker_commands
 from quizzes.models import Question, Quiz
+from quizzes.question_types.numeric import parse_number
+from quizzes.question_types.short import MAX_TEXT_LENGTH
 
 QUIZ_KEYS = {
     "slug": True, "title": True, "summary": False, "intro": False, "lesson": False, "attempts": False,
@@ -307,7 +309,7 @@ def _short(q, data):
         "case_sensitive": _flag(q.check, q.doc, data.get("case_sensitive"), q.path + ("case_sensitive",), q.file, False),
         "ignore_accents": _flag(q.check, q.doc, data.get("ignore_accents"), q.path + ("ignore_accents",), q.file, True),
         "normalize_spaces": _flag(q.check, q.doc, data.get("normalize_spaces"), q.path + ("normalize_spaces",), q.file, True),
-        "max_length": quiz_grading.MAX_TEXT_LENGTH,
+        "max_length": MAX_TEXT_LENGTH,
     }
     if data.get("max_length") is not None:
         spec["max_length"] = _whole(q.check, q.doc, data["max_length"], q.path + ("max_length",), q.file, what=f"a length from 1 to {MAX_SHORT_LENGTH}") or spec["max_length"]
@@ -337,7 +339,7 @@ def _short(q, data):
 
 def _number(q, value, rel):
     if isinstance(value, str):
-        value = quiz_grading.parse_number(value)
+        value = parse_number(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         q.problem(rel, "must be a number")
         return None

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from quizzes import attempts, grading as quiz_grading
+from quizzes import attempts, question_types
 from quizzes.access import get_attempt_for_user, get_quiz_for_user
 from quizzes.models import Attempt
 
@@ -115,7 +115,7 @@ def _answers_from(request, attempt):
         if slot is None:
             answers[slot_id] = None  # reported as a question not part of the attempt
             continue
-        answers[slot.pk] = quiz_grading.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
+        answers[slot.pk] = question_types.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
     return answers
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.http import QueryDict
 from django.utils import translation
 
-from quizzes.grading import AnswerRefused, answer_from_form, clean, grade
+from quizzes.question_types import AnswerRefused, answer_from_form, clean, grade
 
 SINGLE = {"choices": [
     {"id": "a", "html": "Elle s'exécute", "correct": False, "feedback_html": "<p>Non : une image est inerte.</p>"},

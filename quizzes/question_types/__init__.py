@@ -1,0 +1,43 @@
+"""The question types of quizzes: one class each, registered by kind in `TYPES`, the one table.
+
+A type holds everything that differs from one kind of question to another:
+cleaning an answer from a form or JSON, and grading it.
+The contract is `base.QuestionType`. Adding a type: its class and its line here,
+and its choice in `Question.Kind`.
+
+The functions below are what the attempt workflow and the pages call, by kind.
+"""
+
+from django.utils.translation import gettext as _
+
+from quizzes.question_types.base import AnswerRefused, Grade, message
+from quizzes.question_types.choices import Multiple, Single
+from quizzes.question_types.command import Command
+from quizzes.question_types.matching import Matching
+from quizzes.question_types.numeric import Numeric
+from quizzes.question_types.ordering import Ordering
+from quizzes.question_types.short import Short
+from quizzes.question_types.true_false import TrueFalse
+
+__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade"]
+
+TYPES = {question_type.kind: question_type for question_type in (
+    Single(), Multiple(), TrueFalse(), Short(), Numeric(), Matching(), Ordering(), Command(),
+)}
+
+
+def answer_from_form(kind, spec, data, name):
+    """The raw answer a form holds for one question (`data` is a QueryDict), before `clean`."""
+    return TYPES[kind].answer_from_form(spec, data, name)
+
+
+def clean(kind, spec, raw):
+    """The answer in its stored form (None: no answer); AnswerRefused, with a message for the learner, otherwise."""
+    return TYPES[kind].clean(spec, raw)
+
+
+def grade(kind, spec, answer):
+    """Score an answer already cleaned (None: not answered)."""
+    if answer is None:
+        return Grade(0.0, (message(_("Not answered.")),))
+    return TYPES[kind].grade(spec, answer)

@@ -1,0 +1,91 @@
+"""What every question type answers to, and the small pieces several types share.
+
+A question's `spec` is the plain data its type reads from the pack (choices
+with opaque ids, accepted answers, tolerance…); an answer is stored in the
+shape its type's `clean` returns. Everything here is a pure function of
+those two, so a type is tested without the database.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+
+class AnswerRefused(ValueError):
+    """The answer has the wrong shape for its question; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class Grade:
+    score: float
+    feedback: tuple = ()  # HTML fragments, safe to show
+
+    @property
+    def status(self):
+        if self.score >= 1:
+            return "right"
+        return "partial" if self.score > 0 else "wrong"
+
+
+class QuestionType:
+    """One kind of question: a subclass fills in what differs from one kind to another.
+
+    - `answer_from_form(spec, data, name)`: the raw answer a POST holds (before `clean`).
+    - `clean(spec, raw)`: the answer as stored, None for "no answer", or
+      AnswerRefused with a message for the learner.
+    - `grade(spec, answer)`: a Grade for an answer already cleaned, never None.
+    """
+
+    kind = ""
+
+    def answer_from_form(self, spec, data, name):
+        return data.get(name)
+
+    def clean(self, spec, raw):
+        raise NotImplementedError
+
+    def grade(self, spec, answer):
+        raise NotImplementedError
+
+
+class TypedAnswer(QuestionType):
+    """A question answered by typing one line: a text, a number, a command."""
+
+    def max_length(self, spec):
+        raise NotImplementedError
+
+    def clean(self, spec, raw):
+        return text_answer(raw, self.max_length(spec))
+
+
+def text_answer(raw, limit):
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise AnswerRefused(_("This answer must be a text."))
+    text = raw.strip()
+    if len(text) > limit:
+        raise AnswerRefused(_("This answer is too long (%(max)s characters at most).") % {"max": limit})
+    return text or None
+
+
+def message(text):
+    return format_html("<p>{}</p>", text)
+
+
+def ids(spec, key):
+    return {entry["id"] for entry in spec[key]}
+
+
+def fields_by_id(data, name, ids_in_order):
+    """{id: value} of the form fields `<name>-<id>` a POST holds, for the types with one field per entry."""
+    return {entry: data.get(f"{name}-{entry}") for entry in ids_in_order if f"{name}-{entry}" in data}
+
+
+def wrong_feedback(spec, matches):
+    """The feedback of the first expected wrong answer that `matches` the learner's, as a Grade's feedback."""
+    for wrong in spec.get("wrong", []):
+        if matches(wrong["answer"]) and wrong.get("feedback_html"):
+            return (wrong["feedback_html"],)
+    return ()

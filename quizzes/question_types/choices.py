@@ -1,0 +1,54 @@
+"""Choice questions: one right choice among several (radio buttons), or several right ones (checkboxes)."""
+
+from django.utils.translation import gettext as _
+
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, ids
+
+
+class Choices(QuestionType):
+    def feedback(self, spec, picked):
+        return tuple(c["feedback_html"] for c in spec["choices"] if c["id"] in picked and c.get("feedback_html"))
+
+
+class Single(Choices):
+    kind = "single"
+
+    def clean(self, spec, raw):
+        if raw in (None, ""):
+            return None
+        if not isinstance(raw, str):
+            raise AnswerRefused(_("Pick one choice."))
+        if raw not in ids(spec, "choices"):
+            raise AnswerRefused(_("This choice is not one of the question's choices."))
+        return raw
+
+    def grade(self, spec, answer):
+        right = next(c["id"] for c in spec["choices"] if c["correct"])
+        return Grade(1.0 if answer == right else 0.0, self.feedback(spec, {answer}))
+
+
+class Multiple(Choices):
+    kind = "multiple"
+
+    def answer_from_form(self, spec, data, name):
+        return data.getlist(name)
+
+    def clean(self, spec, raw):
+        if raw in (None, "", []):
+            return None
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise AnswerRefused(_("Pick choices from the list."))
+        known = ids(spec, "choices")
+        if any(item not in known for item in raw):
+            raise AnswerRefused(_("This choice is not one of the question's choices."))
+        return sorted(set(raw))
+
+    def grade(self, spec, answer):
+        """Each right pick earns 1/right, each wrong pick costs 1/wrong; never below 0."""
+        picked = set(answer)
+        right = {c["id"] for c in spec["choices"] if c["correct"]}
+        wrong = ids(spec, "choices") - right
+        score = len(picked & right) / len(right) - (len(picked & wrong) / len(wrong) if wrong else 0)
+        return Grade(round(max(0.0, min(1.0, score)), 4), self.feedback(spec, picked))

@@ -1,0 +1,43 @@
+"""Numeric: a number as people type it (`1,5`, `1 500`), right within a tolerance."""
+
+import math
+import re
+
+from django.utils.translation import gettext as _
+
+from quizzes.question_types.base import AnswerRefused, Grade, TypedAnswer, wrong_feedback
+
+MAX_NUMBER_LENGTH = 40
+
+
+class Numeric(TypedAnswer):
+    kind = "numeric"
+
+    def max_length(self, spec):
+        return MAX_NUMBER_LENGTH
+
+    def clean(self, spec, raw):
+        if isinstance(raw, bool):
+            raise AnswerRefused(_("Enter a number."))
+        if isinstance(raw, (int, float)):
+            raw = str(raw)
+        text = super().clean(spec, raw)
+        if text is not None and parse_number(text) is None:
+            raise AnswerRefused(_("Enter a number, such as 12 or 1,5."))
+        return text
+
+    def grade(self, spec, answer):
+        value = parse_number(answer)
+        if value is not None and abs(value - spec["answer"]) <= spec.get("tolerance", 0) + 1e-9:
+            return Grade(1.0)
+        return Grade(0.0, wrong_feedback(spec, lambda wrong: value is not None and abs(value - wrong) <= 1e-9))
+
+
+def parse_number(text):
+    """A number as people type it: `1,5`, `1.5`, `1 500`; None when it is not one."""
+    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text).replace(",", ".")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

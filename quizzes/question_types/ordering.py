@@ -1,0 +1,40 @@
+"""Ordering: items shown shuffled, each given its position; credit for each item right after its predecessor."""
+
+from django.utils.translation import gettext as _
+
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, fields_by_id, ids
+
+
+class Ordering(QuestionType):
+    kind = "ordering"
+
+    def answer_from_form(self, spec, data, name):
+        return fields_by_id(data, name, [item["id"] for item in spec["items"]])
+
+    def clean(self, spec, raw):
+        if raw in (None, "", {}):
+            return None
+        if not isinstance(raw, dict):
+            raise AnswerRefused(_("Give each item a position."))
+        items = ids(spec, "items")
+        answer = {}
+        for item, position in raw.items():
+            if item not in items:
+                raise AnswerRefused(_("This item is not one of the question's items."))
+            if position in (None, ""):
+                continue
+            if isinstance(position, str) and position.strip().isdigit():
+                position = int(position)
+            if not isinstance(position, int) or isinstance(position, bool) or not 1 <= position <= len(items):
+                raise AnswerRefused(_("A position is a number from 1 to %(count)s.") % {"count": len(items)})
+            answer[item] = position
+        return answer or None
+
+    def grade(self, spec, answer):
+        """Credit for each item placed right after the one that precedes it in the right order."""
+        order = [item["id"] for item in spec["items"]]
+        linked = sum(
+            1 for before, after in zip(order, order[1:])
+            if before in answer and after in answer and answer[after] == answer[before] + 1
+        )
+        return Grade(round(linked / (len(order) - 1), 4))
