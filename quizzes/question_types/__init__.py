@@ -1,7 +1,8 @@
 """The question types of quizzes: one class each, registered by kind in `TYPES`, the one table.
 
 A type holds everything that differs from one kind of question to another:
-cleaning an answer from a form or JSON, and grading it.
+reading its spec from a pack's YAML, cleaning an answer from a form or
+JSON, and grading it.
 The contract is `base.QuestionType`. Adding a type: its class and its line here,
 and its choice in `Question.Kind`.
 
@@ -21,6 +22,7 @@ from quizzes.question_types.true_false import TrueFalse
 
 __all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade"]
 
+# In this order in the pack checker's messages.
 TYPES = {question_type.kind: question_type for question_type in (
     Single(), Multiple(), TrueFalse(), Short(), Numeric(), Matching(), Ordering(), Command(),
 )}

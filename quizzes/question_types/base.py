@@ -31,6 +31,8 @@ class Grade:
 class QuestionType:
     """One kind of question: a subclass fills in what differs from one kind to another.
 
+    - `read_spec(reader, data)`: the spec, from the question's YAML mapping;
+      problems go to `reader` (quizzes.question_types.reading). None: unusable.
     - `answer_from_form(spec, data, name)`: the raw answer a POST holds (before `clean`).
     - `clean(spec, raw)`: the answer as stored, None for "no answer", or
       AnswerRefused with a message for the learner.
@@ -38,6 +40,10 @@ class QuestionType:
     """
 
     kind = ""
+    keys = {}  # the spec's YAML keys: {key: required}
+
+    def read_spec(self, reader, data):
+        raise NotImplementedError
 
     def answer_from_form(self, spec, data, name):
         return data.get(name)

@@ -2,16 +2,47 @@
 
 from django.utils.translation import gettext as _
 
+from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, ids
+
+CHOICE_KEYS = {"text": True, "correct": False, "feedback": False}
 
 
 class Choices(QuestionType):
+    keys = {"choices": True}
+
+    def read_spec(self, reader, data):
+        choices, texts = [], set()
+        for index, _choice in enumerate(reader.items(data.get("choices"), ("choices",), minimum=2, what="must be a list of at least two choices")):
+            choice = reader.mapping(("choices", index), CHOICE_KEYS, "a choice")
+            if choice is None:
+                continue
+            text = reader.text(choice.get("text"), ("choices", index, "text"))
+            if text in texts:
+                reader.problem(("choices", index, "text"), f"duplicate choice {text!r}")
+            texts.add(text)
+            choices.append({
+                "id": reader.id("choice", text), "html": markdown.render_inline(text) if text else "",
+                "correct": reader.flag(choice.get("correct"), ("choices", index, "correct"), False),
+                "feedback_html": reader.html(choice.get("feedback"), ("choices", index, "feedback")),
+            })
+        problem = self.right_count_problem(sum(c["correct"] for c in choices))
+        if len(choices) >= 2 and problem:
+            reader.problem(("choices",), problem)
+        return {"choices": choices}
+
+    def right_count_problem(self, right):
+        raise NotImplementedError
+
     def feedback(self, spec, picked):
         return tuple(c["feedback_html"] for c in spec["choices"] if c["id"] in picked and c.get("feedback_html"))
 
 
 class Single(Choices):
     kind = "single"
+
+    def right_count_problem(self, right):
+        return "" if right == 1 else f"a single-choice question needs exactly one correct choice (found {right})"
 
     def clean(self, spec, raw):
         if raw in (None, ""):
@@ -29,6 +60,9 @@ class Single(Choices):
 
 class Multiple(Choices):
     kind = "multiple"
+
+    def right_count_problem(self, right):
+        return "" if right else "a multiple-choice question needs at least one correct choice"
 
     def answer_from_form(self, spec, data, name):
         return data.getlist(name)

@@ -1,5 +1,6 @@
 """Docker command: a command line, right when it does what an accepted one does (quizzes.docker_commands)."""
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from quizzes import docker_commands
@@ -8,6 +9,30 @@ from quizzes.question_types.base import Grade, TypedAnswer, message, wrong_feedb
 
 class Command(TypedAnswer):
     kind = "command"
+    keys = {"accept": True, "wrong": False}
+
+    def read_spec(self, reader, data):
+        def parse(value, rel):
+            text = reader.text(value, rel)
+            if not text:
+                return None
+            # Pack problems are in English, whatever the language of the process.
+            with translation.override(None):
+                try:
+                    docker_commands.parse(text)
+                    return text
+                except docker_commands.CommandError as error:
+                    reader.problem(rel, f"{text!r} is not a command the grader understands: {error}")
+                    return None
+
+        lines = reader.items(data.get("accept"), ("accept",), minimum=1, what="must be a non-empty list of accepted commands")
+        accept = [line for line in (parse(line, ("accept", index)) for index, line in enumerate(lines)) if line]
+        wrong = reader.wrong_answers(data.get("wrong"), compare=parse)
+        accepted = {docker_commands.parse(line) for line in accept}
+        for index, entry in enumerate(wrong):
+            if docker_commands.parse(entry["answer"]) in accepted:
+                reader.problem(("wrong", index, "answer"), f"{entry['answer']!r} is the same command as an accepted one")
+        return {"accept": accept, "wrong": wrong}
 
     def max_length(self, spec):
         return docker_commands.MAX_LENGTH

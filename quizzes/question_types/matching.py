@@ -2,11 +2,37 @@
 
 from django.utils.translation import gettext as _
 
+from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, fields_by_id, ids
+
+PAIR_KEYS = {"left": True, "right": True}
 
 
 class Matching(QuestionType):
     kind = "matching"
+    keys = {"pairs": True, "distractors": False}
+
+    def read_spec(self, reader, data):
+        pairs, options, lefts = [], {}, set()
+        for index, _pair in enumerate(reader.items(data.get("pairs"), ("pairs",), minimum=2, what="a matching question needs at least two pairs")):
+            pair = reader.mapping(("pairs", index), PAIR_KEYS, "a pair")
+            if pair is None:
+                continue
+            left = reader.text(pair.get("left"), ("pairs", index, "left"))
+            right = reader.text(pair.get("right"), ("pairs", index, "right"))
+            if left in lefts:
+                reader.problem(("pairs", index, "left"), f"duplicate item {left!r}")
+            lefts.add(left)
+            option = options.setdefault(right, {"id": reader.id("option", right), "html": markdown.render_inline(right) if right else ""})
+            pairs.append({"id": reader.id("item", left), "html": markdown.render_inline(left) if left else "", "match": option["id"]})
+        distractors = data.get("distractors")
+        for index, text in enumerate(reader.items(distractors, ("distractors",), minimum=1, what="must be a list of extra answers") if distractors is not None else []):
+            text = reader.text(text, ("distractors", index))
+            if text in options:
+                reader.problem(("distractors", index), f"{text!r} is already the answer of a pair")
+            elif text:
+                options[text] = {"id": reader.id("option", text), "html": markdown.render_inline(text)}
+        return {"pairs": pairs, "options": list(options.values())}
 
     def answer_from_form(self, spec, data, name):
         return fields_by_id(data, name, [pair["id"] for pair in spec["pairs"]])

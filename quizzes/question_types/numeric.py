@@ -12,6 +12,23 @@ MAX_NUMBER_LENGTH = 40
 
 class Numeric(TypedAnswer):
     kind = "numeric"
+    keys = {"answer": False, "tolerance": False, "unit": False, "wrong": False}
+
+    def read_spec(self, reader, data):
+        if data.get("answer") is None:
+            reader.problem(("answer",), "missing answer (a number)")
+            return None
+        answer = read_number(reader, data.get("answer"), ("answer",))
+        tolerance = 0.0
+        if data.get("tolerance") is not None:
+            tolerance = read_number(reader, data["tolerance"], ("tolerance",))
+            if tolerance is not None and tolerance < 0:
+                reader.problem(("tolerance",), f"{data['tolerance']!r}: a tolerance cannot be negative")
+        unit = reader.text(data.get("unit"), ("unit",), required=False)
+        wrong = reader.wrong_answers(data.get("wrong"), compare=lambda value, rel: read_number(reader, value, rel))
+        if answer is None or tolerance is None:
+            return None
+        return {"answer": answer, "tolerance": max(tolerance, 0.0), "unit": unit, "wrong": wrong}
 
     def max_length(self, spec):
         return MAX_NUMBER_LENGTH
@@ -41,3 +58,13 @@ def parse_number(text):
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def read_number(reader, value, rel):
+    """A number of the pack (the answer, the tolerance, a wrong answer), written as YAML or as text."""
+    if isinstance(value, str):
+        value = parse_number(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        reader.problem(rel, "must be a number")
+        return None
+    return float(value)

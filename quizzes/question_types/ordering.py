@@ -2,11 +2,23 @@
 
 from django.utils.translation import gettext as _
 
+from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, fields_by_id, ids
 
 
 class Ordering(QuestionType):
     kind = "ordering"
+    keys = {"items": True}
+
+    def read_spec(self, reader, data):
+        items, texts = [], set()
+        for index, text in enumerate(reader.items(data.get("items"), ("items",), minimum=2, what="an ordering question needs at least two items")):
+            text = reader.text(text, ("items", index))
+            if text in texts:
+                reader.problem(("items", index), f"duplicate item {text!r}")
+            texts.add(text)
+            items.append({"id": reader.id("item", text), "html": markdown.render_inline(text) if text else ""})
+        return {"items": items}
 
     def answer_from_form(self, spec, data, name):
         return fields_by_id(data, name, [item["id"] for item in spec["items"]])

@@ -6,10 +6,45 @@ import unicodedata
 from quizzes.question_types.base import Grade, TypedAnswer, wrong_feedback
 
 MAX_TEXT_LENGTH = 200  # what a learner may type when the question sets no max_length
+MAX_SHORT_LENGTH = 1000  # the longest max_length a pack may set
 
 
 class Short(TypedAnswer):
     kind = "short"
+    keys = {"accept": False, "regex": False, "case_sensitive": False, "ignore_accents": False, "normalize_spaces": False, "max_length": False, "wrong": False}
+
+    def read_spec(self, reader, data):
+        spec = {
+            "accept": [], "regex": "",
+            "case_sensitive": reader.flag(data.get("case_sensitive"), ("case_sensitive",), False),
+            "ignore_accents": reader.flag(data.get("ignore_accents"), ("ignore_accents",), True),
+            "normalize_spaces": reader.flag(data.get("normalize_spaces"), ("normalize_spaces",), True),
+            "max_length": MAX_TEXT_LENGTH,
+        }
+        if data.get("max_length") is not None:
+            spec["max_length"] = reader.whole(data["max_length"], ("max_length",), what=f"a length from 1 to {MAX_SHORT_LENGTH}") or spec["max_length"]
+            if spec["max_length"] > MAX_SHORT_LENGTH:
+                reader.problem(("max_length",), f"{spec['max_length']} is longer than {MAX_SHORT_LENGTH}")
+        accept = data.get("accept")
+        if accept is not None:
+            for index, answer in enumerate(reader.items(accept, ("accept",), minimum=1, what="must be a list of accepted answers")):
+                text = reader.text(answer, ("accept", index))
+                if len(text) > spec["max_length"]:
+                    reader.problem(("accept", index), f"longer than max_length ({spec['max_length']})")
+                if text:
+                    spec["accept"].append(text)
+        regex = data.get("regex")
+        if regex is not None:
+            pattern = reader.text(regex, ("regex",))
+            try:
+                re.compile(pattern)
+                spec["regex"] = pattern
+            except re.error as error:
+                reader.problem(("regex",), f"does not compile: {error}")
+        if accept is None and regex is None:
+            reader.problem((), "a short-text question needs accept (a list of answers) or regex")
+        spec["wrong"] = reader.wrong_answers(data.get("wrong"), compare=lambda value, rel: reader.text(value, rel) or None)
+        return spec
 
     def max_length(self, spec):
         return spec.get("max_length") or MAX_TEXT_LENGTH

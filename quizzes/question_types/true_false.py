@@ -7,6 +7,18 @@ from quizzes.question_types.base import AnswerRefused, Grade, QuestionType
 
 class TrueFalse(QuestionType):
     kind = "true_false"
+    keys = {"answer": False, "feedback_true": False, "feedback_false": False}
+
+    def read_spec(self, reader, data):
+        answer = data.get("answer")
+        if not isinstance(answer, bool):
+            reader.problem(("answer",), "must be true or false" if answer is not None else "missing answer (true or false)")
+            return None
+        return {
+            "answer": answer,
+            "feedback_true_html": reader.html(data.get("feedback_true"), ("feedback_true",)),
+            "feedback_false_html": reader.html(data.get("feedback_false"), ("feedback_false",)),
+        }
 
     def clean(self, spec, raw):
         if raw in (None, ""):
