@@ -21,11 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from quizzes import question_types
-from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
+from quizzes.models import Attempt, AttemptQuestion, Quiz
 
 # A submission sent as the countdown ends reaches the server a moment later; it is still on time.
 GRACE = timedelta(seconds=5)
-SHUFFLED_ALWAYS = {Question.Kind.MATCHING: "options", Question.Kind.ORDERING: "items"}
 
 
 class AttemptRefused(Exception):
@@ -39,8 +38,8 @@ class AttemptClosed(Exception):
 def draw(questions, *, seed, pool_size=None, shuffle_questions=False, shuffle_choices=False):
     """The questions of one attempt and the display order of each one's choices: [(question, order)].
 
-    Pure and deterministic for a seed. Matching answers and ordering items are
-    always shuffled (in pack order they would give the answer away).
+    Pure and deterministic for a seed; each question's type draws its order
+    (matching answers and ordering items are always shuffled).
     """
     rng = random.Random(seed)
     chosen = list(questions)
@@ -50,21 +49,10 @@ def draw(questions, *, seed, pool_size=None, shuffle_questions=False, shuffle_ch
             chosen.sort(key=lambda question: question.position)
     elif shuffle_questions:
         rng.shuffle(chosen)
-    drawn = []
-    for question in chosen:
-        order = []
-        if question.kind in (Question.Kind.SINGLE, Question.Kind.MULTIPLE):
-            order = [choice["id"] for choice in question.spec["choices"]]
-            if shuffle_choices:
-                rng.shuffle(order)
-        elif question.kind in SHUFFLED_ALWAYS:
-            order = [entry["id"] for entry in question.spec[SHUFFLED_ALWAYS[question.kind]]]
-            natural = list(order)
-            rng.shuffle(order)
-            if order == natural and len(order) > 1:
-                order = order[1:] + order[:1]
-        drawn.append((question, order))
-    return drawn
+    return [
+        (question, question_types.TYPES[question.kind].draw_order(question.spec, rng, shuffle_choices=shuffle_choices))
+        for question in chosen
+    ]
 
 
 def start_attempt(*, user, quiz, now=None):

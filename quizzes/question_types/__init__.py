@@ -1,8 +1,8 @@
 """The question types of quizzes: one class each, registered by kind in `TYPES`, the one table.
 
 A type holds everything that differs from one kind of question to another:
-reading its spec from a pack's YAML, cleaning an answer from a form or
-JSON, and grading it.
+reading its spec from a pack's YAML, the display order drawn for an attempt,
+cleaning an answer from a form or JSON, and grading it.
 The contract is `base.QuestionType`. Adding a type: its class and its line here,
 and its choice in `Question.Kind`.
 

@@ -33,6 +33,7 @@ class QuestionType:
 
     - `read_spec(reader, data)`: the spec, from the question's YAML mapping;
       problems go to `reader` (quizzes.question_types.reading). None: unusable.
+    - `draw_order(spec, rng, shuffle_choices=)`: the ids in the order one attempt shows them.
     - `answer_from_form(spec, data, name)`: the raw answer a POST holds (before `clean`).
     - `clean(spec, raw)`: the answer as stored, None for "no answer", or
       AnswerRefused with a message for the learner.
@@ -44,6 +45,9 @@ class QuestionType:
 
     def read_spec(self, reader, data):
         raise NotImplementedError
+
+    def draw_order(self, spec, rng, *, shuffle_choices):
+        return []
 
     def answer_from_form(self, spec, data, name):
         return data.get(name)
@@ -82,6 +86,15 @@ def message(text):
 
 def ids(spec, key):
     return {entry["id"] for entry in spec[key]}
+
+
+def always_shuffled(ids_in_order, rng):
+    """The ids shuffled, and never left in their given order: that order would give the answer away."""
+    order = list(ids_in_order)
+    rng.shuffle(order)
+    if order == list(ids_in_order) and len(order) > 1:
+        order = order[1:] + order[:1]
+    return order
 
 
 def fields_by_id(data, name, ids_in_order):

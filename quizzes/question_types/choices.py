@@ -34,6 +34,12 @@ class Choices(QuestionType):
     def right_count_problem(self, right):
         raise NotImplementedError
 
+    def draw_order(self, spec, rng, *, shuffle_choices):
+        order = [choice["id"] for choice in spec["choices"]]
+        if shuffle_choices:
+            rng.shuffle(order)
+        return order
+
     def feedback(self, spec, picked):
         return tuple(c["feedback_html"] for c in spec["choices"] if c["id"] in picked and c.get("feedback_html"))
 

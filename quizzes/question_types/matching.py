@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, fields_by_id, ids
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, fields_by_id, ids
 
 PAIR_KEYS = {"left": True, "right": True}
 
@@ -33,6 +33,9 @@ class Matching(QuestionType):
             elif text:
                 options[text] = {"id": reader.id("option", text), "html": markdown.render_inline(text)}
         return {"pairs": pairs, "options": list(options.values())}
+
+    def draw_order(self, spec, rng, *, shuffle_choices):
+        return always_shuffled([option["id"] for option in spec["options"]], rng)
 
     def answer_from_form(self, spec, data, name):
         return fields_by_id(data, name, [pair["id"] for pair in spec["pairs"]])

@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, fields_by_id, ids
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, fields_by_id, ids
 
 
 class Ordering(QuestionType):
@@ -19,6 +19,9 @@ class Ordering(QuestionType):
             texts.add(text)
             items.append({"id": reader.id("item", text), "html": markdown.render_inline(text) if text else ""})
         return {"items": items}
+
+    def draw_order(self, spec, rng, *, shuffle_choices):
+        return always_shuffled([item["id"] for item in spec["items"]], rng)
 
     def answer_from_form(self, spec, data, name):
         return fields_by_id(data, name, [item["id"] for item in spec["items"]])
