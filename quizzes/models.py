@@ -86,7 +86,7 @@ class Quiz(models.Model):
 
 
 class Question(models.Model):
-    """One question of a quiz's pool; `spec` holds what grading needs (see quizzes.question_types)."""
+    """One question of a quiz's pool; `spec` holds what its type needs (see quizzes.question_types)."""
 
     class Kind(models.TextChoices):
         SINGLE = "single", _("single choice")
@@ -216,49 +216,4 @@ class AttemptQuestion(models.Model):
 
     def display(self, *, review=False):
         """What a page shows of this question. Right answers only with `review`: never in an open attempt."""
-        spec, answer = self.spec, self.answer
-        view = {"kind": self.kind, "name": self.field_name}
-        if self.kind in (Question.Kind.SINGLE, Question.Kind.MULTIPLE):
-            by_id = {choice["id"]: choice for choice in spec["choices"]}
-            picked = set(answer if isinstance(answer, list) else [answer])
-            view["choices"] = [
-                {"id": cid, "html": by_id[cid]["html"], "selected": cid in picked,
-                 **({"correct": by_id[cid]["correct"], "feedback_html": by_id[cid].get("feedback_html", "")} if review else {})}
-                for cid in self.order
-            ]
-        elif self.kind == Question.Kind.TRUE_FALSE:
-            view["value"] = answer
-            if review:
-                view["right"] = spec["answer"]
-        elif self.kind in (Question.Kind.SHORT, Question.Kind.NUMERIC, Question.Kind.COMMAND):
-            view["value"] = answer or ""
-            view["max_length"] = question_types.TYPES[self.kind].max_length(spec)
-            view["unit"] = spec.get("unit", "")
-            if review:
-                if self.kind == Question.Kind.NUMERIC:
-                    view["right"], view["tolerance"] = spec["answer"], spec.get("tolerance", 0)
-                else:
-                    view["right"] = spec["accept"][0] if spec.get("accept") else ""
-                    view["also_right"] = spec.get("accept", [])[1:]
-        elif self.kind == Question.Kind.MATCHING:
-            options = {option["id"]: option for option in spec["options"]}
-            chosen = answer or {}
-            view["options"] = [options[oid] for oid in self.order]
-            view["pairs"] = [
-                {"id": pair["id"], "html": pair["html"], "chosen": chosen.get(pair["id"], ""),
-                 "chosen_html": options[chosen[pair["id"]]]["html"] if chosen.get(pair["id"]) in options else "",
-                 **({"right_html": options[pair["match"]]["html"], "is_right": chosen.get(pair["id"]) == pair["match"]} if review else {})}
-                for pair in spec["pairs"]
-            ]
-        elif self.kind == Question.Kind.ORDERING:
-            items = {item["id"]: item for item in spec["items"]}
-            positions = answer or {}
-            view["positions"] = list(range(1, len(items) + 1))
-            view["items"] = [{"id": iid, "html": items[iid]["html"], "position": positions.get(iid, "")} for iid in self.order]
-            if review:
-                view["by_position"] = sorted(
-                    ({"html": items[iid]["html"], "position": pos} for iid, pos in positions.items() if iid in items),
-                    key=lambda item: item["position"],
-                )
-                view["right_order"] = [item["html"] for item in spec["items"]]
-        return view
+        return question_types.view(self.kind, self.spec, self.order, self.answer, name=self.field_name, review=review)

@@ -2,8 +2,9 @@
 
 A type holds everything that differs from one kind of question to another:
 reading its spec from a pack's YAML, the display order drawn for an attempt,
-cleaning an answer from a form or JSON, and grading it.
-The contract is `base.QuestionType`. Adding a type: its class and its line here,
+cleaning an answer from a form or JSON, grading, and what its template
+(`templates/quizzes/types/`) shows on the question page and in the review.
+The contract is `base.QuestionType`. Adding a type: its class, its line here, its template,
 and its choice in `Question.Kind`.
 
 The functions below are what the attempt workflow and the pages call, by kind.
@@ -20,7 +21,7 @@ from quizzes.question_types.ordering import Ordering
 from quizzes.question_types.short import Short
 from quizzes.question_types.true_false import TrueFalse
 
-__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade"]
+__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade", "view"]
 
 # In this order in the pack checker's messages.
 TYPES = {question_type.kind: question_type for question_type in (
@@ -43,3 +44,13 @@ def grade(kind, spec, answer):
     if answer is None:
         return Grade(0.0, (message(_("Not answered.")),))
     return TYPES[kind].grade(spec, answer)
+
+
+def view(kind, spec, order, answer, *, name, review=False):
+    """What a page shows of one question: its type's fields, and the template that shows them."""
+    question_type = TYPES[kind]
+    return {
+        "kind": kind, "name": name, "template": question_type.template, "review": review,
+        "feedback_in_place": question_type.feedback_in_place,
+        **question_type.view(spec, order, answer, review=review),
+    }

@@ -38,10 +38,19 @@ class QuestionType:
     - `clean(spec, raw)`: the answer as stored, None for "no answer", or
       AnswerRefused with a message for the learner.
     - `grade(spec, answer)`: a Grade for an answer already cleaned, never None.
+    - `view(spec, order, answer, review=)`: what its template shows; right
+      answers only with `review`, never in an open attempt.
     """
 
     kind = ""
     keys = {}  # the spec's YAML keys: {key: required}
+    # The review shows the feedback beside what it is about (each picked choice) rather than under the question.
+    feedback_in_place = False
+
+    @property
+    def template(self):
+        """The one template of the type: its input, or its review when `q.review`."""
+        return f"quizzes/types/{self.kind}.html"
 
     def read_spec(self, reader, data):
         raise NotImplementedError
@@ -58,6 +67,12 @@ class QuestionType:
     def grade(self, spec, answer):
         raise NotImplementedError
 
+    def view(self, spec, order, answer, *, review):
+        raise NotImplementedError
+
+    def picks(self, answer):
+        return [answer]
+
 
 class TypedAnswer(QuestionType):
     """A question answered by typing one line: a text, a number, a command."""
@@ -67,6 +82,17 @@ class TypedAnswer(QuestionType):
 
     def clean(self, spec, raw):
         return text_answer(raw, self.max_length(spec))
+
+    def view(self, spec, order, answer, *, review):
+        view = {"value": answer or "", "max_length": self.max_length(spec), "unit": spec.get("unit", "")}
+        if review:
+            view.update(self.right_answer(spec))
+        return view
+
+    def right_answer(self, spec):
+        """What the review shows as right: the first accepted answer, and the others as also accepted."""
+        accepted = spec.get("accept", [])
+        return {"right": accepted[0] if accepted else "", "also_right": accepted[1:]}
 
 
 def text_answer(raw, limit):

@@ -10,6 +10,9 @@ CHOICE_KEYS = {"text": True, "correct": False, "feedback": False}
 
 class Choices(QuestionType):
     keys = {"choices": True}
+    template = "quizzes/types/choices.html"
+    feedback_in_place = True
+    multiple = False
 
     def read_spec(self, reader, data):
         choices, texts = [], set()
@@ -40,6 +43,15 @@ class Choices(QuestionType):
             rng.shuffle(order)
         return order
 
+    def view(self, spec, order, answer, *, review):
+        by_id = {choice["id"]: choice for choice in spec["choices"]}
+        picked = set(self.picks(answer))
+        return {"multiple": self.multiple, "choices": [
+            {"id": cid, "html": by_id[cid]["html"], "selected": cid in picked,
+             **({"correct": by_id[cid]["correct"], "feedback_html": by_id[cid].get("feedback_html", "")} if review else {})}
+            for cid in order
+        ]}
+
     def feedback(self, spec, picked):
         return tuple(c["feedback_html"] for c in spec["choices"] if c["id"] in picked and c.get("feedback_html"))
 
@@ -66,6 +78,7 @@ class Single(Choices):
 
 class Multiple(Choices):
     kind = "multiple"
+    multiple = True
 
     def right_count_problem(self, right):
         return "" if right else "a multiple-choice question needs at least one correct choice"
@@ -92,3 +105,6 @@ class Multiple(Choices):
         wrong = ids(spec, "choices") - right
         score = len(picked & right) / len(right) - (len(picked & wrong) / len(wrong) if wrong else 0)
         return Grade(round(max(0.0, min(1.0, score)), 4), self.feedback(spec, picked))
+
+    def picks(self, answer):
+        return set(answer) if isinstance(answer, list) else [answer]

@@ -60,3 +60,13 @@ class Matching(QuestionType):
     def grade(self, spec, answer):
         right = sum(1 for pair in spec["pairs"] if answer.get(pair["id"]) == pair["match"])
         return Grade(round(right / len(spec["pairs"]), 4))
+
+    def view(self, spec, order, answer, *, review):
+        options = {option["id"]: option for option in spec["options"]}
+        chosen = answer or {}
+        return {"options": [options[oid] for oid in order], "pairs": [
+            {"id": pair["id"], "html": pair["html"], "chosen": chosen.get(pair["id"], ""),
+             "chosen_html": options[chosen[pair["id"]]]["html"] if chosen.get(pair["id"]) in options else "",
+             **({"right_html": options[pair["match"]]["html"], "is_right": chosen.get(pair["id"]) == pair["match"]} if review else {})}
+            for pair in spec["pairs"]
+        ]}

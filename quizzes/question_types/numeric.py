@@ -49,6 +49,9 @@ class Numeric(TypedAnswer):
             return Grade(1.0)
         return Grade(0.0, wrong_feedback(spec, lambda wrong: value is not None and abs(value - wrong) <= 1e-9))
 
+    def right_answer(self, spec):
+        return {"right": spec["answer"], "tolerance": spec.get("tolerance", 0)}
+
 
 def parse_number(text):
     """A number as people type it: `1,5`, `1.5`, `1 500`; None when it is not one."""

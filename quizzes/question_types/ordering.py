@@ -53,3 +53,18 @@ class Ordering(QuestionType):
             if before in answer and after in answer and answer[after] == answer[before] + 1
         )
         return Grade(round(linked / (len(order) - 1), 4))
+
+    def view(self, spec, order, answer, *, review):
+        items = {item["id"]: item for item in spec["items"]}
+        positions = answer or {}
+        view = {
+            "positions": list(range(1, len(items) + 1)),
+            "items": [{"id": iid, "html": items[iid]["html"], "position": positions.get(iid, "")} for iid in order],
+        }
+        if review:
+            view["by_position"] = sorted(
+                ({"html": items[iid]["html"], "position": pos} for iid, pos in positions.items() if iid in items),
+                key=lambda item: item["position"],
+            )
+            view["right_order"] = [item["html"] for item in spec["items"]]
+        return view

@@ -32,3 +32,6 @@ class TrueFalse(QuestionType):
     def grade(self, spec, answer):
         feedback = spec.get("feedback_true_html" if answer else "feedback_false_html") or ""
         return Grade(1.0 if answer == spec["answer"] else 0.0, (feedback,) if feedback else ())
+
+    def view(self, spec, order, answer, *, review):
+        return {"value": answer, **({"right": spec["answer"]} if review else {})}
