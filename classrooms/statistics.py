@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 
 from django.db.models import Min, TextField
 from django.db.models.functions import Cast
-from django.utils.translation import gettext as _
 
 from classrooms.access import member_ids
 from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
+from quizzes.question_types import TYPES
 from labs.models import Lab, LabTask, Sandbox, Submission
 
-CHOICE_KINDS = (Question.Kind.SINGLE, Question.Kind.MULTIPLE, Question.Kind.TRUE_FALSE)
+PICKED_KINDS = [kind for kind, question_type in TYPES.items() if question_type.answered_by_picking]
 TOP_FAILURES = 5
 
 
@@ -78,14 +78,10 @@ def discrimination_index(question_scores, rest_scores):
 
 def pick_frequencies(kind, choice_ids, answers):
     """How often each choice was picked, {choice id: count}, over the answers given (None: no answer)."""
-    counts = Counter()
+    counts, question_type = Counter(), TYPES[kind]
     for answer in answers:
-        if answer is None:
-            continue
-        if kind == Question.Kind.MULTIPLE:
-            counts.update(set(answer) if isinstance(answer, list) else [answer])
-        else:
-            counts[answer] += 1
+        if answer is not None:
+            counts.update(question_type.picks(answer))
     return {cid: counts.get(cid, 0) for cid in choice_ids}
 
 
@@ -161,7 +157,7 @@ def quiz_statistics(classroom, quizzes=None):
             data["rest"].append(total - score * points)
     # Answers only where picks are counted, fetched as JSON text and decoded once per distinct
     # text: a class answers the same few choices thousands of times.
-    raw = slots.filter(kind__in=CHOICE_KINDS).annotate(raw=Cast("answer", TextField())).values_list("question_id", "raw")
+    raw = slots.filter(kind__in=PICKED_KINDS).annotate(raw=Cast("answer", TextField())).values_list("question_id", "raw")
     decoded = {None: None}
     for question_id, text in raw.iterator(chunk_size=5000):
         if text not in decoded:
@@ -187,13 +183,7 @@ def quiz_statistics(classroom, quizzes=None):
 
 
 def _choices(question, answers):
-    if question.kind not in CHOICE_KINDS:
-        return []
-    if question.kind == Question.Kind.TRUE_FALSE:
-        options = [{"id": True, "html": _("True"), "correct": question.spec.get("answer") is True},
-                   {"id": False, "html": _("False"), "correct": question.spec.get("answer") is False}]
-    else:
-        options = [{"id": c["id"], "html": c["html"], "correct": bool(c.get("correct"))} for c in question.spec.get("choices", [])]
+    options = TYPES[question.kind].options(question.spec)  # none for the types not answered by picking
     counts = pick_frequencies(question.kind, [o["id"] for o in options], answers)
     answered = sum(1 for a in answers if a is not None)
     for option in options:

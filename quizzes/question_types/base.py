@@ -40,12 +40,16 @@ class QuestionType:
     - `grade(spec, answer)`: a Grade for an answer already cleaned, never None.
     - `view(spec, order, answer, review=)`: what its template shows; right
       answers only with `review`, never in an open attempt.
+    - `options(spec)` and `picks(answer)`: for the types answered by picking,
+      what statistics count.
     """
 
     kind = ""
     keys = {}  # the spec's YAML keys: {key: required}
     # The review shows the feedback beside what it is about (each picked choice) rather than under the question.
     feedback_in_place = False
+    # Statistics count how often each option is picked, for these types only.
+    answered_by_picking = False
 
     @property
     def template(self):
@@ -69,6 +73,9 @@ class QuestionType:
 
     def view(self, spec, order, answer, *, review):
         raise NotImplementedError
+
+    def options(self, spec):
+        return []
 
     def picks(self, answer):
         return [answer]

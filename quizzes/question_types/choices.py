@@ -12,6 +12,7 @@ class Choices(QuestionType):
     keys = {"choices": True}
     template = "quizzes/types/choices.html"
     feedback_in_place = True
+    answered_by_picking = True
     multiple = False
 
     def read_spec(self, reader, data):
@@ -51,6 +52,9 @@ class Choices(QuestionType):
              **({"correct": by_id[cid]["correct"], "feedback_html": by_id[cid].get("feedback_html", "")} if review else {})}
             for cid in order
         ]}
+
+    def options(self, spec):
+        return [{"id": c["id"], "html": c["html"], "correct": bool(c.get("correct"))} for c in spec.get("choices", [])]
 
     def feedback(self, spec, picked):
         return tuple(c["feedback_html"] for c in spec["choices"] if c["id"] in picked and c.get("feedback_html"))

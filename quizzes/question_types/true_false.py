@@ -8,6 +8,7 @@ from quizzes.question_types.base import AnswerRefused, Grade, QuestionType
 class TrueFalse(QuestionType):
     kind = "true_false"
     keys = {"answer": False, "feedback_true": False, "feedback_false": False}
+    answered_by_picking = True
 
     def read_spec(self, reader, data):
         answer = data.get("answer")
@@ -35,3 +36,7 @@ class TrueFalse(QuestionType):
 
     def view(self, spec, order, answer, *, review):
         return {"value": answer, **({"right": spec["answer"]} if review else {})}
+
+    def options(self, spec):
+        return [{"id": True, "html": _("True"), "correct": spec.get("answer") is True},
+                {"id": False, "html": _("False"), "correct": spec.get("answer") is False}]
