@@ -4,8 +4,8 @@ A type holds everything that differs from one kind of question to another:
 reading its spec from a pack's YAML, the display order drawn for an attempt,
 cleaning an answer from a form or JSON, grading, and what its template
 (`templates/quizzes/types/`) shows on the question page and in the review.
-The contract is `base.QuestionType`. Adding a type: its class, its line here, its template,
-and its choice in `Question.Kind`.
+The contract is `base.QuestionType`. Adding a type: its class, its line here,
+its template, then `makemigrations` for the new choice of `Question.kind`.
 
 The functions below are what the attempt workflow and the pages call, by kind.
 """
@@ -23,7 +23,7 @@ from quizzes.question_types.true_false import TrueFalse
 
 __all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade", "view"]
 
-# In this order in the pack checker's messages.
+# In this order in the choices of Question.kind and in the pack checker's messages.
 TYPES = {question_type.kind: question_type for question_type in (
     Single(), Multiple(), TrueFalse(), Short(), Numeric(), Matching(), Ordering(), Command(),
 )}

@@ -45,6 +45,7 @@ class QuestionType:
     """
 
     kind = ""
+    label = ""
     keys = {}  # the spec's YAML keys: {key: required}
     # The review shows the feedback beside what it is about (each picked choice) rather than under the question.
     feedback_in_place = False

@@ -1,6 +1,6 @@
 """Choice questions: one right choice among several (radio buttons), or several right ones (checkboxes)."""
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, ids
@@ -62,6 +62,7 @@ class Choices(QuestionType):
 
 class Single(Choices):
     kind = "single"
+    label = gettext_lazy("single choice")
 
     def right_count_problem(self, right):
         return "" if right == 1 else f"a single-choice question needs exactly one correct choice (found {right})"
@@ -82,6 +83,7 @@ class Single(Choices):
 
 class Multiple(Choices):
     kind = "multiple"
+    label = gettext_lazy("multiple choice")
     multiple = True
 
     def right_count_problem(self, right):

@@ -1,7 +1,7 @@
 """Docker command: a command line, right when it does what an accepted one does (quizzes.docker_commands)."""
 
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from quizzes import docker_commands
 from quizzes.question_types.base import Grade, TypedAnswer, message, wrong_feedback
@@ -9,6 +9,7 @@ from quizzes.question_types.base import Grade, TypedAnswer, message, wrong_feedb
 
 class Command(TypedAnswer):
     kind = "command"
+    label = gettext_lazy("Docker command")
     keys = {"accept": True, "wrong": False}
 
     def read_spec(self, reader, data):

@@ -1,6 +1,6 @@
 """Matching: each item paired with one answer from a shuffled list, with extra wrong answers (distractors)."""
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, fields_by_id, ids
@@ -10,6 +10,7 @@ PAIR_KEYS = {"left": True, "right": True}
 
 class Matching(QuestionType):
     kind = "matching"
+    label = gettext_lazy("matching")
     keys = {"pairs": True, "distractors": False}
 
     def read_spec(self, reader, data):

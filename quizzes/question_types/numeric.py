@@ -3,7 +3,7 @@
 import math
 import re
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from quizzes.question_types.base import AnswerRefused, Grade, TypedAnswer, wrong_feedback
 
@@ -12,6 +12,7 @@ MAX_NUMBER_LENGTH = 40
 
 class Numeric(TypedAnswer):
     kind = "numeric"
+    label = gettext_lazy("number")
     keys = {"answer": False, "tolerance": False, "unit": False, "wrong": False}
 
     def read_spec(self, reader, data):

@@ -1,6 +1,6 @@
 """Ordering: items shown shuffled, each given its position; credit for each item right after its predecessor."""
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, fields_by_id, ids
@@ -8,6 +8,7 @@ from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, alwa
 
 class Ordering(QuestionType):
     kind = "ordering"
+    label = gettext_lazy("ordering")
     keys = {"items": True}
 
     def read_spec(self, reader, data):

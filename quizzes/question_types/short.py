@@ -3,6 +3,8 @@
 import re
 import unicodedata
 
+from django.utils.translation import gettext_lazy
+
 from quizzes.question_types.base import Grade, TypedAnswer, wrong_feedback
 
 MAX_TEXT_LENGTH = 200  # what a learner may type when the question sets no max_length
@@ -11,6 +13,7 @@ MAX_SHORT_LENGTH = 1000  # the longest max_length a pack may set
 
 class Short(TypedAnswer):
     kind = "short"
+    label = gettext_lazy("short text")
     keys = {"accept": False, "regex": False, "case_sensitive": False, "ignore_accents": False, "normalize_spaces": False, "max_length": False, "wrong": False}
 
     def read_spec(self, reader, data):

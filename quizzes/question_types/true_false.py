@@ -1,12 +1,13 @@
 """True or false: a statement the learner judges, with feedback for each answer."""
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType
 
 
 class TrueFalse(QuestionType):
     kind = "true_false"
+    label = gettext_lazy("true or false")
     keys = {"answer": False, "feedback_true": False, "feedback_false": False}
     answered_by_picking = True
 
