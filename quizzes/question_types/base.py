@@ -131,6 +131,25 @@ def always_shuffled(ids_in_order, rng):
     return order
 
 
+def answer_by_id(raw, known, *, wrong_shape, value):
+    """An answer giving some entries (pairs, items) a value each, {id: value}; None when it gives none.
+
+    `wrong_shape`: the message when it is not a mapping; `value` returns an
+    entry's stored value or raises AnswerRefused. Blank values are left out.
+    """
+    if raw in (None, "", {}):
+        return None
+    if not isinstance(raw, dict):
+        raise AnswerRefused(wrong_shape)
+    answer = {}
+    for entry, given in raw.items():
+        if entry not in known:
+            raise AnswerRefused(_("This item is not one of the question's items."))
+        if given not in (None, ""):
+            answer[entry] = value(given)
+    return answer or None
+
+
 def fields_by_id(data, name, ids_in_order):
     """{id: value} of the form fields `<name>-<id>` a POST holds, for the types with one field per entry."""
     return {entry: data.get(f"{name}-{entry}") for entry in ids_in_order if f"{name}-{entry}" in data}

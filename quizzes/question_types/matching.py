@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, fields_by_id, ids
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids
 
 PAIR_KEYS = {"left": True, "right": True}
 
@@ -42,21 +42,14 @@ class Matching(QuestionType):
         return fields_by_id(data, name, [pair["id"] for pair in spec["pairs"]])
 
     def clean(self, spec, raw):
-        if raw in (None, "", {}):
-            return None
-        if not isinstance(raw, dict):
-            raise AnswerRefused(_("Match each item with one answer."))
-        lefts, options = ids(spec, "pairs"), ids(spec, "options")
-        answer = {}
-        for left, option in raw.items():
-            if left not in lefts:
-                raise AnswerRefused(_("This item is not one of the question's items."))
-            if option in (None, ""):
-                continue
-            if not isinstance(option, str) or option not in options:
+        options = ids(spec, "options")
+
+        def option(given):
+            if not isinstance(given, str) or given not in options:
                 raise AnswerRefused(_("This answer is not one of the question's answers."))
-            answer[left] = option
-        return answer or None
+            return given
+
+        return answer_by_id(raw, ids(spec, "pairs"), wrong_shape=_("Match each item with one answer."), value=option)
 
     def grade(self, spec, answer):
         right = sum(1 for pair in spec["pairs"] if answer.get(pair["id"]) == pair["match"])

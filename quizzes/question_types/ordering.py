@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, fields_by_id, ids
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids
 
 
 class Ordering(QuestionType):
@@ -28,23 +28,16 @@ class Ordering(QuestionType):
         return fields_by_id(data, name, [item["id"] for item in spec["items"]])
 
     def clean(self, spec, raw):
-        if raw in (None, "", {}):
-            return None
-        if not isinstance(raw, dict):
-            raise AnswerRefused(_("Give each item a position."))
         items = ids(spec, "items")
-        answer = {}
-        for item, position in raw.items():
-            if item not in items:
-                raise AnswerRefused(_("This item is not one of the question's items."))
-            if position in (None, ""):
-                continue
-            if isinstance(position, str) and position.strip().isdigit():
-                position = int(position)
-            if not isinstance(position, int) or isinstance(position, bool) or not 1 <= position <= len(items):
+
+        def position(given):
+            if isinstance(given, str) and given.strip().isdigit():
+                given = int(given)
+            if not isinstance(given, int) or isinstance(given, bool) or not 1 <= given <= len(items):
                 raise AnswerRefused(_("A position is a number from 1 to %(count)s.") % {"count": len(items)})
-            answer[item] = position
-        return answer or None
+            return given
+
+        return answer_by_id(raw, items, wrong_shape=_("Give each item a position."), value=position)
 
     def grade(self, spec, answer):
         """Credit for each item placed right after the one that precedes it in the right order."""
