@@ -21,10 +21,6 @@ class Verdict:
     found: str = ""
 
 
-class CheckParamsError(ValueError):
-    """A lab names params a check cannot use (reported by the pack loader)."""
-
-
 @dataclass(frozen=True)
 class CheckSpec:
     function: object

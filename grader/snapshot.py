@@ -104,9 +104,6 @@ class Snapshot:
                 return image
         return None
 
-    def image_by_id(self, image_id):
-        return next((image for image in self.images if image.id == image_id), None)
-
     def tags_of_repository(self, ref):
         repository = repository_of(ref)
         return sorted(r for image in self.images for r in image.references if repository_of(r) == repository)
