@@ -278,13 +278,11 @@ def live_sandboxes(request, pk):
     with ThreadPoolExecutor(max_workers=8) as pool:
         memory = list(pool.map(_memory, live)) if live else []
     now = timezone.now()
-    limit = timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES)
     rows = [{
         "sandbox": sandbox,
         "age": now - sandbox.requested_at,
         "time_left": max(timedelta(0), sandbox.expires_at - now),
         "memory": used,
-        "can_extend": sandbox.status == Sandbox.Status.READY and sandbox.expires_at < sandbox.requested_at + limit,
     } for sandbox, used in zip(live, memory)]
     return render(request, "classrooms/sandboxes.html", {"classroom": classroom, "rows": rows, "tab": "sandboxes"})
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -123,6 +125,20 @@ class Sandbox(models.Model):
     @property
     def is_live(self):
         return self.status in self.LIVE
+
+    @property
+    def max_expiry(self):
+        """The ceiling of extensions: the maximum lifetime, counted from the request."""
+        return self.requested_at + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES)
+
+    @property
+    def can_extend(self):
+        return self.status == self.Status.READY and self.expires_at < self.max_expiry
+
+    @property
+    def idle_deadline(self):
+        """When the reaper expires it unless the learner does something first."""
+        return self.last_activity_at + timedelta(minutes=settings.SANDBOX_IDLE_MINUTES)
 
 
 class Submission(models.Model):

@@ -161,8 +161,7 @@ def reset(sandbox):
 
 def extend(sandbox):
     """Push the expiry back, up to the maximum lifetime; return whether it moved."""
-    limit = sandbox.requested_at + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES)
-    new_expiry = min(sandbox.expires_at + timedelta(minutes=settings.SANDBOX_EXTEND_MINUTES), limit)
+    new_expiry = min(sandbox.expires_at + timedelta(minutes=settings.SANDBOX_EXTEND_MINUTES), sandbox.max_expiry)
     if new_expiry <= sandbox.expires_at:
         return False
     return bool(
@@ -175,10 +174,6 @@ def extend(sandbox):
 def touch(sandbox):
     """The learner is active on the sandbox's page: push the idle deadline back."""
     Sandbox.objects.filter(pk=sandbox.pk, status__in=Sandbox.LIVE).update(last_activity_at=timezone.now())
-
-
-def idle_deadline(sandbox):
-    return sandbox.last_activity_at + timedelta(minutes=settings.SANDBOX_IDLE_MINUTES)
 
 
 def reap(*, now=None):

@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -37,9 +35,8 @@ def sandbox_state(sandbox):
     }
     if sandbox.is_live:
         state["expires_in"] = max(0, int((sandbox.expires_at - now).total_seconds()))
-        state["idle_in"] = max(0, int((sandboxes.idle_deadline(sandbox) - now).total_seconds()))
-        limit = sandbox.requested_at + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES)
-        state["can_extend"] = sandbox.status == Sandbox.Status.READY and sandbox.expires_at < limit
+        state["idle_in"] = max(0, int((sandbox.idle_deadline - now).total_seconds()))
+        state["can_extend"] = sandbox.can_extend
     return state
 
 
