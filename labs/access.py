@@ -14,9 +14,18 @@ def get_lab_for_user(user, course_slug, lab_slug):
     return get_object_or_404(labs, slug=lab_slug)
 
 
+def _own_sandboxes(user):
+    return Sandbox.objects.select_related("lab", "lab__course").filter(owner=user)
+
+
 def get_sandbox_for_user(user, pk):
     """A learner's own sandbox; another learner's is indistinguishable from a missing one."""
-    return get_object_or_404(Sandbox.objects.select_related("lab", "lab__course"), pk=pk, owner=user)
+    return get_object_or_404(_own_sandboxes(user), pk=pk)
+
+
+def find_sandbox_for_user(user, pk):
+    """The same sandbox or None, for callers that refuse without a 404 (the terminal closes its websocket)."""
+    return _own_sandboxes(user).filter(pk=pk).first()
 
 
 def get_task_for_user(user, lab, task_slug):

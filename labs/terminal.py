@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from grader import engine
 from labs import sandboxes
+from labs.access import find_sandbox_for_user
 from labs.models import Sandbox
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,6 @@ class OutputBudget:
         self.stamp = now
         self.tokens -= size
         return 0 if self.tokens >= 0 else -self.tokens / self.rate
-
-
-@database_sync_to_async
-def _owned_sandbox(user, pk):
-    return Sandbox.objects.select_related("lab").filter(pk=pk, owner=user).first()
 
 
 @database_sync_to_async
@@ -89,7 +85,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.sandbox = await _owned_sandbox(user, self.scope["url_route"]["kwargs"]["pk"])
+        self.sandbox = await database_sync_to_async(find_sandbox_for_user)(user, self.scope["url_route"]["kwargs"]["pk"])
         if self.sandbox is None:
             await self.close(code=CLOSE_REFUSED)
             return

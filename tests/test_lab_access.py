@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labs import sandboxes
+from labs.access import find_sandbox_for_user
 from labs.models import Lab, Sandbox, Submission
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +54,13 @@ def test_another_learner_cannot_see_check_extend_or_stop_my_sandbox(client, lear
     assert response.status_code == 409
     mine.refresh_from_db()
     assert mine.status == Sandbox.Status.READY and not Submission.objects.exists()
+
+
+def test_the_terminal_finds_only_the_learners_own_sandbox(learner, bob, lab):
+    mine = make_sandbox(learner, lab)
+    assert find_sandbox_for_user(learner, mine.pk) == mine
+    assert find_sandbox_for_user(bob, mine.pk) is None
+    assert find_sandbox_for_user(learner, mine.pk + 1000) is None
 
 
 def test_another_learners_verdict_is_not_visible(client, learner, bob, lab):
