@@ -1,4 +1,9 @@
-"""Celery tasks: thin wrappers that take ids and call the domain functions."""
+"""Celery tasks: thin wrappers that take ids and call the domain functions.
+
+Each task's time limits are the ones of record (there is no global default):
+provisioning waits for a nested daemon and runs a lab's setup steps, so it
+gets minutes; a removal, a check or a reaper pass gets a minute or two.
+"""
 
 from celery import shared_task
 
