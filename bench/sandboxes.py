@@ -78,7 +78,7 @@ def bench_starts(user, lab, n):
         if sandbox.status != Sandbox.Status.READY:
             raise SystemExit(f"sandbox failed: {sandbox.failure}")
         Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
-        engine.remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+        engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
     return times
 
 
@@ -86,10 +86,10 @@ def bench_grading(user, lab, n):
     sandbox = sandboxes.request_sandbox(user=user, lab=lab)
     wait(lambda: Sandbox.objects.filter(pk=sandbox.pk, status=Sandbox.Status.READY).first(), 60)
     sandbox.refresh_from_db()
-    engine.exec_in_sandbox(sandbox.container_name, "docker pull -q nginx:1.22 && docker run -d --name web nginx:1.22")
+    engine.default().exec_in_sandbox(sandbox.container_name, "docker pull -q nginx:1.22 && docker run -d --name web nginx:1.22")
     task = LabTask.objects.get(lab=lab, slug="tirer-nginx-1-22")
     time.sleep(5)  # let the nested daemon settle before reading its idle memory
-    idle_memory = engine.memory_usage_bytes(sandbox.container_name)
+    idle_memory = engine.default().memory_usage_bytes(sandbox.container_name)
     through_celery, in_process = [], []
     for _ in range(n):
         started = time.monotonic()
@@ -98,12 +98,12 @@ def bench_grading(user, lab, n):
         through_celery.append(time.monotonic() - started)
     for _ in range(n):
         started = time.monotonic()
-        snapshot = engine.take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox))
+        snapshot = engine.default().take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox))
         checks.run_check(task.check_name, snapshot, task.check_params)
         in_process.append(time.monotonic() - started)
     statuses = set(Submission.objects.filter(sandbox=sandbox).values_list("status", flat=True))
     Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
-    engine.remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
     return through_celery, in_process, idle_memory, statuses
 
 
@@ -117,7 +117,7 @@ def main():
     user = User.objects.create_user("bench")
     worker = start_worker()
     try:
-        print(f"engine: {engine.engine_info().version}; sandbox image {settings.SANDBOX_IMAGE}; {os.cpu_count()} cores", flush=True)
+        print(f"engine: {engine.default().engine_info().version}; sandbox image {settings.SANDBOX_IMAGE}; {os.cpu_count()} cores", flush=True)
         baseline = baseline_plain_run(max(5, args.starts // 2))
         report("baseline: docker run (plain)", baseline)
         starts = bench_starts(user, Lab.objects.get(slug="premier-conteneur"), args.starts)
@@ -130,8 +130,8 @@ def main():
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
-        for container in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-            engine.remove_sandbox(container.name)
+        for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+            engine.default().remove_sandbox(container.name)
 
 
 if __name__ == "__main__":

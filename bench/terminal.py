@@ -81,7 +81,7 @@ async def echo_through_websocket(port, sandbox_id, cookie, keys):
 
 
 def echo_on_exec_socket(name, keys):
-    terminal = engine.open_terminal(name)
+    terminal = engine.default().open_terminal(name)
     sock = terminal.socket
     sock.setblocking(True)
     sock.settimeout(5)
@@ -146,7 +146,7 @@ def main():
     user = User.objects.create_user("bench")
     now = timezone.now()
     sandbox = Sandbox.objects.create(owner=user, lab=Lab.objects.get(slug="tirer-une-version"), expires_at=now + timedelta(minutes=30), last_activity_at=now)
-    sandbox = sandboxes.provision(sandbox.pk)
+    sandbox = sandboxes.provision(sandbox.pk, engine=engine.default())
     client = Client()
     client.force_login(user)
     session = client.cookies["sessionid"].value
@@ -167,7 +167,7 @@ def main():
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-        engine.remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+        engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
         print(f"settings: output cap {settings.TERMINAL_OUTPUT_BYTES_PER_SECOND} B/s per terminal")
 
 

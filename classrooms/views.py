@@ -258,11 +258,11 @@ def lab_statistics(request, pk):
 # --- Instructors: live sandboxes ------------------------------------------------------------
 
 
-def _memory(sandbox):
+def _memory(engine, sandbox):
     if sandbox.status != Sandbox.Status.READY:
         return None
     try:
-        return docker_engine.memory_usage_bytes(sandbox.container_name)
+        return engine.memory_usage_bytes(sandbox.container_name)
     except docker_engine.EngineUnavailable:
         return None
 
@@ -275,8 +275,9 @@ def live_sandboxes(request, pk):
         .select_related("owner", "lab").order_by("owner__username", "requested_at")
     )
     # One stats call takes about a second on a real engine: ask for all of them at once.
+    engine = docker_engine.default()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        memory = list(pool.map(_memory, live)) if live else []
+        memory = list(pool.map(lambda sandbox: _memory(engine, sandbox), live)) if live else []
     now = timezone.now()
     rows = [{
         "sandbox": sandbox,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from drydock.celery import app as celery_app
-from grader.engine import EngineUnavailable, engine_info
+from grader import engine
 
 
 def _timed(probe):
@@ -45,8 +45,8 @@ def _workers():
 
 def _docker():
     try:
-        info = engine_info()
-    except EngineUnavailable as exc:
+        info = engine.default().engine_info()
+    except engine.EngineUnavailable as exc:
         raise RuntimeError(str(exc)) from None
     return f"Docker {info.version} (API {info.api_version})"
 

@@ -35,7 +35,7 @@ def submit(*, user, task, sandbox, answer=""):
     return submission
 
 
-def grade(submission_id):
+def grade(submission_id, *, engine):
     claimed = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(status=Submission.Status.GRADING)
     if not claimed:
         return Submission.objects.get(pk=submission_id)
@@ -44,7 +44,7 @@ def grade(submission_id):
     if sandbox is None or sandbox.status != Sandbox.Status.READY:
         return _finish(submission, Submission.Status.ERROR, _("The sandbox was stopped before the check ran. Start it again, then check."))
     try:
-        snapshot = docker_engine.take_snapshot(
+        snapshot = engine.take_snapshot(
             sandbox.container_name, sandboxes.socket_dir(sandbox), files=checks.files_needed(task.check_name, task.check_params),
         )
     except docker_engine.EngineUnavailable as exc:

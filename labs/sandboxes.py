@@ -82,7 +82,7 @@ def _progress(sandbox, step, label):
     Sandbox.objects.filter(pk=sandbox.pk, status=Status.PROVISIONING).update(step=step, step_label=label)
 
 
-def provision(sandbox_id):
+def provision(sandbox_id, *, engine):
     """Start the container, wait for its daemon, run the lab's setup, mark it ready."""
     claimed = Sandbox.objects.filter(pk=sandbox_id, status=Status.REQUESTED).update(
         status=Status.PROVISIONING, provisioning_at=timezone.now(), step=0, step_label=_("Starting the sandbox")
@@ -92,19 +92,16 @@ def provision(sandbox_id):
         return sandbox  # stopped, failed or already ready: nothing to do
     started = time.monotonic()
     try:
-        docker_engine.start_sandbox(spec_for(sandbox))
+        engine.start_sandbox(spec_for(sandbox))
         _progress(sandbox, 1, _("Starting the sandbox's Docker daemon"))
-        docker_engine.wait_for_daemon(
-            socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS,
-            is_alive=lambda: docker_engine.sandbox_running(sandbox.container_name),
-        )
+        engine.wait_for_daemon(sandbox.container_name, socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS)
         archives = {f.source: bytes(f.archive) for f in LabFile.objects.filter(lab=sandbox.lab)}
         for number, step in enumerate(sandbox.lab.setup, start=2):
             _progress(sandbox, number, step["label"])
             if "copy" in step:
-                docker_engine.copy_into_sandbox(sandbox.container_name, archives[step["copy"]], step["to"])
+                engine.copy_into_sandbox(sandbox.container_name, archives[step["copy"]], step["to"])
                 continue
-            result = docker_engine.exec_in_sandbox(sandbox.container_name, step["run"], timeout=settings.SANDBOX_SETUP_STEP_TIMEOUT_SECONDS)
+            result = engine.exec_in_sandbox(sandbox.container_name, step["run"], timeout=settings.SANDBOX_SETUP_STEP_TIMEOUT_SECONDS)
             if result.exit_code != 0:
                 raise docker_engine.EngineUnavailable(
                     f"setup step « {step['label']} » failed (exit code {result.exit_code}): {result.output.strip()[-500:]}"
@@ -119,7 +116,7 @@ def provision(sandbox_id):
     )
     if not became_ready:
         # Stopped or reaped while we worked: what we made must not outlive the row.
-        docker_engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
+        engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
     log.info("sandbox %s provisioned in %.2f s", sandbox.pk, time.monotonic() - started)
     return Sandbox.objects.get(pk=sandbox_id)
 
@@ -145,11 +142,11 @@ def expire(sandbox, *, reason):
     return _end(sandbox, Status.EXPIRED, reason=reason)
 
 
-def remove_container(sandbox_id):
+def remove_container(sandbox_id, *, engine):
     sandbox = Sandbox.objects.get(pk=sandbox_id)
     if sandbox.is_live:
         return False
-    docker_engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
+    engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
     return True
 
 
@@ -176,7 +173,7 @@ def touch(sandbox):
     Sandbox.objects.filter(pk=sandbox.pk, status__in=Sandbox.LIVE).update(last_activity_at=timezone.now())
 
 
-def reap(*, now=None):
+def reap(*, engine, now=None):
     """Expire, fail and clean up; return counts of what was done (for logs and the command)."""
     now = now or timezone.now()
     counts = {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 0}
@@ -190,12 +187,12 @@ def reap(*, now=None):
     for sandbox in live.filter(status__in=[Status.REQUESTED, Status.PROVISIONING], requested_at__lte=stuck_before):
         counts["stuck"] += fail(sandbox, reason=_("Its preparation was interrupted (the worker stopped). Start a new one."))
 
-    containers = {c.name: c for c in docker_engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+    containers = {c.name: c for c in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
     live_rows = {s.container_name: s for s in Sandbox.objects.filter(status__in=Sandbox.LIVE)}
     for name, container in containers.items():
         if name not in live_rows:
             row_id = container.labels.get(docker_engine.SANDBOX_LABEL, "")
-            docker_engine.remove_sandbox(name, str(settings.SANDBOX_SOCKET_ROOT / name))
+            engine.remove_sandbox(name, str(settings.SANDBOX_SOCKET_ROOT / name))
             counts["orphans"] += 1
             log.info("removed orphan sandbox container %s (row %s)", name, row_id)
     for name, sandbox in live_rows.items():

@@ -7,24 +7,25 @@ gets minutes; a removal, a check or a reaper pass gets a minute or two.
 
 from celery import shared_task
 
+from grader import engine
 from labs import grading, queue, sandboxes
 
 
 @shared_task(name=queue.PROVISION_SANDBOX, acks_late=True, soft_time_limit=600, time_limit=660)
 def provision_sandbox(sandbox_id):
-    sandboxes.provision(sandbox_id)
+    sandboxes.provision(sandbox_id, engine=engine.default())
 
 
 @shared_task(name=queue.REMOVE_SANDBOX, acks_late=True, soft_time_limit=60, time_limit=90)
 def remove_sandbox_container(sandbox_id):
-    sandboxes.remove_container(sandbox_id)
+    sandboxes.remove_container(sandbox_id, engine=engine.default())
 
 
 @shared_task(name=queue.GRADE_SUBMISSION, acks_late=True, soft_time_limit=60, time_limit=90)
 def grade_submission(submission_id):
-    grading.grade(submission_id)
+    grading.grade(submission_id, engine=engine.default())
 
 
 @shared_task(name=queue.REAP_SANDBOXES, soft_time_limit=120, time_limit=150)
 def reap_sandboxes():
-    return sandboxes.reap()
+    return sandboxes.reap(engine=engine.default())

@@ -104,8 +104,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         rows, cols = self._size_from_query()
+        self.engine = engine.default()
         try:
-            self.terminal = await asyncio.to_thread(engine.open_terminal, self.sandbox.container_name, rows=rows, cols=cols)
+            self.terminal = await asyncio.to_thread(self.engine.open_terminal, self.sandbox.container_name, rows=rows, cols=cols)
         except engine.EngineUnavailable as exc:
             log.warning("terminal for sandbox %s: %s", self.sandbox.pk, exc)
             status, failure = await _status(self.sandbox.pk)
@@ -204,7 +205,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 return
             if 5 <= rows <= 300 and 20 <= cols <= 500:
                 try:
-                    await asyncio.to_thread(engine.resize_terminal, self.terminal.exec_id, rows=rows, cols=cols)
+                    await asyncio.to_thread(self.engine.resize_terminal, self.terminal.exec_id, rows=rows, cols=cols)
                 except engine.EngineUnavailable:
                     pass
         elif kind == "ping":

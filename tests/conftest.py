@@ -159,11 +159,11 @@ def remove_test_sandboxes():
     from grader import engine
 
     try:
-        leftovers = engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)
+        leftovers = engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)
     except engine.EngineUnavailable:
         return
     for container in leftovers:
-        engine.remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
+        engine.default().remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
 
 
 class WebServer:
@@ -229,11 +229,11 @@ def ready_sandbox_for(settings):
         row = Sandbox.objects.create(
             owner=user, lab=lab, expires_at=now + timedelta(minutes=30), last_activity_at=now, steps_total=2 + len(lab.setup),
         )
-        row = sandboxes.provision(row.pk)
+        row = sandboxes.provision(row.pk, engine=engine.default())
         made.append(row)
         assert row.status == Sandbox.Status.READY, row.failure
         return row
 
     yield make
     for row in made:
-        engine.remove_sandbox(row.container_name, sandboxes.socket_dir(row))
+        engine.default().remove_sandbox(row.container_name, sandboxes.socket_dir(row))

@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -146,7 +147,7 @@ def test_live_sandboxes_show_memory_or_a_dash_when_the_engine_does_not_answer(in
             return 50 * 1024 * 1024
         raise engine.EngineUnavailable("no engine here")
 
-    monkeypatch.setattr(engine, "memory_usage_bytes", memory)
+    monkeypatch.setattr(engine, "default", lambda: SimpleNamespace(memory_usage_bytes=memory))
     page = ines_client.get(url("sandboxes", world)).text
     assert "Learner1 Test" in page and "Learner2 Test" in page and "Learner3" not in page and "Zoé" not in page
     assert "50.0\xa0MB" in page and "—" in page

@@ -36,5 +36,5 @@ def test_instructor_sees_memory_then_extends_and_stops_a_learners_real_sandbox(c
     sandbox.refresh_from_db()
     assert sandbox.status == Sandbox.Status.STOPPED
     # In a test transaction the queued removal never leaves: do what the task would, then check it is gone.
-    sandboxes.remove_container(sandbox.pk)
-    wait_until(lambda: not engine.sandbox_running(sandbox.container_name), 30, message="the sandbox container to go")
+    sandboxes.remove_container(sandbox.pk, engine=engine.default())
+    wait_until(lambda: not engine.default().sandbox_running(sandbox.container_name), 30, message="the sandbox container to go")

@@ -30,14 +30,14 @@ def sandbox(settings, shipped_course):
         owner=User.objects.create_user("mallory"), lab=Lab.objects.get(slug="premier-conteneur"),
         expires_at=now + timedelta(minutes=10), last_activity_at=now, steps_total=2,
     )
-    row = sandboxes.provision(row.pk)
+    row = sandboxes.provision(row.pk, engine=engine.default())
     assert row.status == Sandbox.Status.READY, row.failure
     yield row
-    engine.remove_sandbox(row.container_name, sandboxes.socket_dir(row))
+    engine.default().remove_sandbox(row.container_name, sandboxes.socket_dir(row))
 
 
 def run_in(sandbox, script, timeout=60):
-    return engine.exec_in_sandbox(sandbox.container_name, f"bash -c {shlex.quote(script)}", timeout=timeout)
+    return engine.default().exec_in_sandbox(sandbox.container_name, f"bash -c {shlex.quote(script)}", timeout=timeout)
 
 
 def can_connect(sandbox, host, port):
@@ -85,15 +85,15 @@ def test_fork_bomb_is_stopped_by_the_pids_limit_and_the_host_stays_responsive(sa
     in_use = int(pids.read_text())
     assert 50 < in_use <= settings.SANDBOX_PIDS_LIMIT, in_use  # the bomb ran, and hit the ceiling
     started = time.monotonic()
-    assert engine.engine_info().version
+    assert engine.default().engine_info().version
     assert time.monotonic() - started < 5, "the host's Docker engine stopped answering"
     bomb.join(60)
-    engine.remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
-    assert engine.engine_info().version
+    engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    assert engine.default().engine_info().version
 
 
 def test_memory_hog_is_killed_inside_its_own_limit(sandbox):
     result = run_in(sandbox, "head -c 2000m /dev/zero | tail > /dev/null; echo exit=$?", timeout=120)
     assert "exit=137" in result.output and "Killed" in result.output, result.output
-    assert engine.sandbox_running(sandbox.container_name)
+    assert engine.default().sandbox_running(sandbox.container_name)
     assert run_in(sandbox, "docker version --format '{{.Server.Version}}'").exit_code == 0

@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def no_sandbox_outlives_its_test():
     yield
-    for container in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-        engine.remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
+    for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+        engine.default().remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def check(client, lab, task_slug, answer=""):
 
 
 def names_of_sandbox_containers():
-    return {c.name for c in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+    return {c.name for c in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
 
 
 def in_sandbox(sandbox, command, *, ok=True):
     """Run a learner's command in the sandbox; unless told otherwise, it must succeed."""
-    result = engine.exec_in_sandbox(sandbox.container_name, command)
+    result = engine.default().exec_in_sandbox(sandbox.container_name, command)
     if ok:
         assert result.exit_code == 0, f"{command}: exit code {result.exit_code}\n{result.output}"
     return result
@@ -153,13 +153,13 @@ def test_worker_killed_mid_provisioning_leaves_no_orphan_and_the_learner_starts_
     client.force_login(alice)
     lab = Lab.objects.get(slug="construire-avec-le-cache")
     sandbox = start(client, lab)
-    wait_until(lambda: engine.sandbox_running(sandbox.container_name), 60, interval=0.05, message="provisioning to start")
+    wait_until(lambda: engine.default().sandbox_running(sandbox.container_name), 60, interval=0.05, message="provisioning to start")
     celery_worker.kill()
     try:
         sandbox.refresh_from_db()
         assert sandbox.status == Sandbox.Status.PROVISIONING
         settings.SANDBOX_PROVISION_DEADLINE_SECONDS = 0
-        counts = sandboxes.reap()
+        counts = sandboxes.reap(engine=engine.default())
         assert counts["stuck"] == 1
         sandbox.refresh_from_db()
         assert sandbox.status == Sandbox.Status.FAILED and "interrompue" in sandbox.failure
@@ -178,8 +178,8 @@ def test_reaper_expires_old_sandboxes_and_fails_vanished_ones(client, alice, cou
     client.force_login(alice)
     lab = Lab.objects.get(slug="premier-conteneur")
     sandbox = wait_ready(start(client, lab))
-    engine.remove_sandbox(sandbox.container_name)
-    assert sandboxes.reap()["vanished"] == 1
+    engine.default().remove_sandbox(sandbox.container_name)
+    assert sandboxes.reap(engine=engine.default())["vanished"] == 1
     sandbox.refresh_from_db()
     assert sandbox.status == Sandbox.Status.FAILED and "disparu" in sandbox.failure
 
