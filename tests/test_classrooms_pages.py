@@ -3,7 +3,6 @@
 import csv
 import io
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -15,7 +14,9 @@ from classrooms import charts
 from classrooms import matrix as progress_matrix
 from classrooms.models import Classroom
 from grader import engine
+from grader.fake_engine import FakeEngine
 from labs.models import Sandbox
+from labs.sandboxes import spec_for
 from tests.classrooms_fixtures import T0, add_learners, make_instructor, sandbox, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -142,12 +143,10 @@ def test_live_sandboxes_show_memory_or_a_dash_when_the_engine_does_not_answer(in
     sandbox(world.learners[2], world.lab, at=now, status=Sandbox.Status.STOPPED)
     sandbox(world.zoe, world.lab, at=now, status=Sandbox.Status.READY)
 
-    def memory(name):
-        if name == first.container_name:
-            return 50 * 1024 * 1024
-        raise engine.EngineUnavailable("no engine here")
-
-    monkeypatch.setattr(engine, "default", lambda: SimpleNamespace(memory_usage_bytes=memory))
+    fake = FakeEngine()  # it runs the first sandbox's container only: the second one's does not answer
+    fake.start_sandbox(spec_for(first))
+    fake.sandboxes[first.container_name].memory_bytes = 50 * 1024 * 1024
+    monkeypatch.setattr(engine, "default", lambda: fake)
     page = ines_client.get(url("sandboxes", world)).text
     assert "Learner1 Test" in page and "Learner2 Test" in page and "Learner3" not in page and "Zoé" not in page
     assert "50.0\xa0MB" in page and "—" in page

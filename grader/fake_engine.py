@@ -1,0 +1,187 @@
+"""An in-memory Docker engine: the Engine interface, its dataclasses and errors, no Docker.
+
+Each sandbox holds its nested daemon's state as a grader.snapshot.Snapshot
+(`state`) that a test sets. The engine can be told to fail the ways the real
+one does: stop answering (`answering = False`), start daemons that never
+answer (`daemons_answer = False`), lack an image (`missing_images`), have a
+command exit non-zero (`fail_command`), lose a container (`vanish`) or see it
+stop (`crash`). tests/test_engine_contract.py holds it to the real engine's
+contract, so a workflow tested on it behaves the same on Docker.
+"""
+
+import io
+import itertools
+import posixpath
+import socket
+import tarfile
+from dataclasses import dataclass, field, replace
+
+from grader import engine
+from grader.snapshot import Network, Snapshot
+
+
+def fresh_daemon_state():
+    """What a new nested daemon holds: nothing but its default networks."""
+    return Snapshot(networks=(Network("bridge", "bridge"), Network("host", "host"), Network("none", "null")))
+
+
+@dataclass
+class FakeSandbox:
+    spec: engine.SandboxSpec
+    id: str
+    status: str = "running"
+    daemon_answers: bool = True
+    state: Snapshot = field(default_factory=fresh_daemon_state)
+    # What copy_into_sandbox unpacked: path in the sandbox -> bytes.
+    files: dict = field(default_factory=dict)
+    # Every command run in it, in order.
+    commands: list = field(default_factory=list)
+    memory_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass
+class FakeTerminal:
+    sandbox: str
+    # The far end of the terminal's socket: a test reads what was typed and writes what the shell prints.
+    shell: socket.socket
+    rows: int
+    cols: int
+
+
+class FakeEngine(engine.Engine):
+    def __init__(self):
+        self.sandboxes = {}
+        self.started = []  # every SandboxSpec started, in order
+        self.terminals = {}
+        self.answering = True
+        self.daemons_answer = True
+        self.missing_images = set()
+        self._results = {}
+        self._ids = itertools.count(1)
+
+    # --- What a test tells it ------------------------------------------------------------
+
+    def fail_command(self, command, *, exit_code=1, output=""):
+        """From now on, running exactly `command` in a sandbox exits with this code and output."""
+        self._results[command] = engine.ExecResult(exit_code=exit_code, output=output)
+
+    def vanish(self, name):
+        """The container is removed behind the platform's back (`docker rm -f`)."""
+        self.sandboxes.pop(name, None)
+        self._hang_up(name)
+
+    def crash(self, name):
+        """The container stops (its init died, the host killed it) but is still there."""
+        self.sandboxes[name].status = "exited"
+        self._hang_up(name)
+
+    # --- The interface -------------------------------------------------------------------
+
+    def engine_info(self):
+        self._answer()
+        running = sum(s.status == "running" for s in self.sandboxes.values())
+        return engine.EngineInfo(version="fake", api_version="fake", containers_running=running)
+
+    def start_sandbox(self, spec):
+        self.remove_sandbox(spec.name)
+        if spec.image in self.missing_images:
+            raise engine.EngineUnavailable(f"image {spec.image} is missing")
+        sandbox = FakeSandbox(spec=spec, id=f"{next(self._ids):064x}", daemon_answers=self.daemons_answer)
+        self.sandboxes[spec.name] = sandbox
+        self.started.append(spec)
+        return sandbox.id
+
+    def wait_for_daemon(self, name, socket_dir, *, timeout):
+        if not self.sandbox_running(name):
+            raise engine.EngineUnavailable("the sandbox container stopped before its Docker daemon answered")
+        if not self.sandboxes[name].daemon_answers:
+            raise engine.EngineUnavailable(f"the sandbox's Docker daemon did not answer within {timeout} s")
+        return 0.0
+
+    def sandbox_running(self, name):
+        self._answer()
+        sandbox = self.sandboxes.get(name)
+        return sandbox is not None and sandbox.status == "running"
+
+    def exec_in_sandbox(self, name, command, *, timeout=120):
+        sandbox = self._running(name)
+        sandbox.commands.append(command)
+        return self._results.get(command, engine.ExecResult(exit_code=0, output=""))
+
+    def copy_into_sandbox(self, name, archive, destination):
+        sandbox = self._running(name)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    sandbox.files[posixpath.normpath(posixpath.join(destination, member.name))] = tar.extractfile(member).read()
+
+    def remove_sandbox(self, name, socket_dir=None):
+        self._answer()
+        self.vanish(name)
+
+    def labelled_sandboxes(self, deployment):
+        self._answer()
+        return [
+            engine.LabelledContainer(name=name, status=sandbox.status, labels=dict(sandbox.spec.labels))
+            for name, sandbox in self.sandboxes.items()
+            if engine.SANDBOX_LABEL in sandbox.spec.labels and sandbox.spec.labels.get(engine.DEPLOYMENT_LABEL) == deployment
+        ]
+
+    def memory_usage_bytes(self, name):
+        sandbox = self._sandbox(name)
+        return sandbox.memory_bytes if sandbox.status == "running" else 0
+
+    def take_snapshot(self, name, socket_dir, *, files=()):
+        sandbox = self._sandbox(name)
+        if sandbox.status != "running" or not sandbox.daemon_answers:
+            raise engine.EngineUnavailable("the sandbox's Docker daemon did not answer")
+        return replace(sandbox.state, files={(volume, path): self.read_volume_file(name, volume, path) for volume, path in files})
+
+    def read_volume_file(self, name, volume, path):
+        sandbox = self._running(name)
+        wanted = engine.volume_file_path(volume, path)
+        for (held_volume, held_path), text in sandbox.state.files.items():
+            if wanted and text is not None and held_volume == volume and engine.volume_file_path(held_volume, held_path) == wanted:
+                return text.encode()[:engine.VOLUME_FILE_LIMIT].decode("utf-8", "replace")
+        return None
+
+    def open_terminal(self, name, *, rows=24, cols=80):
+        self._running(name)
+        ours, shell = socket.socketpair()
+        ours.setblocking(False)
+        exec_id = f"fake-exec-{next(self._ids)}"
+        self.terminals[exec_id] = FakeTerminal(sandbox=name, shell=shell, rows=rows, cols=cols)
+        # Terminal.close() closes the socket, then its "client": here the far end.
+        return engine.Terminal(exec_id=exec_id, socket=ours, _client=shell)
+
+    def resize_terminal(self, exec_id, *, rows, cols):
+        self._answer()
+        terminal = self.terminals.get(exec_id)
+        if terminal is None:
+            raise engine.SandboxGone(f"terminal {exec_id} does not exist")
+        terminal.rows, terminal.cols = rows, cols
+
+    # --- Inside ----------------------------------------------------------------------------
+
+    def _answer(self):
+        if not self.answering:
+            raise engine.EngineUnavailable("the Docker engine does not answer (FakeEngine.answering is off)")
+
+    def _sandbox(self, name):
+        self._answer()
+        if name not in self.sandboxes:
+            raise engine.SandboxGone(f"sandbox container {name} does not exist")
+        return self.sandboxes[name]
+
+    def _running(self, name):
+        sandbox = self._sandbox(name)
+        if sandbox.status != "running":
+            raise engine.EngineUnavailable(f"container {name} is not running")
+        return sandbox
+
+    def _hang_up(self, name):
+        """A container that goes ends its terminals: their sockets read end-of-file."""
+        for exec_id, terminal in list(self.terminals.items()):
+            if terminal.sandbox == name:
+                terminal.shell.close()
+                del self.terminals[exec_id]

@@ -1,0 +1,294 @@
+"""One contract for both Docker engines: the in-memory fake always, the real one in the integration run.
+
+Each test runs twice, on a harness that knows how to make its engine fail:
+the fake is told to, the real one is made to with the docker CLI (an observer
+independent of the engine under test). Workflows are unit-tested on the
+fake; this module is what makes that worth something.
+"""
+
+import shlex
+import shutil
+import subprocess
+from dataclasses import replace
+from itertools import count
+
+import pytest
+from django.conf import settings
+
+from grader import engine
+from grader.fake_engine import FakeEngine
+from grader.snapshot import Volume
+from labs.models import Lab, Sandbox
+from labs.packs import archive_folder
+from labs.sandboxes import spec_for
+
+READY_TIMEOUT = 30
+_numbers = count(1)
+
+
+class Harness:
+    def __init__(self):
+        self.names = []
+
+    def spec(self):
+        """What the platform would start for a sandbox row (never saved: the engine needs no database)."""
+        row = Sandbox(pk=900_000 + next(_numbers), owner_id=0, lab=Lab(slug="contract"))
+        self.names.append(row.container_name)
+        return spec_for(row)
+
+
+class FakeHarness(Harness):
+    def __init__(self, tmp_path):
+        super().__init__()
+        self.engine = FakeEngine()
+
+    def silent_engine(self):
+        silent = FakeEngine()
+        silent.answering = False
+        return silent
+
+    def command(self, *, exit_code, output):
+        command = f"finish {exit_code}"
+        self.engine.fail_command(command, exit_code=exit_code, output=output)
+        return command
+
+    def file_in(self, name, path):
+        return self.engine.sandboxes[name].files.get(path)
+
+    def write_volume_file(self, name, volume, path, text):
+        sandbox = self.engine.sandboxes[name]
+        state = sandbox.state
+        sandbox.state = replace(state, volumes=state.volumes + (Volume(volume),), files={**state.files, (volume, path): text})
+
+    def silence_daemon(self, spec):
+        self.engine.sandboxes[spec.name].daemon_answers = False
+        return spec.socket_dir
+
+    def lose_image(self, image):
+        self.engine.missing_images.add(image)
+
+    def vanish(self, name):
+        self.engine.vanish(name)
+
+    def crash(self, name):
+        self.engine.crash(name)
+
+    def clean_up(self):
+        pass
+
+
+def docker(*args, check=True):
+    return subprocess.run(["docker", *args], capture_output=True, check=check, timeout=120)
+
+
+class RealHarness(Harness):
+    def __init__(self, tmp_path):
+        super().__init__()
+        self.engine = engine.DockerEngine()
+        self.tmp_path = tmp_path
+
+    def silent_engine(self):
+        return engine.DockerEngine(base_url=f"unix://{self.tmp_path}/nobody-listens.sock")
+
+    def command(self, *, exit_code, output):
+        return f"printf %s {shlex.quote(output)}; exit {exit_code}"
+
+    def file_in(self, name, path):
+        read = docker("exec", name, "cat", path, check=False)
+        return read.stdout if read.returncode == 0 else None
+
+    def write_volume_file(self, name, volume, path, text):
+        script = f"docker volume create {volume} >/dev/null && printf %s {shlex.quote(text)} > /var/lib/docker/volumes/{volume}/_data/{path}"
+        docker("exec", name, "sh", "-c", script)
+
+    def silence_daemon(self, spec):
+        # The daemon answers on spec.socket_dir; a folder it never writes to is a daemon that never answers.
+        silent = self.tmp_path / "silent"
+        silent.mkdir()
+        return str(silent)
+
+    def lose_image(self, image):
+        pass  # nobody ever built it
+
+    def vanish(self, name):
+        docker("rm", "--force", "--volumes", name)
+
+    def crash(self, name):
+        docker("kill", name)
+
+    def clean_up(self):
+        for name in self.names:
+            docker("rm", "--force", "--volumes", name, check=False)
+            shutil.rmtree(settings.SANDBOX_SOCKET_ROOT / name, ignore_errors=True)
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
+def harness(request, tmp_path):
+    made = {"fake": FakeHarness, "real": RealHarness}[request.param](tmp_path)
+    yield made
+    made.clean_up()
+
+
+@pytest.fixture
+def started(harness):
+    """A sandbox whose daemon answers."""
+    spec = harness.spec()
+    harness.engine.start_sandbox(spec)
+    harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT)
+    return spec
+
+
+def listed(harness, deployment=None):
+    return {c.name: c for c in harness.engine.labelled_sandboxes(deployment or settings.SANDBOX_NAME_PREFIX)}
+
+
+def test_the_engine_implements_the_interface_and_tells_its_version(harness):
+    assert isinstance(harness.engine, engine.Engine)
+    info = harness.engine.engine_info()
+    assert info.version and info.api_version and info.containers_running >= 0
+
+
+def test_a_started_sandbox_runs_with_its_labels_and_its_daemon_answers(harness):
+    spec = harness.spec()
+    assert harness.engine.start_sandbox(spec)
+    assert 0 <= harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT) < READY_TIMEOUT
+    assert harness.engine.sandbox_running(spec.name)
+    container = listed(harness)[spec.name]
+    assert container.status == "running" and spec.labels.items() <= container.labels.items()
+    assert spec.name not in listed(harness, deployment="another-deployment")
+
+
+def test_starting_under_a_name_in_use_replaces_the_container(harness):
+    spec = harness.spec()
+    first = harness.engine.start_sandbox(spec)
+    second = harness.engine.start_sandbox(spec)
+    assert first != second
+    assert [c.name for c in harness.engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)].count(spec.name) == 1
+
+
+def test_a_command_gives_back_its_exit_code_and_output(harness, started):
+    failing = harness.command(exit_code=3, output="cassé")
+    assert harness.engine.exec_in_sandbox(started.name, failing) == engine.ExecResult(exit_code=3, output="cassé")
+    passing = harness.command(exit_code=0, output="ok")
+    assert harness.engine.exec_in_sandbox(started.name, passing, timeout=10) == engine.ExecResult(exit_code=0, output="ok")
+
+
+def test_an_archive_is_unpacked_into_a_folder_made_for_it(harness, started, tmp_path):
+    (tmp_path / "app" / "src").mkdir(parents=True)
+    (tmp_path / "app" / "package.json").write_text('{"name": "demo"}')
+    (tmp_path / "app" / "src" / "server.js").write_text("// serveur")
+    harness.engine.copy_into_sandbox(started.name, archive_folder(tmp_path / "app"), "/root/projet/neuf")
+    assert harness.file_in(started.name, "/root/projet/neuf/package.json") == b'{"name": "demo"}'
+    assert harness.file_in(started.name, "/root/projet/neuf/src/server.js") == b"// serveur"
+
+
+def test_a_fresh_daemon_holds_nothing_but_its_default_networks(harness, started):
+    snapshot = harness.engine.take_snapshot(started.name, started.socket_dir, files=[("donnees", "message.txt")])
+    assert snapshot.images == () and snapshot.containers == () and snapshot.volumes == ()
+    assert snapshot.network("bridge") and snapshot.network("host") and snapshot.network("none")
+    assert snapshot.files == {("donnees", "message.txt"): None}
+
+
+def test_a_volume_file_is_read_and_no_path_leaves_its_volume(harness, started):
+    harness.write_volume_file(started.name, "donnees", "message.txt", "Bonjour\n")
+    wanted = [("donnees", "message.txt"), ("donnees", "absent.txt")]
+    snapshot = harness.engine.take_snapshot(started.name, started.socket_dir, files=wanted)
+    assert snapshot.volume("donnees")
+    assert snapshot.files == {("donnees", "message.txt"): "Bonjour\n", ("donnees", "absent.txt"): None}
+    assert harness.engine.read_volume_file(started.name, "donnees", "/message.txt") == "Bonjour\n"
+    assert harness.engine.read_volume_file(started.name, "donnees", "../../../../message.txt") == "Bonjour\n"
+    assert harness.engine.read_volume_file(started.name, "donnees", "../../../../etc/hostname") is None
+    assert harness.engine.read_volume_file(started.name, "../donnees", "message.txt") is None
+
+
+def test_memory_use_is_counted_in_bytes(harness, started):
+    used = harness.engine.memory_usage_bytes(started.name)
+    assert isinstance(used, int) and used > 0
+
+
+def test_a_removed_sandbox_is_gone_and_removing_it_again_is_fine(harness, started):
+    harness.engine.remove_sandbox(started.name, started.socket_dir)
+    assert not harness.engine.sandbox_running(started.name)
+    assert started.name not in listed(harness)
+    harness.engine.remove_sandbox(started.name, started.socket_dir)
+    harness.engine.remove_sandbox(started.name)
+
+
+def test_a_sandbox_that_vanished_is_reported_gone(harness, started, tmp_path):
+    harness.vanish(started.name)
+    assert not harness.engine.sandbox_running(started.name)
+    assert started.name not in listed(harness)
+    for gone in [
+        lambda: harness.engine.exec_in_sandbox(started.name, "true"),
+        lambda: harness.engine.copy_into_sandbox(started.name, archive_folder(tmp_path), "/root"),
+        lambda: harness.engine.memory_usage_bytes(started.name),
+        lambda: harness.engine.open_terminal(started.name),
+    ]:
+        with pytest.raises(engine.SandboxGone):
+            gone()
+    with pytest.raises(engine.EngineUnavailable):
+        harness.engine.take_snapshot(started.name, started.socket_dir)
+    with pytest.raises(engine.EngineUnavailable, match="stopped before"):
+        harness.engine.wait_for_daemon(started.name, started.socket_dir, timeout=READY_TIMEOUT)
+
+
+def test_a_sandbox_that_stopped_is_listed_as_stopped_and_its_daemon_does_not_answer(harness, started):
+    harness.crash(started.name)
+    assert not harness.engine.sandbox_running(started.name)
+    assert listed(harness)[started.name].status != "running"
+    with pytest.raises(engine.EngineUnavailable):
+        harness.engine.take_snapshot(started.name, started.socket_dir)
+    with pytest.raises(engine.EngineUnavailable):
+        harness.engine.exec_in_sandbox(started.name, "true")
+    with pytest.raises(engine.EngineUnavailable, match="stopped before"):
+        harness.engine.wait_for_daemon(started.name, started.socket_dir, timeout=READY_TIMEOUT)
+
+
+def test_a_daemon_that_never_answers_is_given_up_on_after_the_timeout(harness):
+    spec = harness.spec()
+    harness.engine.start_sandbox(spec)
+    with pytest.raises(engine.EngineUnavailable, match="did not answer within 0.5 s"):
+        harness.engine.wait_for_daemon(spec.name, harness.silence_daemon(spec), timeout=0.5)
+
+
+def test_a_missing_sandbox_image_is_named(harness):
+    spec = replace(harness.spec(), image="drydock/never-built:0")
+    harness.lose_image(spec.image)
+    with pytest.raises(engine.EngineUnavailable, match="drydock/never-built:0"):
+        harness.engine.start_sandbox(spec)
+    assert spec.name not in listed(harness)
+
+
+def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_path):
+    silent, spec = harness.silent_engine(), harness.spec()
+    calls = {
+        "engine_info": lambda: silent.engine_info(),
+        "start_sandbox": lambda: silent.start_sandbox(spec),
+        "wait_for_daemon": lambda: silent.wait_for_daemon(spec.name, str(tmp_path), timeout=READY_TIMEOUT),
+        "sandbox_running": lambda: silent.sandbox_running(spec.name),
+        "exec_in_sandbox": lambda: silent.exec_in_sandbox(spec.name, "true"),
+        "copy_into_sandbox": lambda: silent.copy_into_sandbox(spec.name, archive_folder(tmp_path), "/root"),
+        "remove_sandbox": lambda: silent.remove_sandbox(spec.name),
+        "labelled_sandboxes": lambda: silent.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX),
+        "memory_usage_bytes": lambda: silent.memory_usage_bytes(spec.name),
+        "take_snapshot": lambda: silent.take_snapshot(spec.name, str(tmp_path)),
+        "read_volume_file": lambda: silent.read_volume_file(spec.name, "donnees", "message.txt"),
+        "open_terminal": lambda: silent.open_terminal(spec.name),
+        "resize_terminal": lambda: silent.resize_terminal("no-such-exec", rows=24, cols=80),
+    }
+    assert set(calls) == engine.Engine.__abstractmethods__
+    answered = []
+    for method, call in calls.items():
+        try:
+            call()
+            answered.append(method)
+        except engine.EngineUnavailable:
+            pass
+    assert answered == []
+
+
+def test_a_terminal_opens_on_a_non_blocking_socket_resizes_and_closes(harness, started):
+    terminal = harness.engine.open_terminal(started.name, rows=30, cols=100)
+    assert terminal.exec_id and terminal.socket.getblocking() is False
+    harness.engine.resize_terminal(terminal.exec_id, rows=40, cols=120)
+    terminal.close()
