@@ -1,0 +1,321 @@
+"""A sandbox's life and its checks, on the in-memory engine: every race and failure, no Docker, milliseconds each.
+
+The tasks the workflows queue are recorded (`sent`) instead of sent once the
+transaction commits; tests/test_engine_contract.py holds the fake to the real
+engine, tests/test_sandboxes.py runs the same life on Docker.
+"""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from courses.models import Chapter, Course
+from grader import engine
+from grader.fake_engine import FakeEngine
+from grader.snapshot import Image, Snapshot
+from labs import grading, queue, sandboxes
+from labs.models import Lab, LabFile, LabTask, Sandbox, Submission
+from labs.packs import archive_folder
+
+pytestmark = pytest.mark.django_db
+Status = Sandbox.Status
+START_WEB = "docker run -d --name web nginx:1.22"
+
+
+@pytest.fixture
+def fake():
+    return FakeEngine()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """(task name, id) of every task queued, in order."""
+    queued = []
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args: queued.append((name, *args)))
+    return queued
+
+
+@pytest.fixture
+def lab(db, tmp_path):
+    """A lab whose setup copies a folder and starts a container, with one task: pull nginx:1.22."""
+    course = Course.objects.create(slug="mini", title="Mini", language="fr")
+    chapter = Chapter.objects.create(course=course, slug="bases", title="Les bases", position=1)
+    lab = Lab.objects.create(
+        course=course, chapter=chapter, slug="web", title="Un serveur web", minutes=5, position=1,
+        source_path="labs/web.yaml", instructions_markdown="", instructions_html="",
+        setup=[{"label": "Copie du site", "copy": "site", "to": "/root/site"}, {"label": "Démarrage de web", "run": START_WEB}],
+    )
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>Bonjour</h1>")
+    archive = archive_folder(tmp_path / "site")
+    LabFile.objects.create(lab=lab, source="site", archive=archive, sha256=hashlib.sha256(archive).hexdigest())
+    LabTask.objects.create(
+        lab=lab, slug="tirer-nginx", title="Tirer nginx", position=1, prompt_html="",
+        check_name="image_present", check_params={"image": "nginx:1.22"},
+    )
+    return lab
+
+
+@pytest.fixture
+def lea(db):
+    return User.objects.create_user("lea")
+
+
+def fresh(sandbox):
+    return Sandbox.objects.get(pk=sandbox.pk)
+
+
+def ready_sandbox(fake, user, lab):
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab).pk, engine=fake)
+    assert sandbox.status == Status.READY, sandbox.failure
+    return sandbox
+
+
+def sandbox_row(user, lab, status, *, requested_ago=timedelta(0), **fields):
+    """A row in any state, requested some time ago."""
+    now = timezone.now()
+    fields = {"expires_at": now + timedelta(minutes=60), "last_activity_at": now, **fields}
+    row = Sandbox.objects.create(owner=user, lab=lab, status=status, **fields)
+    Sandbox.objects.filter(pk=row.pk).update(requested_at=now - requested_ago)
+    return fresh(row)
+
+
+def check(fake, user, lab, sandbox):
+    submission = grading.submit(user=user, task=lab.tasks.get(), sandbox=sandbox)
+    return grading.grade(submission.pk, engine=fake)
+
+
+# --- Provisioning ---------------------------------------------------------------------------
+
+
+def test_provisioning_starts_the_container_runs_the_setup_and_marks_the_row_ready(fake, sent, lab, lea):
+    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert sent == [(queue.PROVISION_SANDBOX, requested.pk)]
+    sandbox = sandboxes.provision(requested.pk, engine=fake)
+    assert sandbox.status == Status.READY and sandbox.ready_at
+    assert sandbox.step == sandbox.steps_total == 4 and sandbox.failure == ""
+    inside = fake.sandboxes[sandbox.container_name]
+    assert inside.files == {"/root/site/index.html": b"<h1>Bonjour</h1>"}
+    assert inside.commands == [START_WEB]
+    assert inside.spec.labels[engine.SANDBOX_LABEL] == str(sandbox.pk)
+
+
+def test_a_provisioning_delivered_again_after_the_sandbox_is_ready_does_nothing(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    again = sandboxes.provision(sandbox.pk, engine=fake)
+    assert again.status == Status.READY and again.ready_at == sandbox.ready_at
+    assert len(fake.started) == 1 and fake.sandboxes[sandbox.container_name].commands == [START_WEB]
+
+
+def test_a_provisioning_redelivered_after_its_worker_died_replaces_what_that_worker_made(fake, sent, lab, lea):
+    sandbox = sandbox_row(lea, lab, Status.PROVISIONING)
+    left_behind = fake.start_sandbox(sandboxes.spec_for(sandbox))
+    assert sandboxes.provision(sandbox.pk, engine=fake).status == Status.READY
+    assert fake.sandboxes[sandbox.container_name].id != left_behind
+    assert list(fake.sandboxes) == [sandbox.container_name]
+
+
+def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fake, sent, lab, lea, monkeypatch):
+    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    wait_for_daemon = fake.wait_for_daemon
+
+    def learner_stops_it_meanwhile(name, socket_dir, *, timeout):
+        assert sandboxes.stop(fresh(requested))
+        return wait_for_daemon(name, socket_dir, timeout=timeout)
+
+    monkeypatch.setattr(fake, "wait_for_daemon", learner_stops_it_meanwhile)
+    sandbox = sandboxes.provision(requested.pk, engine=fake)
+    assert sandbox.status == Status.STOPPED and sandbox.ready_at is None
+    assert fake.sandboxes == {}
+    assert sent == [(queue.PROVISION_SANDBOX, sandbox.pk), (queue.REMOVE_SANDBOX, sandbox.pk)]
+
+
+def test_an_engine_that_does_not_answer_fails_the_row_with_a_clear_reason(fake, sent, lab, lea):
+    fake.answering = False
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    assert sandbox.status == Status.FAILED and "does not answer" in sandbox.failure
+    assert sent[-1] == (queue.REMOVE_SANDBOX, sandbox.pk)
+
+
+def test_a_daemon_that_never_answers_fails_the_row_and_says_how_long_it_waited(fake, sent, lab, lea, settings):
+    fake.daemons_answer = False
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    assert sandbox.status == Status.FAILED
+    assert sandbox.failure == f"the sandbox's Docker daemon did not answer within {settings.SANDBOX_READY_TIMEOUT_SECONDS} s"
+
+
+def test_a_failing_setup_step_fails_the_row_with_its_label_exit_code_and_output(fake, sent, lab, lea):
+    fake.fail_command(START_WEB, exit_code=125, output="Unable to find image 'nginx:1.22' locally\n")
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    assert sandbox.status == Status.FAILED and sandbox.step == 3
+    assert sandbox.failure == "setup step « Démarrage de web » failed (exit code 125): Unable to find image 'nginx:1.22' locally"
+
+
+def test_a_missing_sandbox_image_fails_the_row_naming_the_image(fake, sent, lab, lea, settings):
+    fake.missing_images.add(settings.SANDBOX_IMAGE)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    assert sandbox.status == Status.FAILED and settings.SANDBOX_IMAGE in sandbox.failure
+
+
+# --- Reaping ----------------------------------------------------------------------------------
+
+
+def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_live_row(fake, sent, lab, settings):
+    now = timezone.now()
+    learners = iter(User.objects.create_user(f"learner{n}") for n in range(8))
+    rows = {
+        "expired": sandbox_row(next(learners), lab, Status.READY, expires_at=now - timedelta(minutes=1)),
+        "idle": sandbox_row(next(learners), lab, Status.READY, last_activity_at=now - timedelta(minutes=settings.SANDBOX_IDLE_MINUTES + 1)),
+        "stuck": sandbox_row(next(learners), lab, Status.PROVISIONING, requested_ago=timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS + 1)),
+        "vanished": sandbox_row(next(learners), lab, Status.READY),
+        "crashed": sandbox_row(next(learners), lab, Status.READY),
+        "being provisioned": sandbox_row(next(learners), lab, Status.PROVISIONING),
+        "healthy": sandbox_row(next(learners), lab, Status.READY),
+        "stopped": sandbox_row(next(learners), lab, Status.STOPPED),
+    }
+    for kind, row in rows.items():
+        if kind != "vanished":
+            fake.start_sandbox(sandboxes.spec_for(row))
+    fake.crash(rows["crashed"].container_name)
+
+    counts = sandboxes.reap(engine=fake, now=now)
+
+    # The rows it ended have no live row any more: their containers go in the same pass, with the stopped row's.
+    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4}
+    statuses = {kind: fresh(row).status for kind, row in rows.items()}
+    assert statuses == {
+        "expired": Status.EXPIRED, "idle": Status.EXPIRED, "stuck": Status.FAILED, "vanished": Status.FAILED,
+        "crashed": Status.FAILED, "being provisioned": Status.PROVISIONING, "healthy": Status.READY, "stopped": Status.STOPPED,
+    }
+    assert set(fake.sandboxes) == {rows[kind].container_name for kind in ("crashed", "being provisioned", "healthy")}
+    assert sorted(sent) == sorted((queue.REMOVE_SANDBOX, rows[kind].pk) for kind in ("expired", "idle", "stuck", "vanished", "crashed"))
+    # The crashed container's removal is queued; if that task is lost, the next pass finds an orphan.
+    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1}
+
+
+def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_is_left(fake, sent, lab, lea, settings, monkeypatch):
+    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    wait_for_daemon = fake.wait_for_daemon
+    later = timezone.now() + timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS + 1)
+    counts = {}
+
+    def reaper_runs_meanwhile(name, socket_dir, *, timeout):
+        waited = wait_for_daemon(name, socket_dir, timeout=timeout)
+        counts.update(sandboxes.reap(engine=fake, now=later))
+        return waited
+
+    monkeypatch.setattr(fake, "wait_for_daemon", reaper_runs_meanwhile)
+    sandbox = sandboxes.provision(requested.pk, engine=fake)
+    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1}
+    assert sandbox.status == Status.FAILED and "interrompue" in sandbox.failure
+    assert fake.sandboxes == {}
+
+
+def test_a_vanished_container_makes_a_check_say_it_did_not_answer_and_the_reaper_fail_its_row(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    fake.vanish(sandbox.container_name)
+    graded = check(fake, lea, lab, sandbox)
+    assert graded.status == Submission.Status.ERROR and "n’a pas répondu" in graded.message
+    assert sandboxes.reap(engine=fake)["vanished"] == 1
+    assert fresh(sandbox).status == Status.FAILED and "disparu" in fresh(sandbox).failure
+
+
+# --- Grading -------------------------------------------------------------------------------
+
+
+def test_a_check_passes_from_the_daemons_state(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    fake.sandboxes[sandbox.container_name].state = Snapshot(images=(Image(id="sha256:" + "a" * 64, tags=("nginx:1.22",)),))
+    graded = check(fake, lea, lab, sandbox)
+    assert graded.status == Submission.Status.PASSED and graded.graded_at
+    assert graded.message == "L'image nginx:1.22 est bien présente."
+
+
+def test_a_check_fails_saying_what_was_expected_and_what_the_daemon_holds(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    fake.sandboxes[sandbox.container_name].state = Snapshot(images=(Image(id="sha256:" + "b" * 64, tags=("nginx:1.23",)),))
+    graded = check(fake, lea, lab, sandbox)
+    assert graded.status == Submission.Status.FAILED
+    assert (graded.expected, graded.found) == ("nginx:1.22", "nginx:1.23")
+
+
+def test_a_check_when_the_engine_does_not_answer_is_an_error_not_a_verdict(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    fake.answering = False
+    graded = check(fake, lea, lab, sandbox)
+    assert graded.status == Submission.Status.ERROR and "n’a pas répondu" in graded.message
+    assert (graded.expected, graded.found) == ("", "")
+
+
+def test_a_check_delivered_twice_is_graded_once(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    submission = grading.submit(user=lea, task=lab.tasks.get(), sandbox=sandbox)
+    first = grading.grade(submission.pk, engine=fake)
+    fake.sandboxes[sandbox.container_name].state = Snapshot(images=(Image(id="sha256:" + "a" * 64, tags=("nginx:1.22",)),))
+    again = grading.grade(submission.pk, engine=fake)
+    assert first.status == again.status == Submission.Status.FAILED and again.graded_at == first.graded_at
+    assert sent.count((queue.GRADE_SUBMISSION, submission.pk)) == 1
+
+
+def test_a_check_of_a_sandbox_stopped_before_it_ran_is_an_error(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    submission = grading.submit(user=lea, task=lab.tasks.get(), sandbox=sandbox)
+    sandboxes.stop(sandbox)
+    graded = grading.grade(submission.pk, engine=fake)
+    assert graded.status == Submission.Status.ERROR and "arrêté avant la vérification" in graded.message
+
+
+# --- Extending, stopping, removing, resetting ------------------------------------------------------
+
+
+def test_extending_moves_the_expiry_up_to_the_ceiling_and_no_further(lab, lea, settings):
+    settings.SANDBOX_EXTEND_MINUTES = 30
+    settings.SANDBOX_MAX_LIFETIME_MINUTES = 100
+    sandbox = sandbox_row(lea, lab, Status.READY)
+    assert sandbox.max_expiry == sandbox.requested_at + timedelta(minutes=100)
+    assert sandboxes.extend(sandbox) and fresh(sandbox).expires_at == sandbox.expires_at + timedelta(minutes=30)
+    assert sandboxes.extend(fresh(sandbox)) and fresh(sandbox).expires_at == sandbox.max_expiry
+    assert not fresh(sandbox).can_extend and not sandboxes.extend(fresh(sandbox))
+    assert fresh(sandbox).extensions == 2
+
+
+def test_a_sandbox_not_ready_cannot_be_extended(lab, lea):
+    sandbox = sandbox_row(lea, lab, Status.PROVISIONING)
+    assert not sandbox.can_extend and not sandboxes.extend(sandbox)
+    assert fresh(sandbox).expires_at == sandbox.expires_at
+
+
+def test_activity_pushes_the_idle_deadline_back(lab, lea, settings):
+    sandbox = sandbox_row(lea, lab, Status.READY, last_activity_at=timezone.now() - timedelta(minutes=10))
+    assert sandbox.idle_deadline == sandbox.last_activity_at + timedelta(minutes=settings.SANDBOX_IDLE_MINUTES)
+    sandboxes.touch(sandbox)
+    assert fresh(sandbox).idle_deadline > sandbox.idle_deadline
+
+
+def test_stopping_twice_stops_once_and_queues_one_removal(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    assert sandboxes.stop(sandbox)
+    ended_at = fresh(sandbox).ended_at
+    assert not sandboxes.stop(fresh(sandbox))
+    assert fresh(sandbox).status == Status.STOPPED and fresh(sandbox).ended_at == ended_at
+    assert sent.count((queue.REMOVE_SANDBOX, sandbox.pk)) == 1
+
+
+def test_the_removal_leaves_a_live_sandbox_alone_and_removes_an_ended_ones_container(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    assert not sandboxes.remove_container(sandbox.pk, engine=fake)
+    assert sandbox.container_name in fake.sandboxes
+    sandboxes.stop(sandbox)
+    assert sandboxes.remove_container(sandbox.pk, engine=fake)
+    assert fake.sandboxes == {}
+
+
+def test_a_reset_stops_the_sandbox_and_requests_a_fresh_one(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    again = sandboxes.reset(fresh(sandbox))
+    assert again.pk != sandbox.pk and again.status == Status.REQUESTED
+    assert fresh(sandbox).status == Status.STOPPED
+    assert sent[-2:] == [(queue.REMOVE_SANDBOX, sandbox.pk), (queue.PROVISION_SANDBOX, again.pk)]
