@@ -121,8 +121,8 @@ def provision(sandbox_id, *, engine):
     return Sandbox.objects.get(pk=sandbox_id)
 
 
-def _end(sandbox, status, *, reason="", from_statuses=Sandbox.LIVE):
-    ended = Sandbox.objects.filter(pk=sandbox.pk, status__in=from_statuses).update(
+def _end(sandbox, status, *, reason=""):
+    ended = Sandbox.objects.filter(pk=sandbox.pk, status__in=Sandbox.LIVE).update(
         status=status, ended_at=timezone.now(), failure=reason,
     )
     if ended:
