@@ -54,6 +54,13 @@ class PackBuilder:
         return target
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, settings):
+    """Unit tests hash passwords cheaply; integration tests keep the real hasher, which their servers must read."""
+    if request.node.get_closest_marker("integration") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def pack_builder(tmp_path):
     return PackBuilder(tmp_path / "mini")
