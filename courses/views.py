@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from courses import activities, progress
 from courses.access import get_course_for_user, get_lesson_for_user
+from courses.http import wants_json
 from courses.models import Course, CourseAsset
 
 
@@ -83,7 +84,7 @@ def mark_lesson_read(request, course_slug, lesson_slug):
     course = get_course_for_user(request.user, course_slug)
     lesson = get_lesson_for_user(request.user, course, lesson_slug)
     progress.mark_read(user=request.user, lesson=lesson)
-    if request.headers.get("Accept", "").startswith("application/json"):
+    if wants_json(request):
         return JsonResponse({"lesson": lesson.slug, "read": True})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):

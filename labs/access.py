@@ -28,7 +28,8 @@ def find_sandbox_for_user(user, pk):
     return _own_sandboxes(user).filter(pk=pk).first()
 
 
-def get_task_for_user(user, lab, task_slug):
+def get_published_task(lab, task_slug):
+    """A published task of a lab the caller already fetched for the user (get_lab_for_user)."""
     return get_object_or_404(LabTask, lab=lab, slug=task_slug, is_published=True)
 
 

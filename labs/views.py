@@ -8,13 +8,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from courses.http import wants_json
 from labs import grading, sandboxes
-from labs.access import get_lab_for_user, get_sandbox_for_user, get_submission_for_user, get_task_for_user
+from labs.access import get_lab_for_user, get_published_task, get_sandbox_for_user, get_submission_for_user
 from labs.models import Sandbox, Submission
-
-
-def _wants_json(request):
-    return request.headers.get("Accept", "").startswith("application/json")
 
 
 def sandbox_state(sandbox):
@@ -63,11 +60,11 @@ def sandbox_start(request, course_slug, lab_slug):
     try:
         sandbox = sandboxes.request_sandbox(user=request.user, lab=lab)
     except sandboxes.SandboxRefused as refused:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": str(refused)}, status=409)
         messages.error(request, str(refused))
         return redirect(lab.get_absolute_url())
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(sandbox_state(sandbox), status=202)
     return redirect(lab.get_absolute_url())
 
@@ -82,7 +79,7 @@ def _sandbox_action(request, pk, action, done_message, refused_message):
     sandbox = get_sandbox_for_user(request.user, pk)
     result = action(sandbox)
     sandbox = result if isinstance(result, Sandbox) else Sandbox.objects.get(pk=sandbox.pk)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({**sandbox_state(sandbox), "done": bool(result)}, status=200 if result else 409)
     if result:
         messages.success(request, done_message)
@@ -142,16 +139,16 @@ def submission_state(submission):
 @require_POST
 def task_check(request, course_slug, lab_slug, task_slug):
     lab = get_lab_for_user(request.user, course_slug, lab_slug)
-    task = get_task_for_user(request.user, lab, task_slug)
+    task = get_published_task(lab, task_slug)
     sandbox = Sandbox.objects.filter(owner=request.user, lab=lab, status__in=Sandbox.LIVE).first()
     try:
         submission = grading.submit(user=request.user, task=task, sandbox=sandbox, answer=request.POST.get("answer", ""))
     except grading.SubmissionRefused as refused:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": str(refused)}, status=409)
         messages.error(request, str(refused))
         return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(submission_state(submission), status=202)
     return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
 

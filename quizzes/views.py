@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from courses.http import wants_json
 from quizzes import attempts, question_types
 from quizzes.access import get_attempt_for_user, get_quiz_for_user
 from quizzes.models import Attempt
@@ -21,10 +22,6 @@ MAX_JSON_BYTES = 64 * 1024
 
 class _BadRequest(Exception):
     pass
-
-
-def _wants_json(request):
-    return request.headers.get("Accept", "").startswith("application/json")
 
 
 def _clock(attempt):
@@ -126,16 +123,16 @@ def attempt_save(request, pk):
     try:
         errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
     except _BadRequest as bad:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": str(bad)}, status=400)
         messages.error(request, str(bad))
         return redirect(attempt.get_absolute_url())
     except attempts.AttemptClosed as closed:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": str(closed), **_clock(attempt)}, status=409)
         messages.error(request, str(closed))
         return redirect("quizzes:attempt", pk=attempt.pk)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"saved": not errors, "errors": {str(k): v for k, v in errors.items()}, **_clock(attempt)}, status=400 if errors else 200)
     if errors:
         return _render_attempt(request, attempt, errors=errors, status=400)
