@@ -15,4 +15,6 @@ REAP_SANDBOXES = "labs.reap_sandboxes"
 
 
 def after_commit(task_name, *args):
+    # current_app is the project's (drydock/__init__.py makes it so when Django starts); a Celery app
+    # made elsewhere with set_as_current left on would take over, and the workers would never hear.
     transaction.on_commit(lambda: current_app.send_task(task_name, args=args))
