@@ -14,6 +14,8 @@ def setup_scratch_django(prefix, **env):
 
     Nothing of a platform running beside the benchmark is touched."""
     scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    # The engine bin/drydock runs (its socket is under the project's var/, not the scratch folder).
+    os.environ.setdefault("DOCKER_HOST", f"unix://{BASE / 'var' / 'run' / 'docker.sock'}")
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "drydock.settings",
         "DRYDOCK_VAR_DIR": str(scratch),

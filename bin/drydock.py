@@ -145,6 +145,7 @@ def django_env(**extra):
         "PYTHONUNBUFFERED": "1",
         "SECRET_KEY": secret_key(),
         "DRYDOCK_VAR_DIR": str(VAR),
+        "DOCKER_HOST": engine_url(),
         **extra,
     }
 
@@ -194,46 +195,123 @@ def ensure_redis():
 
 
 # --- Docker engine ---------------------------------------------------------------------
+#
+# Sandboxes run on an engine whose root is not the host's root (user namespaces,
+# DESIGN.md "Sandbox isolation"). Unless DOCKER_HOST names one, this script runs
+# Drydock's own engine: `dockerd --userns-remap=default` on its own socket,
+# bridge and address pool, data under var/, beside any Docker the host already
+# has (whose docker0, networks and containers it never touches).
+
+ENGINE_SOCKET = RUN / "docker.sock"
+ENGINE_BRIDGE = "drydock0"
+USERNS_FIX = (
+    'add  "userns-remap": "default"  to /etc/docker/daemon.json and restart dockerd '
+    "(its images and containers are then kept apart from the ones made without it), "
+    "or unset DOCKER_HOST so that bin/drydock runs an engine of its own"
+)
 
 
-def docker_answers(timeout=10):
+def engine_url():
+    return os.environ.get("DOCKER_HOST") or f"unix://{ENGINE_SOCKET}"
+
+
+def docker_cli(*args, timeout=10):
+    """Run the docker CLI against the platform's engine; None when it cannot run or times out."""
     if shutil.which("docker") is None:
-        return False
+        return None
     try:
-        result = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
+        return subprocess.run(
+            ["docker", *args], env={**os.environ, "DOCKER_HOST": engine_url()},
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return False
-    return result.returncode == 0 and bool(result.stdout.strip())
+        return None
+
+
+def docker_answers():
+    result = docker_cli("version", "--format", "{{.Server.Version}}")
+    return result is not None and result.returncode == 0 and bool(result.stdout.strip())
+
+
+def engine_uses_user_namespaces():
+    result = docker_cli("info", "--format", "{{json .SecurityOptions}}")
+    return result is not None and result.returncode == 0 and "name=userns" in result.stdout
+
+
+def without_user_namespaces_allowed():
+    return os.environ.get("SANDBOX_WITHOUT_USER_NAMESPACES", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def ensure_docker():
-    if docker_answers():
-        say(f"Docker engine answers ({os.environ.get('DOCKER_HOST') or 'default socket'})")
-        return
     if os.environ.get("DOCKER_HOST"):
-        raise SetupError(f"no Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}; start it or unset DOCKER_HOST")
+        if not docker_answers():
+            raise SetupError(f"no Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}; start it or unset DOCKER_HOST")
+        check_engine_isolation()
+        say(f"Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}")
+        return
+    if docker_answers():
+        check_engine_isolation()
+        say(f"Drydock's engine answers ({engine_url()})")
+        return
+    start_engine()
+    check_engine_isolation()
+
+
+def check_engine_isolation():
+    if engine_uses_user_namespaces():
+        return
+    if without_user_namespaces_allowed():
+        say("WARNING: the engine does not use user namespaces and SANDBOX_WITHOUT_USER_NAMESPACES is set: "
+            "a learner is root on this host. Only for a trusted, single-user machine.")
+        return
+    raise SetupError(
+        f"the Docker engine at {engine_url()} does not use user namespaces, so root in a sandbox would be root "
+        f"on this host. Fix: {USERNS_FIX}. On a trusted single-user machine, SANDBOX_WITHOUT_USER_NAMESPACES=1 "
+        "accepts it."
+    )
+
+
+def engine_exec_root():
+    exec_root = VAR / "engine-exec"
+    if len(str(exec_root)) > 60:
+        # containerd's sockets live under the exec root; unix socket paths are limited to 108 bytes.
+        exec_root = Path("/run/drydock") / hashlib.sha256(str(VAR).encode()).hexdigest()[:12]
+    return exec_root
+
+
+def ensure_engine_bridge():
+    """The engine's default bridge, made here: a second dockerd must not take (or delete) the host's docker0."""
+    ensure_command("ip", "iproute2")
+    address = os.environ.get("DRYDOCK_ENGINE_BRIDGE_ADDRESS") or "10.213.0.1/24"
+    if run(["ip", "link", "show", ENGINE_BRIDGE], check=False, quiet=True).returncode != 0:
+        run(["ip", "link", "add", ENGINE_BRIDGE, "type", "bridge"], quiet=True)
+    shown = run(["ip", "-4", "-o", "addr", "show", "dev", ENGINE_BRIDGE], quiet=True).stdout
+    if f" {address} " not in shown:
+        run(["ip", "addr", "flush", "dev", ENGINE_BRIDGE], quiet=True)
+        run(["ip", "addr", "add", address, "dev", ENGINE_BRIDGE], quiet=True)
+    run(["ip", "link", "set", ENGINE_BRIDGE, "up"], quiet=True)
+
+
+def start_engine():
     if shutil.which("dockerd") is None:
         apt_install("docker.io")
     if shutil.which("docker") is None:
         raise SetupError("the docker CLI is missing after installing docker.io")
-    for folder in (VAR / "docker", RUN, LOG):
+    for folder in (VAR / "engine", RUN, LOG):
         folder.mkdir(parents=True, exist_ok=True)
-    exec_root = VAR / "docker-exec"
-    if len(str(exec_root)) > 60:
-        # containerd's sockets live under the exec root; unix socket paths are limited to 108 bytes.
-        exec_root = Path("/run/drydock") / hashlib.sha256(str(VAR).encode()).hexdigest()[:12]
-    say("starting dockerd (data in var/docker)")
-    with open(LOG / "dockerd.log", "ab") as log:
+    ensure_engine_bridge()
+    pool = os.environ.get("DRYDOCK_ENGINE_ADDRESS_POOL") or "10.214.0.0/16"
+    say(f"starting Drydock's Docker engine: user namespaces, {ENGINE_SOCKET}, bridge {ENGINE_BRIDGE}, data in var/engine")
+    ENGINE_SOCKET.unlink(missing_ok=True)
+    with open(LOG / "engine.log", "ab") as log:
         subprocess.Popen(
-            ["dockerd", "--data-root", VAR / "docker", "--exec-root", exec_root,
-             "--pidfile", RUN / "dockerd.pid", "-H", "unix:///var/run/docker.sock"],
+            ["dockerd", "--userns-remap=default", "--data-root", VAR / "engine", "--exec-root", engine_exec_root(),
+             "--pidfile", RUN / "engine.pid", "-H", f"unix://{ENGINE_SOCKET}", "--bridge", ENGINE_BRIDGE,
+             "--default-address-pool", f"base={pool},size=24", "--log-opt", "max-size=10m", "--log-opt", "max-file=2"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
-    wait_for(docker_answers, 60, f"dockerd did not answer within 60 s (see {LOG / 'dockerd.log'})")
-    say("Docker engine answers")
+    wait_for(docker_answers, 60, f"dockerd did not answer within 60 s (see {LOG / 'engine.log'})")
+    say("Drydock's engine answers")
 
 
 # --- PostgreSQL (tests run on it too) --------------------------------------------------------
@@ -307,7 +385,7 @@ def compile_translations():
 def build_images():
     """The base, course, registry and sandbox images; rebuilt only when their files change."""
     say("building images (images/build.py)")
-    run([sys.executable, BASE / "images" / "build.py"])
+    run([sys.executable, BASE / "images" / "build.py"], env={**os.environ, "DOCKER_HOST": engine_url()})
 
 
 def setup():
@@ -436,7 +514,8 @@ def _announce_when_ready(url, supervisor):
 
 
 def down():
-    for name in ("dockerd", "redis"):
+    # "dockerd": the engine without user namespaces that earlier versions of this script started.
+    for name in ("engine", "dockerd", "redis"):
         pidfile = RUN / f"{name}.pid"
         if not pidfile.exists():
             continue

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from drydock import sandbox_mode
 from drydock.celery import app as celery_app
 from grader import engine
 
@@ -51,8 +52,18 @@ def _docker():
     return f"Docker {info.version} (API {info.api_version})"
 
 
+def _isolation():
+    found = sandbox_mode.problems()
+    if found:
+        raise RuntimeError("; ".join(found))
+    if settings.SANDBOX_WITHOUT_USER_NAMESPACES and not engine.default().engine_info().user_namespaces:
+        return "no user namespaces (SANDBOX_WITHOUT_USER_NAMESPACES): a learner is root on this host; network isolated"
+    return "user namespaces; network isolated (ports of the sandboxes' bridge isolated, the host takes nothing from it)"
+
+
 def healthz(request):
     checks = {"database": _timed(_database), "redis": _timed(_redis), "docker": _timed(_docker)}
+    checks["isolation"] = _timed(_isolation) if checks["docker"]["ok"] else {"ok": False, "detail": "the Docker engine does not answer", "ms": 0}
     if checks["redis"]["ok"]:
         checks["workers"] = _timed(_workers)
     else:

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "drydock.sandbox_mode.sandbox_mode",
             ],
         },
     },
@@ -171,9 +172,11 @@ CHANNEL_LAYERS = {
     }
 }
 
-# The Docker engine the platform drives; empty means the docker SDK's default
-# (DOCKER_HOST, else the local socket).
-DOCKER_HOST = env_str("DOCKER_HOST", "")
+# The Docker engine sandboxes run on: by default the one bin/drydock starts
+# (user namespaces, its own socket under var/run).
+DOCKER_HOST = env_str("DOCKER_HOST", f"unix://{VAR_DIR / 'run' / 'docker.sock'}")
+# An engine without user namespaces makes a learner root on the host: refused unless this says otherwise.
+SANDBOX_WITHOUT_USER_NAMESPACES = env_bool("SANDBOX_WITHOUT_USER_NAMESPACES", False)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
 LOGGING = {
@@ -194,6 +197,13 @@ SANDBOX_NAME_PREFIX = env_str("SANDBOX_NAME_PREFIX", "drydock-sandbox")
 SANDBOX_LABELS = env_labels("SANDBOX_LABELS")
 # Project-made --internal network holding the course registry: a sandbox reaches it and nothing else.
 SANDBOX_NETWORK = env_str("SANDBOX_NETWORK", "drydock-sandboxes")
+# The network's bridge on the host: each sandbox's port on it is isolated (grader/isolation.py).
+SANDBOX_BRIDGE = env_str("SANDBOX_BRIDGE", "drydock-sbx")
+# Each sandbox's /var/lib/docker and /root live on a disk of this size of its own.
+SANDBOX_DISK_GB = env_int("SANDBOX_DISK_GB", 10, minimum=1, maximum=1024)
+SANDBOX_DISK_TEMPLATES = VAR_DIR / "disk-templates"
+# Docker's default seccomp profile plus what a nested daemon needs (images/README.md).
+SANDBOX_SECCOMP_PROFILE = BASE_DIR / "images" / "sandbox" / "seccomp.json"
 SANDBOX_REGISTRY_MIRROR = env_str("SANDBOX_REGISTRY_MIRROR", "http://drydock-registry:5000")
 # Host folder holding one sub-folder per sandbox, where its nested daemon's socket appears.
 SANDBOX_SOCKET_ROOT = Path(env_str("SANDBOX_SOCKET_ROOT", str(VAR_DIR / "sandboxes")))

@@ -9,9 +9,15 @@ objects or exceptions. `default()` is the engine the platform runs on.
 
 import abc
 import functools
+import http.client
+import json
+import os
 import posixpath
 import re
 import shutil
+import socket
+import stat
+import struct
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +28,7 @@ import docker.errors
 import requests.exceptions
 from django.conf import settings
 
-from grader import snapshot
+from grader import disks, isolation, snapshot
 
 
 class EngineUnavailable(Exception):
@@ -33,9 +39,26 @@ class SandboxGone(EngineUnavailable):
     """The sandbox container does not exist (removed, or never created)."""
 
 
+class UnsafeEngine(EngineUnavailable):
+    """The engine does not use user namespaces: root in a sandbox would be root on the host."""
+
+
+USERNS_REFUSAL = (
+    "Sandboxes are off: this server's Docker engine does not use user namespaces, so a learner would be root "
+    "on the server. Fix: \"userns-remap\": \"default\" in /etc/docker/daemon.json and restart dockerd, or let "
+    "bin/drydock run its own engine (unset DOCKER_HOST); SANDBOX_WITHOUT_USER_NAMESPACES=1 accepts it on a "
+    "trusted single-user machine."
+)
+
+
 SANDBOX_LABEL = "drydock.sandbox"
 DEPLOYMENT_LABEL = "drydock.deployment"
 SOCKET_IN_SANDBOX = "/run/drydock"
+# The nested daemon looks these up on every pull; on the sandboxes' network no DNS answer ever comes, and
+# a 10 s wait each time would follow. Answered with 127.0.0.1, pulls of unknown images fail at once.
+DOCKER_HUB_NAMES = ("docker.io", "registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
+# The version of the Engine API spoken to nested daemons (Docker 20.10 and later answer it).
+NESTED_API = "/v1.41"
 TERMINAL_COMMAND = ["tmux", "-f", "/etc/drydock/tmux.conf", "new-session", "-A", "-s", "drydock"]
 # The most of a volume file a check reads, in bytes.
 VOLUME_FILE_LIMIT = 64 * 1024
@@ -46,6 +69,10 @@ class EngineInfo:
     version: str
     api_version: str
     containers_running: int
+    # Root in its containers is an unprivileged user of the host (dockerd --userns-remap).
+    user_namespaces: bool = False
+    # That user's host uid (None without user namespaces): it owns what a sandbox must write.
+    remapped_root: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,13 +80,22 @@ class SandboxSpec:
     name: str
     image: str
     labels: dict
+    # The sandbox's folder on the host: its daemon's socket, its disk.
     socket_dir: str
     network: str
+    # The network's bridge on the host, where the sandbox's port is isolated.
+    bridge: str
     registry_mirror: str
     memory_mb: int
     pids_limit: int
     cpus: float
     log_max_size: str
+    disk_gb: int
+    # Where the empty disk images are made once, to be copied for each sandbox.
+    disk_templates: str
+    # The seccomp profile's file (Docker's default and what a nested daemon needs).
+    seccomp_profile: str
+    allow_without_user_namespaces: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,11 +205,25 @@ class Engine(abc.ABC):
     def resize_terminal(self, exec_id, *, rows, cols):
         """Give an open terminal a new size."""
 
+    @abc.abstractmethod
+    def sweep_folders(self, root, *, deployment, keep):
+        """Remove this deployment's sandbox folders under `root` (with their disks) not named in `keep`; return their names.
+
+        A deployment's sandboxes are named `<deployment>-<number>`; other folders are left alone.
+        """
+
+    @abc.abstractmethod
+    def isolation_problems(self, *, bridge, registry, allow_without_user_namespaces=False):
+        """What keeps sandboxes from being isolated right now, in words (empty: all is in place).
+
+        `registry` is the registry container's name: the one port of `bridge` that stays open.
+        """
+
 
 @functools.cache
 def default():
-    """The engine the platform drives: the one the docker SDK finds (DOCKER_HOST, else the local socket)."""
-    return DockerEngine()
+    """The engine the platform drives: the one settings.DOCKER_HOST names (by default, bin/drydock's own)."""
+    return DockerEngine(settings.DOCKER_HOST)
 
 
 # --- The real engine, through the docker SDK ---------------------------------------------------
@@ -183,15 +233,40 @@ def _sdk_errors():
     return (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
-def _sandbox_container_options(api, spec):
-    """Everything `docker run` is told about a sandbox but its image and name: change isolation here."""
+@functools.cache
+def _seccomp_profile(path):
+    return Path(path).read_text()
+
+
+def _sandbox_container_options(api, spec, *, disk):
+    """Everything `docker run` is told about a sandbox but its image and name: change isolation here.
+
+    DESIGN.md "Sandbox isolation": on an engine with user namespaces, Docker's
+    default capabilities plus SYS_ADMIN and NET_ADMIN are what a nested dockerd
+    needs (never DAC_READ_SEARCH, SYS_MODULE, SYS_RAWIO, SYS_TIME, SYSLOG,
+    MAC_ADMIN); the seccomp profile is Docker's default plus keyctl and
+    pivot_root. The root filesystem is read-only: what a learner writes lands
+    on the sandbox's own disk (/var/lib/docker, /root) or in memory (/tmp,
+    /run), never on the host's disk.
+    """
     host_config = api.create_host_config(
-        # DESIGN.md: --privileged fails here; these let a nested dockerd run without it.
-        cap_add=["ALL"],
-        cap_drop=["SYS_RESOURCE"],
-        security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+        cap_add=["SYS_ADMIN", "NET_ADMIN"],
+        # No AppArmor profile: Docker's would refuse the nested daemon its mounts.
+        security_opt=[f"seccomp={_seccomp_profile(spec.seccomp_profile)}", "apparmor=unconfined"],
         cgroupns="private",
-        binds={spec.socket_dir: {"bind": SOCKET_IN_SANDBOX, "mode": "rw"}},
+        read_only=True,
+        tmpfs={
+            "/tmp": "rw,exec,nosuid,nodev,size=512m",
+            "/run": "rw,nosuid,nodev,size=64m",
+            # dockerd 20.10 writes its key.json there at start.
+            "/etc/docker": "rw,nosuid,nodev,noexec,size=1m",
+        },
+        binds={
+            spec.socket_dir: {"bind": SOCKET_IN_SANDBOX, "mode": "rw"},
+            str(disk): {"bind": "/var/lib/docker", "mode": "rw"},
+            str(disk / disks.HOME): {"bind": "/root", "mode": "rw"},
+        },
+        extra_hosts={name: "127.0.0.1" for name in DOCKER_HUB_NAMES},
         network_mode=spec.network,
         mem_limit=f"{spec.memory_mb}m",
         memswap_limit=f"{spec.memory_mb}m",
@@ -199,7 +274,8 @@ def _sandbox_container_options(api, spec):
         nano_cpus=int(spec.cpus * 1_000_000_000),
         log_config=docker.types.LogConfig(type="json-file", config={"max-size": spec.log_max_size, "max-file": "2"}),
     )
-    # The CLI's `--security-opt systempaths=unconfined`: nothing of /proc or /sys masked or read-only.
+    # The CLI's `--security-opt systempaths=unconfined`: the nested daemon sets up /proc and /sys for its
+    # containers. In a user namespace the kernel still refuses writes to the host's settings there.
     host_config["MaskedPaths"] = []
     host_config["ReadonlyPaths"] = []
     return {
@@ -211,9 +287,62 @@ def _sandbox_container_options(api, spec):
     }
 
 
-def _daemon_api(socket_dir, *, timeout):
-    """A low-level client of a sandbox's nested daemon, on the socket it makes in its bind-mounted folder."""
-    return docker.APIClient(base_url=f"unix://{Path(socket_dir) / 'docker.sock'}", version="1.41", timeout=timeout)
+class _NotTheSandboxDaemon(EngineUnavailable):
+    """What answers on the sandbox's socket is not a process of that sandbox."""
+
+
+class _SandboxDaemonConnection(http.client.HTTPConnection):
+    """HTTP to a sandbox's own Docker daemon, on its socket in the sandbox's folder.
+
+    The learner, root in the sandbox, can put anything at that path: a symlink
+    to the host's docker.sock, another sandbox's socket. So each connection's
+    far end is checked (SO_PEERCRED): it must run in the sandbox's own pid
+    namespace, or nothing is asked of it.
+    """
+
+    def __init__(self, path, *, pid_namespace, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+        self.pid_namespace = pid_namespace
+
+    def connect(self):
+        if not stat.S_ISSOCK(os.lstat(self.socket_path).st_mode):
+            raise _NotTheSandboxDaemon(f"{self.socket_path} is not a socket")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.socket_path)
+            pid, _uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+            try:
+                peer_namespace = os.readlink(f"/proc/{pid}/ns/pid") if pid > 0 else None
+            except OSError:
+                peer_namespace = None
+            if peer_namespace != self.pid_namespace:
+                raise _NotTheSandboxDaemon(f"the process answering on {self.socket_path} (pid {pid}) is not in the sandbox")
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _nested_get(connection, path):
+    """JSON (or text) of one GET to a nested daemon; EngineUnavailable on anything but a 200."""
+    connection.request("GET", NESTED_API + path, headers={"Host": "docker"})
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise EngineUnavailable(f"the sandbox's Docker daemon answered {response.status} to {path}")
+    return json.loads(body) if body.strip().startswith((b"{", b"[")) else body.decode()
+
+
+def _remove_folder(folder):
+    """A sandbox's folder on the host, its disk first (unmounted, so that removing the folder stops at it)."""
+    try:
+        disks.detach(folder)
+    except disks.DiskError:
+        pass  # still mounted: leave the folder for the reaper's next sweep rather than delete into the disk
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove(client, name):
@@ -256,8 +385,7 @@ class DockerEngine(Engine):
             client.close()
 
     def engine_info(self):
-        # What the health page shows: the engine settings.DOCKER_HOST names, when it names one.
-        client = self._client(fallback_url=settings.DOCKER_HOST or None)
+        client = self._client()
         try:
             version = client.version()
             info = client.info()
@@ -265,42 +393,79 @@ class DockerEngine(Engine):
             raise EngineUnavailable(str(exc)) from exc
         finally:
             client.close()
+        user_namespaces = any("name=userns" in option for option in info.get("SecurityOptions") or ())
+        # With --userns-remap the data root ends in "<uid>.<gid>" of the user root is mapped to.
+        remapped = re.search(r"/(\d+)\.(\d+)$", info.get("DockerRootDir", "")) if user_namespaces else None
         return EngineInfo(
             version=version.get("Version", "?"),
             api_version=version.get("ApiVersion", "?"),
             containers_running=info.get("ContainersRunning", 0),
+            user_namespaces=user_namespaces,
+            remapped_root=int(remapped.group(1)) if remapped else None,
         )
 
     def start_sandbox(self, spec):
+        info = self.engine_info()
+        if not info.user_namespaces and not spec.allow_without_user_namespaces:
+            raise UnsafeEngine(USERNS_REFUSAL)
+        root = info.remapped_root or 0
         with self._host_engine(spec.name) as client:
             _remove(client, spec.name)
-            Path(spec.socket_dir).mkdir(parents=True, exist_ok=True)
-            (Path(spec.socket_dir) / "docker.sock").unlink(missing_ok=True)
+            # Root in the sandbox (a plain user of the host) writes its daemon's socket here.
+            folder = Path(spec.socket_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chown(folder, root, root)
+            (folder / "docker.sock").unlink(missing_ok=True)
+            try:
+                disk = disks.attach(folder, templates=spec.disk_templates, size_gb=spec.disk_gb, owner=root)
+            except (disks.DiskError, OSError) as exc:
+                raise EngineUnavailable(f"the sandbox's disk could not be made: {exc}") from exc
             api = client.api
             try:
-                created = api.create_container(spec.image, name=spec.name, **_sandbox_container_options(api, spec))
+                created = api.create_container(spec.image, name=spec.name, **_sandbox_container_options(api, spec, disk=disk))
             except docker.errors.ImageNotFound as exc:
                 raise EngineUnavailable(f"image {spec.image} is missing: run bin/drydock setup to build it") from exc
             api.start(created["Id"])
+            # Before anyone can type in it: from now on its port reaches the registry's and no other.
+            try:
+                isolation.isolate_port(api.inspect_container(created["Id"])["NetworkSettings"]["SandboxKey"], spec.bridge)
+                isolation.ensure_ipv6_off(spec.bridge)
+            except (isolation.IsolationError, KeyError, OSError) as exc:
+                _remove(client, spec.name)
+                raise EngineUnavailable(f"the sandbox could not be isolated on its network: {exc}") from exc
             return created["Id"]
+
+    def _pid_namespace(self, name):
+        """The pid namespace of the sandbox's processes (its init's), as the host names it."""
+        with self._host_engine(name) as client:
+            pid = client.api.inspect_container(name).get("State", {}).get("Pid") or 0
+        if pid <= 0:
+            raise EngineUnavailable(f"container {name} is not running")
+        try:
+            return os.readlink(f"/proc/{pid}/ns/pid")
+        except OSError as exc:
+            raise EngineUnavailable(f"container {name} is not running") from exc
 
     def wait_for_daemon(self, name, socket_dir, *, timeout):
         started = time.monotonic()
-        socket = Path(socket_dir) / "docker.sock"
         deadline = started + timeout
+        path = str(Path(socket_dir) / "docker.sock")
+        namespace = None
         while time.monotonic() < deadline:
-            if socket.exists():
-                client = _daemon_api(socket_dir, timeout=2)
-                try:
-                    if client.ping():
-                        return time.monotonic() - started
-                except _sdk_errors():
-                    pass
-                finally:
-                    client.close()
             if not self.sandbox_running(name):
                 raise EngineUnavailable("the sandbox container stopped before its Docker daemon answered")
-            time.sleep(0.05)
+            namespace = namespace or self._pid_namespace(name)
+            connection = _SandboxDaemonConnection(path, pid_namespace=namespace, timeout=2)
+            try:
+                if _nested_get(connection, "/_ping") == "OK":
+                    return time.monotonic() - started
+            except _NotTheSandboxDaemon:
+                raise
+            except (OSError, http.client.HTTPException, EngineUnavailable):
+                pass  # not listening yet
+            finally:
+                connection.close()
+            time.sleep(0.02)
         raise EngineUnavailable(f"the sandbox's Docker daemon did not answer within {timeout} s")
 
     def sandbox_running(self, name):
@@ -324,11 +489,11 @@ class DockerEngine(Engine):
                 raise EngineUnavailable(f"copy into {destination} was refused")
 
     def remove_sandbox(self, name, socket_dir=None):
-        # Killing a nested daemon and deleting its images can take a while on a busy disk.
+        # Killing a nested daemon can take a while on a busy machine.
         with self._host_engine(name, timeout=120) as client:
             _remove(client, name)
         if socket_dir:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+            _remove_folder(socket_dir)
 
     def labelled_sandboxes(self, deployment):
         with self._host_engine() as client:
@@ -343,27 +508,33 @@ class DockerEngine(Engine):
             return memory.get("usage", 0) - memory.get("stats", {}).get("cache", 0)
 
     def take_snapshot(self, name, socket_dir, *, files=()):
-        client = _daemon_api(socket_dir, timeout=10)
+        connection = _SandboxDaemonConnection(str(Path(socket_dir) / "docker.sock"), pid_namespace=self._pid_namespace(name), timeout=10)
         try:
             images = tuple(
                 snapshot.Image(
                     id=image["Id"],
                     tags=tuple(t for t in image.get("RepoTags") or () if t != "<none>:<none>"),
                     digests=tuple(image.get("RepoDigests") or ()),
-                    layers=tuple(client.inspect_image(image["Id"]).get("RootFS", {}).get("Layers") or ()),
+                    layers=tuple(_nested_get(connection, f"/images/{image['Id']}/json").get("RootFS", {}).get("Layers") or ()),
                     created=str(image.get("Created", "")),
                 )
-                for image in client.images(all=False)
+                for image in _nested_get(connection, "/images/json")
             )
-            containers = tuple(_container(client.inspect_container(c["Id"])) for c in client.containers(all=True))
-            volumes = tuple(snapshot.Volume(name=v["Name"], labels=v.get("Labels") or {}) for v in (client.volumes().get("Volumes") or ()))
-            networks = tuple(snapshot.Network(name=n["Name"], driver=n.get("Driver", "")) for n in client.networks())
+            containers = tuple(
+                _container(_nested_get(connection, f"/containers/{c['Id']}/json")) for c in _nested_get(connection, "/containers/json?all=1")
+            )
+            volumes = tuple(
+                snapshot.Volume(name=v["Name"], labels=v.get("Labels") or {}) for v in (_nested_get(connection, "/volumes").get("Volumes") or ())
+            )
+            networks = tuple(snapshot.Network(name=n["Name"], driver=n.get("Driver", "")) for n in _nested_get(connection, "/networks"))
+        except _NotTheSandboxDaemon as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: {exc}") from exc
         except FileNotFoundError as exc:
-            raise SandboxGone(f"the daemon socket of {name} is gone") from exc
-        except _sdk_errors() as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: no socket in {socket_dir}") from exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon did not answer: {exc}") from exc
         finally:
-            client.close()
+            connection.close()
         contents = {(volume, path): self.read_volume_file(name, volume, path) for volume, path in files}
         return snapshot.Snapshot(images=images, containers=containers, volumes=volumes, networks=networks, files=contents)
 
@@ -401,6 +572,30 @@ class DockerEngine(Engine):
     def resize_terminal(self, exec_id, *, rows, cols):
         with self._host_engine() as client:
             client.api.exec_resize(exec_id, height=rows, width=cols)
+
+    def sweep_folders(self, root, *, deployment, keep):
+        # Never the disk under a container that is still there, whatever its row says.
+        present = {c.name for c in self.labelled_sandboxes(deployment)}
+        removed = []
+        ours = re.compile(rf"{re.escape(deployment)}-\d+")
+        for folder in sorted(Path(root).iterdir()) if Path(root).is_dir() else ():
+            if folder.is_dir() and ours.fullmatch(folder.name) and folder.name not in keep and folder.name not in present:
+                _remove_folder(folder)
+                removed.append(folder.name)
+        return removed
+
+    def isolation_problems(self, *, bridge, registry, allow_without_user_namespaces=False):
+        problems = []
+        if not self.engine_info().user_namespaces and not allow_without_user_namespaces:
+            problems.append("the Docker engine does not use user namespaces")
+        try:
+            problems += isolation.host_problems(bridge)
+            with self._host_engine(registry) as client:
+                key = client.api.inspect_container(registry)["NetworkSettings"]["SandboxKey"]
+            problems += isolation.port_problems(bridge, open_ports={isolation.port_on(key, bridge)})
+        except (isolation.IsolationError, SandboxGone, KeyError) as exc:
+            problems.append(f"cannot check the sandboxes' network: {exc}")
+        return problems
 
 
 def _container(data):

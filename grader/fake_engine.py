@@ -5,13 +5,16 @@ Each sandbox holds its nested daemon's state as a grader.snapshot.Snapshot
 one does: stop answering (`answering = False`), start daemons that never
 answer (`daemons_answer = False`), lack an image (`missing_images`), have a
 command exit non-zero (`fail_command`), lose a container (`vanish`) or see it
-stop (`crash`). tests/test_engine_contract.py holds it to the real engine's
+stop (`crash`), run without user namespaces (`user_namespaces = False`), or
+report what is wrong with the sandboxes' network (`network_problems`). The
+folders a sandbox had on the host are names in `folders`. tests/test_engine_contract.py holds it to the real engine's
 contract, so a workflow tested on it behaves the same on Docker.
 """
 
 import io
 import itertools
 import posixpath
+import re
 import socket
 import tarfile
 from dataclasses import dataclass, field, replace
@@ -55,7 +58,10 @@ class FakeEngine(engine.Engine):
         self.terminals = {}
         self.answering = True
         self.daemons_answer = True
+        self.user_namespaces = True
+        self.network_problems = []
         self.missing_images = set()
+        self.folders = set()
         self._results = {}
         self._ids = itertools.count(1)
 
@@ -80,10 +86,16 @@ class FakeEngine(engine.Engine):
     def engine_info(self):
         self._answer()
         running = sum(s.status == "running" for s in self.sandboxes.values())
-        return engine.EngineInfo(version="fake", api_version="fake", containers_running=running)
+        return engine.EngineInfo(
+            version="fake", api_version="fake", containers_running=running,
+            user_namespaces=self.user_namespaces, remapped_root=100000 if self.user_namespaces else None,
+        )
 
     def start_sandbox(self, spec):
+        if not self.engine_info().user_namespaces and not spec.allow_without_user_namespaces:
+            raise engine.UnsafeEngine(engine.USERNS_REFUSAL)
         self.remove_sandbox(spec.name)
+        self.folders.add(spec.name)
         if spec.image in self.missing_images:
             raise engine.EngineUnavailable(f"image {spec.image} is missing")
         sandbox = FakeSandbox(spec=spec, id=f"{next(self._ids):064x}", daemon_answers=self.daemons_answer)
@@ -118,6 +130,8 @@ class FakeEngine(engine.Engine):
     def remove_sandbox(self, name, socket_dir=None):
         self._answer()
         self.vanish(name)
+        if socket_dir:
+            self.folders.discard(name)
 
     def labelled_sandboxes(self, deployment):
         self._answer()
@@ -160,6 +174,19 @@ class FakeEngine(engine.Engine):
         if terminal is None:
             raise engine.SandboxGone(f"terminal {exec_id} does not exist")
         terminal.rows, terminal.cols = rows, cols
+
+    def sweep_folders(self, root, *, deployment, keep):
+        self._answer()
+        removed = sorted(
+            name for name in self.folders - set(keep) - set(self.sandboxes) if re.fullmatch(rf"{re.escape(deployment)}-\d+", name)
+        )
+        self.folders -= set(removed)
+        return removed
+
+    def isolation_problems(self, *, bridge, registry, allow_without_user_namespaces=False):
+        self._answer()
+        problems = [] if self.user_namespaces or allow_without_user_namespaces else ["the Docker engine does not use user namespaces"]
+        return problems + list(self.network_problems)
 
     # --- Inside ----------------------------------------------------------------------------
 

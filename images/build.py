@@ -23,6 +23,7 @@ Environment:
                                is not seeded (only where there is internet)
   DRYDOCK_BUILD_TMP            where the debootstrap rootfs is made (/tmp)
   SANDBOX_NETWORK              the sandboxes' network (drydock-sandboxes)
+  SANDBOX_BRIDGE               its bridge's name on the host (drydock-sbx)
   SANDBOX_REGISTRY_MIRROR      the registry as sandboxes reach it
                                (http://drydock-registry:5000): its host name
                                is the registry container's, its port the one
@@ -52,6 +53,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# grader/isolation.py is standard library only, like this script.
+sys.path.insert(0, str(HERE.parent))
+from grader import isolation  # noqa: E402
+
 CATALOG = HERE / "catalog.json"
 LOG_DIR = HERE.parent / "var" / "images-cache" / "logs"
 LOCK_FILE = "/tmp/drydock-images-build.lock"
@@ -72,6 +77,13 @@ MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 class BuildError(Exception):
     pass
+
+
+def sandbox_bridge(environ=os.environ) -> str:
+    name = environ.get("SANDBOX_BRIDGE") or "drydock-sbx"
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}", name):
+        raise BuildError(f"SANDBOX_BRIDGE={name!r} is not a bridge name (15 characters at most)")
+    return name
 
 
 def sandbox_network(environ=os.environ) -> str:
@@ -96,6 +108,7 @@ def registry_address(environ=os.environ) -> tuple[str, int]:
 
 # Set by main() from the environment, before any step runs.
 SANDBOX_NETWORK = "drydock-sandboxes"
+SANDBOX_BRIDGE = "drydock-sbx"
 REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK = "drydock-registry", 5000
 
 
@@ -473,6 +486,10 @@ def tag_all(entry: Entry, image_id: str, version_tag: str | None) -> list[str]:
 def ensure_network(name: str, *, internal: bool) -> None:
     network = inspect("network", name)
     if network is not None:
+        bridge = (network.get("Options") or {}).get("com.docker.network.bridge.name")
+        if internal and bridge != SANDBOX_BRIDGE:
+            raise BuildError(f"network {name} runs on bridge {bridge or 'br-' + network['Id'][:12]}, not {SANDBOX_BRIDGE} "
+                             f"(SANDBOX_BRIDGE); remove it (docker network rm {name}) and run again")
         if network.get("Internal", False) != internal:
             raise BuildError(f"network {name} exists but is {'not ' if internal else ''}internal; "
                              f"remove it (docker network rm {name}) and run again")
@@ -488,7 +505,8 @@ def ensure_network(name: str, *, internal: bool) -> None:
         # network a sandbox could otherwise reach every host service that
         # listens on 0.0.0.0 through the gateway address.
         cmd += ["--internal", "--label", "drydock.role=sandboxes",
-                "-o", "com.docker.network.bridge.inhibit_ipv4=true"]
+                "-o", "com.docker.network.bridge.inhibit_ipv4=true",
+                "-o", f"com.docker.network.bridge.name={SANDBOX_BRIDGE}"]
     else:
         cmd += ["--label", "drydock.role=registry-host"]
     docker(*cmd, name)
@@ -542,45 +560,31 @@ def ensure_registry(port: int, remote_url: str) -> None:
 
 
 def isolate_sandboxes() -> None:
-    """Sandboxes share one network: let them reach the registry, not each other.
+    """Sandboxes share one network: let them reach the registry, nothing else.
 
-    --internal keeps them from the outside and (with no address on the bridge)
-    from the host, but containers on one bridge still talk freely: learner A
-    could reach learner B's published ports. Docker leaves the DOCKER-USER
-    chain to us; these rules are reconciled on every run (the registry's
-    address may change) and are gone after a reboot until the next run.
+    --internal keeps them from the outside, and with no address on the bridge
+    from the host's services; grader/isolation.py adds what does not trust
+    addresses: the host takes nothing in from the bridge (IPv4 and IPv6, and
+    IPv6 is off on it) and forwards nothing out of it. Sandboxes are kept from
+    one another by bridge port isolation, set on each sandbox's port as the
+    platform starts it. Reconciled on every run, so a reboot loses nothing
+    after the next `bin/drydock setup` or `up`.
     """
-    if shutil.which("iptables") is None:
-        say("WARNING: no iptables here; sandboxes can reach each other")
-        return
     network = inspect("network", SANDBOX_NETWORK)
-    bridge = (network.get("Options") or {}).get("com.docker.network.bridge.name") \
-        or "br-" + network["Id"][:12]
-    registry = inspect("container", REGISTRY_CONTAINER)
-    address = registry["NetworkSettings"]["Networks"][SANDBOX_NETWORK]["IPAddress"]
-    tag = ["-m", "comment", "--comment", SANDBOX_NETWORK]
-    wanted = [  # in chain order
-        ["-i", bridge, "-o", bridge, "-d", f"{address}/32", *tag, "-j", "ACCEPT"],
-        ["-i", bridge, "-o", bridge, "-s", f"{address}/32", *tag, "-j", "ACCEPT"],
-        ["-i", bridge, "-o", bridge, *tag, "-j", "DROP"],
-    ]
+    bridge = (network.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + network["Id"][:12]
+    # The first layout trusted the registry's address in DOCKER-USER; a sandbox can forge it.
     listing = run(["iptables", "-S", "DOCKER-USER"], check=False)
-    if listing.returncode != 0:
-        say(f"WARNING: no DOCKER-USER chain ({listing.stderr.strip()}); "
-            "sandboxes can reach each other")
-        return
-    ours = [line.split()[2:] for line in listing.stdout.splitlines()
-            if f"--comment {SANDBOX_NETWORK}" in line]
-    present = all(run(["iptables", "-C", "DOCKER-USER", *rule], check=False).returncode == 0
-                  for rule in wanted)
-    if present and len(ours) == len(wanted) and ours[-1][-1] == "DROP":
-        say(f"sandbox isolation rules in place ({bridge}, registry {address})")
-        return
-    for rule in ours:
-        run(["iptables", "-D", "DOCKER-USER", *rule], check=False)
-    for rule in reversed(wanted):
-        run(["iptables", "-I", "DOCKER-USER", "1", *rule])
-    say(f"sandbox isolation rules set: on {bridge} only {address} (the registry) is reachable")
+    for line in listing.stdout.splitlines() if listing.returncode == 0 else ():
+        if f"--comment {SANDBOX_NETWORK}" in line:
+            run(["iptables", "-D", "DOCKER-USER", *line.split()[2:]], check=False)
+    try:
+        changed = isolation.apply_host_rules(bridge)
+    except isolation.IsolationError as error:
+        raise BuildError(f"cannot isolate the sandboxes' bridge {bridge}: {error}") from None
+    for change in changed:
+        say(f"isolation: {change}")
+    if not changed:
+        say(f"sandbox isolation rules in place on {bridge}")
 
 
 def wait_registry(port: int, container: str = REGISTRY_CONTAINER, timeout: float = 20) -> None:
@@ -665,13 +669,14 @@ def tail(path: Path, lines: int = 25) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global SANDBOX_NETWORK, REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK
+    global SANDBOX_NETWORK, SANDBOX_BRIDGE, REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true",
                         help="re-make the base and rebuild every image without cache")
     args = parser.parse_args(argv)
     try:
         SANDBOX_NETWORK = sandbox_network()
+        SANDBOX_BRIDGE = sandbox_bridge()
         REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK = registry_address()
     except BuildError as error:
         print(f"build.py: {error}", file=sys.stderr)

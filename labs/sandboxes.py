@@ -44,11 +44,16 @@ def spec_for(sandbox):
         },
         socket_dir=socket_dir(sandbox),
         network=settings.SANDBOX_NETWORK,
+        bridge=settings.SANDBOX_BRIDGE,
         registry_mirror=settings.SANDBOX_REGISTRY_MIRROR,
         memory_mb=settings.SANDBOX_MEMORY_MB,
         pids_limit=settings.SANDBOX_PIDS_LIMIT,
         cpus=settings.SANDBOX_CPUS,
         log_max_size=settings.SANDBOX_LOG_MAX_SIZE,
+        disk_gb=settings.SANDBOX_DISK_GB,
+        disk_templates=str(settings.SANDBOX_DISK_TEMPLATES),
+        seccomp_profile=str(settings.SANDBOX_SECCOMP_PROFILE),
+        allow_without_user_namespaces=settings.SANDBOX_WITHOUT_USER_NAMESPACES,
     )
 
 
@@ -176,7 +181,7 @@ def touch(sandbox):
 def reap(*, engine, now=None):
     """Expire, fail and clean up; return counts of what was done (for logs and the command)."""
     now = now or timezone.now()
-    counts = {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 0}
+    counts = {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 0, "leftovers": 0}
     live = Sandbox.objects.filter(status__in=Sandbox.LIVE)
     for sandbox in live.filter(expires_at__lte=now):
         counts["expired"] += expire(sandbox, reason=_("Its time to live ran out."))
@@ -198,4 +203,9 @@ def reap(*, engine, now=None):
     for name, sandbox in live_rows.items():
         if sandbox.status == Status.READY and (name not in containers or containers[name].status != "running"):
             counts["vanished"] += fail(sandbox, reason=_("Its container stopped or disappeared."))
+    # A worker killed between making a sandbox's disk and its container, or a removal cut short, leaves a
+    # folder (and its mounted disk) that no container or row names any more.
+    for name in engine.sweep_folders(settings.SANDBOX_SOCKET_ROOT, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(live_rows)):
+        counts["leftovers"] += 1
+        log.info("removed the leftover folder and disk of sandbox %s", name)
     return counts

@@ -7,7 +7,6 @@ fake; this module is what makes that worth something.
 """
 
 import shlex
-import shutil
 import subprocess
 from dataclasses import replace
 from itertools import count
@@ -84,7 +83,7 @@ def docker(*args, check=True):
 class RealHarness(Harness):
     def __init__(self, tmp_path):
         super().__init__()
-        self.engine = engine.DockerEngine()
+        self.engine = engine.DockerEngine(settings.DOCKER_HOST)
         self.tmp_path = tmp_path
 
     def silent_engine(self):
@@ -118,8 +117,8 @@ class RealHarness(Harness):
 
     def clean_up(self):
         for name in self.names:
-            docker("rm", "--force", "--volumes", name, check=False)
-            shutil.rmtree(settings.SANDBOX_SOCKET_ROOT / name, ignore_errors=True)
+            # The engine unmounts the sandbox's disk before it removes the folder.
+            self.engine.remove_sandbox(name, str(settings.SANDBOX_SOCKET_ROOT / name))
 
 
 @pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
@@ -275,6 +274,8 @@ def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_p
         "read_volume_file": lambda: silent.read_volume_file(spec.name, "donnees", "message.txt"),
         "open_terminal": lambda: silent.open_terminal(spec.name),
         "resize_terminal": lambda: silent.resize_terminal("no-such-exec", rows=24, cols=80),
+        "sweep_folders": lambda: silent.sweep_folders(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=set()),
+        "isolation_problems": lambda: silent.isolation_problems(bridge=settings.SANDBOX_BRIDGE, registry="drydock-registry"),
     }
     assert set(calls) == engine.Engine.__abstractmethods__
     answered = []

@@ -184,7 +184,7 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
     counts = sandboxes.reap(engine=fake, now=now)
 
     # The rows it ended have no live row any more: their containers go in the same pass, with the stopped row's.
-    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4}
+    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4, "leftovers": 0}
     statuses = {kind: fresh(row).status for kind, row in rows.items()}
     assert statuses == {
         "expired": Status.EXPIRED, "idle": Status.EXPIRED, "stuck": Status.FAILED, "vanished": Status.FAILED,
@@ -193,7 +193,7 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
     assert set(fake.sandboxes) == {rows[kind].container_name for kind in ("crashed", "being provisioned", "healthy")}
     assert sorted(sent) == sorted((queue.REMOVE_SANDBOX, rows[kind].pk) for kind in ("expired", "idle", "stuck", "vanished", "crashed"))
     # The crashed container's removal is queued; if that task is lost, the next pass finds an orphan.
-    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1}
+    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1, "leftovers": 0}
 
 
 def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_is_left(fake, sent, lab, lea, settings, monkeypatch):
@@ -209,9 +209,28 @@ def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_
 
     monkeypatch.setattr(fake, "wait_for_daemon", reaper_runs_meanwhile)
     sandbox = sandboxes.provision(requested.pk, engine=fake)
-    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1}
+    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1, "leftovers": 0}
     assert sandbox.status == Status.FAILED and "interrompue" in sandbox.failure
     assert fake.sandboxes == {}
+
+
+def test_the_reaper_removes_a_folder_and_disk_a_crash_left_and_keeps_live_ones_and_other_deployments(fake, sent, lab, lea, settings):
+    live = ready_sandbox(fake, lea, lab)
+    # A worker killed between making a sandbox's disk and its container: no row is live, no container runs.
+    fake.folders |= {f"{settings.SANDBOX_NAME_PREFIX}-999", "another-deployment-5"}
+    counts = sandboxes.reap(engine=fake)
+    assert counts["leftovers"] == 1 and counts["orphans"] == 0
+    assert fake.folders == {live.container_name, "another-deployment-5"}
+
+
+def test_an_engine_without_user_namespaces_is_refused_with_the_fix_unless_the_machine_opts_in(fake, sent, lab, lea, settings):
+    fake.user_namespaces = False
+    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    assert refused.status == Status.FAILED and "userns-remap" in refused.failure and "SANDBOX_WITHOUT_USER_NAMESPACES" in refused.failure
+    assert fake.sandboxes == {}
+    settings.SANDBOX_WITHOUT_USER_NAMESPACES = True
+    sandboxes.remove_container(refused.pk, engine=fake)
+    assert ready_sandbox(fake, lea, lab).status == Status.READY
 
 
 def test_a_vanished_container_makes_a_check_say_it_did_not_answer_and_the_reaper_fail_its_row(fake, sent, lab, lea):

@@ -1,72 +1,114 @@
 #!/bin/sh
-# Prepare cgroups for a nested dockerd without --privileged, then become it.
+# Prepare cgroups for the sandbox's own dockerd, then become it.
+#
+# The sandbox runs in a user namespace (root here is an unprivileged user on
+# the host) with Docker's default capabilities plus SYS_ADMIN and NET_ADMIN, a
+# read-only root filesystem, /var/lib/docker and /root on a size-limited disk
+# of its own, and the Docker Hub names answered with 127.0.0.1 (--add-host).
+# dockerd runs with --rootless: inside a user namespace it must not try to
+# manage cgroups of its own (cgroup v1 cannot be delegated to it), so nested
+# containers share the sandbox's limits, which the sandbox cannot change.
 #
 # Environment:
 #   DRYDOCK_REGISTRY_MIRROR  http://host:port of the course registry ("" = none)
 #   DRYDOCK_SOCKET           second socket, in a folder the host bind-mounts
-#   DRYDOCK_STORAGE_DRIVER   overlay2 (needs /var/lib/docker on a volume) or vfs
+#   DRYDOCK_STORAGE_DRIVER   overlay2 (needs /var/lib/docker on its own disk) or vfs
 #   DRYDOCK_IPTABLES         true to let the nested dockerd manage iptables (false)
-#   DRYDOCK_LOCAL_HOSTS      Docker Hub names answered with 127.0.0.1
+#   DRYDOCK_DRY_RUN          1: print the cgroup steps instead of doing them, and
+#                            stop there (the tests of these decisions use it)
+#   DRYDOCK_PROC_CGROUP      what /proc/self/cgroup holds (tests; default: the file)
+#   DRYDOCK_CGROUP_ROOT      where the cgroup filesystems go (tests; /sys/fs/cgroup)
+#   DRYDOCK_CGROUP_WRITABLE  with DRYDOCK_DRY_RUN: 1 if the cgroup2 mount is writable
 # Arguments are passed on to dockerd.
 set -eu
 
-mount_cgroups() {
-    # A container sees /sys/fs/cgroup read-only (or not at all); dockerd needs
-    # its own writable hierarchies. With --cgroupns private each mount's root
-    # is this container's own cgroup, so the nested containers stay inside the
-    # sandbox's memory and pids limits.
-    if grep -q '^0::' /proc/self/cgroup && [ "$(wc -l < /proc/self/cgroup)" -eq 1 ]; then
-        mount_cgroup2
-        return
+PROC_CGROUP=${DRYDOCK_PROC_CGROUP:-/proc/self/cgroup}
+CG=${DRYDOCK_CGROUP_ROOT:-/sys/fs/cgroup}
+
+act() {
+    if [ -n "${DRYDOCK_DRY_RUN:-}" ]; then
+        echo "$*"
+    else
+        "$@"
     fi
-    mount -t tmpfs -o mode=755,nosuid,nodev,noexec cgroup /sys/fs/cgroup
+}
+
+cgroup_version() {
+    # A pure cgroup v2 host lists one line, "0::<path>". A hybrid host lists v1
+    # hierarchies and a "0::" line: dockerd uses v1 there.
+    if grep -q '^0::' "$PROC_CGROUP" && [ "$(grep -c . "$PROC_CGROUP")" -eq 1 ]; then
+        echo 2
+    else
+        echo 1
+    fi
+}
+
+mount_cgroup_v1() {
+    # A container sees /sys/fs/cgroup read-only (or not at all). With
+    # --cgroupns private each hierarchy mounted here has this container's own
+    # cgroup as its root, so what runs inside stays under the sandbox's limits.
+    act mount -t tmpfs -o mode=755,nosuid,nodev,noexec cgroup "$CG"
     # Lines read "hierarchy-id:controllers:path"; one mount per v1 hierarchy
     # the host has (controllers may be joined, e.g. "cpu,cpuacct").
     while IFS=: read -r id controllers _path; do
         [ "$id" = 0 ] && continue
         [ -n "$controllers" ] || continue
         dir=${controllers#name=}
-        mkdir -p "/sys/fs/cgroup/$dir"
-        mount -t cgroup -o "nosuid,nodev,noexec,$controllers" cgroup "/sys/fs/cgroup/$dir"
+        act mkdir -p "$CG/$dir"
+        act mount -t cgroup -o "nosuid,nodev,noexec,$controllers" cgroup "$CG/$dir"
         case $controllers in
             *,*) for one in $(echo "$controllers" | tr , ' '); do
-                     [ -e "/sys/fs/cgroup/$one" ] || ln -s "$dir" "/sys/fs/cgroup/$one"
+                     [ -e "$CG/$one" ] || act ln -s "$dir" "$CG/$one"
                  done ;;
         esac
-    done < /proc/self/cgroup
+    done < "$PROC_CGROUP"
 }
 
-mount_cgroup2() {
-    # cgroup v2 host (untested on this cgroup v1 machine): a writable cgroup2
-    # mount, this shell moved to a leaf so the controllers can be delegated.
-    if ! touch /sys/fs/cgroup/.drydock 2>/dev/null; then
-        umount /sys/fs/cgroup 2>/dev/null || true
-        mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+cgroup_v2_writable() {
+    if [ -n "${DRYDOCK_DRY_RUN:-}" ]; then
+        [ "${DRYDOCK_CGROUP_WRITABLE:-0}" = 1 ]
+        return
     fi
-    rm -f /sys/fs/cgroup/.drydock
-    mkdir -p /sys/fs/cgroup/init
-    xargs -rn1 < /sys/fs/cgroup/cgroup.procs > /sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
-    sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control
+    touch "$CG/.drydock" 2>/dev/null && rm -f "$CG/.drydock"
 }
 
-mount_cgroups
+mount_cgroup_v2() {
+    # As docker:dind does on cgroup v2. runc mounts the container's cgroup2
+    # read-only; with --cgroupns private a fresh cgroup2 mount shows this
+    # container's own cgroup, which runc hands to the container's root in a
+    # user namespace. Processes leave the root of it for a leaf ("init"),
+    # otherwise enabling controllers for children fails with EBUSY; then every
+    # controller this cgroup has is enabled for the nested daemon's cgroups.
+    if ! cgroup_v2_writable; then
+        act umount "$CG" || true
+        act mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$CG"
+    fi
+    act mkdir -p "$CG/init"
+    if [ -n "${DRYDOCK_DRY_RUN:-}" ]; then
+        echo "move $CG/cgroup.procs $CG/init/cgroup.procs"
+        echo "write $CG/cgroup.subtree_control $(sed -e 's/ / +/g' -e 's/^/+/' < "$CG/cgroup.controllers")"
+        return
+    fi
+    # A process gone in the meantime (this xargs's own children) is not an error.
+    xargs -rn1 < "$CG/cgroup.procs" > "$CG/init/cgroup.procs" 2>/dev/null || true
+    sed -e 's/ / +/g' -e 's/^/+/' < "$CG/cgroup.controllers" > "$CG/cgroup.subtree_control"
+}
 
-# dockerd looks up docker.io on every pull (registry.allowNondistributableArtifacts)
-# and Docker Hub's hosts when the mirror lacks an image. On the internal network
-# no DNS answer ever comes: each pull would wait 10 s. Answered here, pulls from
-# the mirror start at once and pulls of unknown images fail at once.
-for name in ${DRYDOCK_LOCAL_HOSTS-docker.io registry-1.docker.io index.docker.io auth.docker.io production.cloudflare.docker.com}; do
-    grep -q "[[:space:]]$name\$" /etc/hosts || echo "127.0.0.1 $name" >> /etc/hosts
-done
+if [ "$(cgroup_version)" = 2 ]; then
+    mount_cgroup_v2
+else
+    mount_cgroup_v1
+fi
+[ -z "${DRYDOCK_DRY_RUN:-}" ] || exit 0
 
-# A restarted sandbox keeps its filesystem: clear what the last dockerd left.
+# A restarted sandbox keeps its disk: clear what the last dockerd left there.
 rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid "$DRYDOCK_SOCKET"
 mkdir -p "$(dirname "$DRYDOCK_SOCKET")"
 
 # --iptables=false: the nested daemon is ready ~0.35 s sooner. Nothing a lab
 # needs is lost: -p still works (userland proxy), names resolve on user
 # networks; nested containers have no way out of the sandbox anyway.
-set -- --host unix:///var/run/docker.sock --host "unix://$DRYDOCK_SOCKET" \
+set -- --rootless --host unix:///var/run/docker.sock --host "unix://$DRYDOCK_SOCKET" \
     --storage-driver "$DRYDOCK_STORAGE_DRIVER" \
     --iptables="${DRYDOCK_IPTABLES:-false}" \
     --log-opt max-size=1m --log-opt max-file=2 \

@@ -1,0 +1,124 @@
+"""The host's side of keeping sandboxes apart on their network: put in place, and check.
+
+Sandboxes share one bridge with the course registry. Nothing here trusts an
+address a sandbox could forge:
+- every sandbox's port on the bridge is *isolated* (Linux bridge port
+  isolation): isolated ports reach only ports that are not, which is the
+  registry's alone, so one sandbox never reaches another at layer 2;
+- the host takes nothing from the bridge: no IPv6 on it (no link-local
+  address a sandbox could reach), and INPUT drops what comes in on it, IPv4
+  and IPv6; nothing is forwarded from it elsewhere.
+
+Standard library only: images/build.py (before the virtualenv exists) puts
+the rules in place, the platform isolates each sandbox's port as it starts it
+(and turns IPv6 off again on a bridge an engine restart re-made), and
+/healthz checks all of it.
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+COMMENT = "drydock-sandboxes"
+
+
+class IsolationError(Exception):
+    """A rule could not be put in place or a port isolated; the message says which."""
+
+
+def _run(cmd, *, check=True):
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+    if check and result.returncode != 0:
+        raise IsolationError(f"`{' '.join(cmd)}` failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result
+
+
+def host_rules(bridge):
+    """(tool, chain, rule) the host needs for a sandbox bridge, in the order they go in."""
+    tag = ["-m", "comment", "--comment", COMMENT]
+    return [
+        ("iptables", "INPUT", ["-i", bridge, *tag, "-j", "DROP"]),
+        ("ip6tables", "INPUT", ["-i", bridge, *tag, "-j", "DROP"]),
+        # Docker's rules for an --internal network drop what would leave it; this one does not depend on them.
+        ("iptables", "FORWARD", ["-i", bridge, "!", "-o", bridge, *tag, "-j", "DROP"]),
+        ("ip6tables", "FORWARD", ["-i", bridge, *tag, "-j", "DROP"]),
+    ]
+
+
+def ipv6_sysctl(bridge):
+    return Path("/proc/sys/net/ipv6/conf") / bridge / "disable_ipv6"
+
+
+def apply_host_rules(bridge):
+    """Put the host's rules for `bridge` in place (idempotent); return what changed, for the build's log."""
+    changed = []
+    for tool, chain, rule in host_rules(bridge):
+        if shutil.which(tool) is None:
+            raise IsolationError(f"{tool} is missing: install iptables")
+        if _run([tool, "-C", chain, *rule], check=False).returncode != 0:
+            _run([tool, "-I", chain, "1", *rule])
+            changed.append(f"{tool} {chain} {' '.join(rule)}")
+    if ensure_ipv6_off(bridge):
+        changed.append(f"IPv6 off on {bridge}")
+    return changed
+
+
+def ensure_ipv6_off(bridge):
+    """IPv6 off on the bridge (a restarted engine re-makes it with IPv6 on); True if it had to be turned off."""
+    sysctl = ipv6_sysctl(bridge)
+    if sysctl.exists() and sysctl.read_text().strip() != "1":
+        sysctl.write_text("1\n")
+        return True
+    return False
+
+
+def host_problems(bridge):
+    """What is missing of the host's rules for `bridge` (empty when all is in place)."""
+    problems = []
+    for tool, chain, rule in host_rules(bridge):
+        if shutil.which(tool) is None or _run([tool, "-C", chain, *rule], check=False).returncode != 0:
+            problems.append(f"missing {tool} {chain} rule for {bridge}")
+    sysctl = ipv6_sysctl(bridge)
+    if not sysctl.exists():
+        problems.append(f"bridge {bridge} does not exist")
+    elif sysctl.read_text().strip() != "1":
+        problems.append(f"IPv6 is on for bridge {bridge}")
+    return problems
+
+
+def bridge_ports(bridge):
+    """{port name: isolated?} for every port of the bridge."""
+    shown = _run(["bridge", "-j", "-d", "link", "show"]).stdout or "[]"
+    return {port["ifname"]: bool(port.get("isolated")) for port in json.loads(shown) if port.get("master") == bridge}
+
+
+def port_on(netns_path, bridge):
+    """The port of `bridge` that leads into the network namespace `netns_path` (the host side of its veth)."""
+    inside = json.loads(_run(["nsenter", f"--net={netns_path}", "ip", "-j", "link", "show"]).stdout)
+    peers = {link["link_index"] for link in inside if link.get("link_index") is not None}
+    ports = bridge_ports(bridge)
+    for link in json.loads(_run(["ip", "-j", "link", "show"]).stdout):
+        if link.get("ifindex") in peers and link.get("ifname") in ports:
+            return link["ifname"]
+    raise IsolationError(f"no port of {bridge} leads into {netns_path}")
+
+
+def isolate_port(netns_path, bridge):
+    """Isolate the container's port on `bridge`; return the port's name."""
+    port = port_on(netns_path, bridge)
+    _run(["bridge", "link", "set", "dev", port, "isolated", "on"])
+    if bridge_ports(bridge).get(port) is not True:
+        raise IsolationError(f"{port} is not an isolated port of {bridge}")
+    return port
+
+
+def port_problems(bridge, *, open_ports):
+    """Ports of `bridge` that are wrong: a sandbox's port not isolated, or an `open_ports` one (the registry's) isolated."""
+    problems = []
+    for port, isolated in sorted(bridge_ports(bridge).items()):
+        if port in open_ports and isolated:
+            problems.append(f"the registry's port {port} is isolated: sandboxes cannot pull")
+        elif port not in open_ports and not isolated:
+            problems.append(f"port {port} of {bridge} is not isolated")
+    return problems

@@ -1,0 +1,257 @@
+"""Each way a hostile learner broke the first sandbox, tried again from inside a real one as the terminal's user.
+
+The sandbox runs on the engine the platform uses (user namespaces), with the
+flags grader/engine.py gives it. Every test here failed on the first design
+(DESIGN.md "Sandbox isolation"); the last ones check that what a Docker
+course needs still works inside.
+"""
+
+import json
+import shlex
+import shutil
+import socket
+import subprocess
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from grader import disks, engine
+from labs import grading, sandboxes
+from labs.models import Lab, Sandbox, Submission
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+# Capabilities a sandbox must never hold (bit numbers from linux/capability.h).
+FORBIDDEN_CAPABILITIES = {"DAC_READ_SEARCH": 2, "SYS_MODULE": 16, "SYS_RAWIO": 17, "SYS_TIME": 25, "MAC_ADMIN": 33, "SYSLOG": 34}
+PROBE_SOURCE = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+/* The "shocker" escape: open the root of the filesystem behind a bind-mounted file by its handle. */
+int main(int argc, char **argv) {
+    int anchor = open(argc > 1 ? argv[1] : "/etc/hosts", O_RDONLY);
+    if (anchor < 0) { printf("no anchor: %s\n", strerror(errno)); return 2; }
+    struct { struct file_handle h; unsigned char bytes[8]; } root = {{8, 1}};
+    unsigned int inode = 2, generation = 0;
+    memcpy(root.h.f_handle, &inode, 4);
+    memcpy(root.h.f_handle + 4, &generation, 4);
+    if (open_by_handle_at(anchor, &root.h, O_RDONLY) < 0) { printf("REFUSED: %s\n", strerror(errno)); return 1; }
+    printf("ESCAPED\n");
+    return 0;
+}
+"""
+
+
+@pytest.fixture
+def make_sandbox(settings, shipped_course):
+    made = []
+
+    def make(username="mallory", *, disk_gb=None):
+        if disk_gb:
+            settings.SANDBOX_DISK_GB = disk_gb
+        now = timezone.now()
+        row = Sandbox.objects.create(
+            owner=User.objects.create_user(username), lab=Lab.objects.get(slug="premier-conteneur"),
+            expires_at=now + timedelta(minutes=10), last_activity_at=now, steps_total=2,
+        )
+        row = sandboxes.provision(row.pk, engine=engine.default())
+        assert row.status == Sandbox.Status.READY, row.failure
+        made.append(row)
+        return row
+
+    yield make
+    for row in made:
+        engine.default().remove_sandbox(row.container_name, sandboxes.socket_dir(row))
+
+
+@pytest.fixture
+def sandbox(make_sandbox):
+    return make_sandbox()
+
+
+def run_in(sandbox, script, timeout=60):
+    """What the learner's shell gets: root in the sandbox."""
+    return engine.default().exec_in_sandbox(sandbox.container_name, f"bash -c {shlex.quote(script)}", timeout=timeout)
+
+
+def address_of(sandbox, settings):
+    data = json.loads(subprocess.run(["docker", "inspect", sandbox.container_name], capture_output=True, text=True, check=True).stdout)[0]
+    return data["NetworkSettings"]["Networks"][settings.SANDBOX_NETWORK]["IPAddress"]
+
+
+def host_engine_socket(settings):
+    return settings.DOCKER_HOST.removeprefix("unix://")
+
+
+def test_root_in_the_sandbox_is_an_unprivileged_user_of_the_host(sandbox):
+    uid_map = run_in(sandbox, "cat /proc/self/uid_map").output.split()
+    assert uid_map[:2] != ["0", "0"], uid_map
+    status = run_in(sandbox, "grep CapEff /proc/self/status").output.split()
+    held = int(status[1], 16)
+    assert not [name for name, bit in FORBIDDEN_CAPABILITIES.items() if held & (1 << bit)]
+
+
+def test_the_kernels_settings_logs_and_clock_stay_out_of_reach(sandbox):
+    script = """
+    (cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern) 2>/dev/null && echo core_pattern-written
+    dmesg >/dev/null 2>&1 && echo dmesg-read
+    date -s 2020-01-01 >/dev/null 2>&1 && echo clock-set
+    mknod /tmp/disk b 8 0 2>/dev/null && echo block-device-made
+    awk '$1 != "0000000000000000" {found=1} END {if (found) print "kallsyms-addresses"}' /proc/kallsyms
+    echo done
+    """
+    assert run_in(sandbox, script).output.split() == ["done"]
+
+
+def test_the_sandbox_cannot_raise_its_own_limits_or_grant_itself_devices(sandbox):
+    script = """
+    cd /sys/fs/cgroup
+    { echo 100000 > pids/pids.max && echo pids-raised; } 2>/dev/null
+    { echo 9000000000 > memory/memory.limit_in_bytes && echo memory-raised; } 2>/dev/null
+    { echo -1 > cpu/cpu.cfs_quota_us && echo cpu-raised; } 2>/dev/null
+    { echo 'a *:* rwm' > devices/devices.allow && echo devices-granted; } 2>/dev/null
+    echo done
+    """
+    assert run_in(sandbox, script).output.split() == ["done"]
+
+
+def test_open_by_handle_at_cannot_reach_the_hosts_filesystem(sandbox, tmp_path):
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the probe (Debian's gcc, installed with the system)")
+    (tmp_path / "probe.c").write_text(PROBE_SOURCE)
+    subprocess.run(["gcc", "-static", "-O2", "-o", tmp_path / "probe", tmp_path / "probe.c"], check=True)
+    copied = subprocess.run(
+        ["docker", "exec", "-i", sandbox.container_name, "sh", "-c", "cat > /tmp/probe && chmod +x /tmp/probe"],
+        stdin=open(tmp_path / "probe", "rb"), capture_output=True, timeout=30,
+    )
+    assert copied.returncode == 0, copied.stderr
+    for anchor in ("/etc/hosts", "/etc/resolv.conf", "/root", "/var/lib/docker"):
+        result = run_in(sandbox, f"/tmp/probe {anchor}")
+        assert "REFUSED" in result.output and "ESCAPED" not in result.output, (anchor, result.output)
+
+
+def test_a_socket_swapped_for_the_hosts_engine_gives_an_error_never_a_verdict(sandbox, settings):
+    # The learner replaces the daemon's socket by a link to the host engine's socket.
+    swapped = run_in(sandbox, f"rm -f /run/drydock/docker.sock && ln -s {shlex.quote(host_engine_socket(settings))} /run/drydock/docker.sock && echo swapped")
+    assert "swapped" in swapped.output, swapped.output
+    with pytest.raises(engine.EngineUnavailable, match="not answering"):
+        engine.default().take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    task = sandbox.lab.tasks.get(slug="hello-world")  # passes on the host, whose engine holds the hello-world image
+    submission = grading.grade(grading.submit(user=sandbox.owner, task=task, sandbox=sandbox).pk, engine=engine.default())
+    assert submission.status == Submission.Status.ERROR, (submission.status, submission.message)
+    assert "registry" not in submission.message + submission.found and "drydock-" not in submission.message + submission.found
+
+
+def test_a_socket_swapped_for_a_neighbours_daemon_gives_an_error(make_sandbox, settings):
+    mallory, neighbour = make_sandbox("mallory"), make_sandbox("neighbour")
+    # The neighbour's folder is not in mallory's sandbox; the nearest she can get is a link to its host path.
+    target = Path(sandboxes.socket_dir(neighbour)) / "docker.sock"
+    run_in(mallory, f"rm -f /run/drydock/docker.sock && ln -s {shlex.quote(str(target))} /run/drydock/docker.sock")
+    with pytest.raises(engine.EngineUnavailable, match="not answering"):
+        engine.default().take_snapshot(mallory.container_name, sandboxes.socket_dir(mallory))
+
+
+def test_a_neighbours_sandbox_is_unreachable_also_with_a_forged_source_address(make_sandbox, settings):
+    mallory, neighbour = make_sandbox("mallory"), make_sandbox("neighbour")
+    started = run_in(neighbour, "docker run -d -p 8080:80 nginx:1.22 >/dev/null && sleep 1 && curl -s -o /dev/null -w '%{http_code}' localhost:8080")
+    assert started.output.strip().endswith("200"), started.output
+    target = address_of(neighbour, settings)
+    registry = subprocess.run(
+        ["docker", "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{settings.SANDBOX_NETWORK}").IPAddress}}}}', "drydock-registry"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    script = f"""
+    for port in 8080 80 22 2375 2376; do timeout 2 bash -c '</dev/tcp/{target}/'$port 2>/dev/null && echo open-$port; done
+    ip addr add {registry}/32 dev eth0
+    curl -s -m 3 --interface {registry} -o /dev/null -w '%{{http_code}}' http://{target}:8080/ | grep -q 200 && echo forged-reached
+    ip addr del {registry}/32 dev eth0
+    timeout 3 bash -c '</dev/tcp/drydock-registry/5000' && echo registry-open
+    """
+    assert run_in(mallory, script, timeout=90).output.split() == ["registry-open"]
+
+
+def test_ipv6_turned_back_on_in_the_sandbox_reaches_nothing_of_the_host(sandbox, settings):
+    bridge = Path("/sys/class/net") / settings.SANDBOX_BRIDGE
+    assert (Path("/proc/sys/net/ipv6/conf") / settings.SANDBOX_BRIDGE / "disable_ipv6").read_text().strip() == "1"
+    mac = (bridge / "address").read_text().strip().split(":")
+    # The link-local address the host's side of the bridge would have (EUI-64): what the attack used.
+    eui = [f"{int(mac[0], 16) ^ 2:02x}", *mac[1:3], "ff", "fe", *mac[3:]]
+    link_local = "fe80::" + ":".join(f"{int(eui[i], 16):x}{eui[i + 1]}" for i in range(0, 8, 2))
+    listener = socket.socket(socket.AF_INET6)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("::", 0))
+    listener.listen(1)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    port = listener.getsockname()[1]
+    try:
+        script = f"""
+        sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.all.disable_ipv6=0 2>/dev/null; sleep 2
+        curl -s -g -m 3 -o /dev/null 'http://[{link_local}%eth0]:{port}/' && echo reached-host
+        echo done
+        """
+        assert run_in(sandbox, script, timeout=30).output.split() == ["done"]
+        assert not accepted
+    finally:
+        listener.close()
+
+
+def test_filling_the_disk_stops_at_its_quota_inside_the_sandbox_only(make_sandbox):
+    sandbox = make_sandbox(disk_gb=1)
+    image = Path(sandboxes.socket_dir(sandbox)) / "disk.img"
+    script = """
+    dd if=/dev/zero of=/var/lib/docker/fill bs=1M count=1500 2>&1 | grep -o 'No space left on device' | head -1
+    { head -c 10M /dev/zero > /root/notes; } 2>&1 | grep -o 'No space left on device' | head -1
+    { touch /usr/local/escape; } 2>&1 | grep -o 'Read-only file system' | head -1
+    rm -f /var/lib/docker/fill; echo again > /root/notes && echo writable-again
+    """
+    lines = run_in(sandbox, script, timeout=120).output.strip().splitlines()
+    assert lines == ["No space left on device", "No space left on device", "Read-only file system", "writable-again"], lines
+    assert image.stat().st_blocks * 512 <= 1024**3 + 64 * 1024**2  # what it cost on the host: the disk, no more
+
+
+def test_what_a_docker_course_needs_still_works_inside(sandbox):
+    script = """
+    set -e
+    docker pull -q busybox:1.35 >/dev/null && docker pull -q nginx:1.22 >/dev/null
+    docker run --rm busybox:1.35 echo hello
+    docker run -d --name web -p 8080:80 nginx:1.22 >/dev/null
+    sleep 1; curl -s -o /dev/null -w 'published-%{http_code}\\n' localhost:8080
+    docker inspect -f '{{.NetworkSettings.IPAddress}}' web | grep -qE '^[0-9.]+$' && echo has-ip
+    docker network create front >/dev/null && docker run -d --name api --network front nginx:1.22 >/dev/null
+    docker run --rm --network front busybox:1.35 wget -qO- http://api/ | grep -q nginx && echo dns-by-name
+    docker volume create data >/dev/null && docker run --rm -v data:/d busybox:1.35 sh -c 'echo kept > /d/f'
+    docker run --rm -v data:/d busybox:1.35 cat /d/f
+    mkdir -p /root/app && printf 'FROM busybox:1.35\\nRUN echo built > /f\\n' > /root/app/Dockerfile
+    docker build -q -t mine /root/app >/dev/null && docker run --rm mine cat /f
+    mkdir -p /root/stack && printf 'version: "3"\\nservices:\\n  web:\\n    image: nginx:1.22\\n' > /root/stack/docker-compose.yml
+    cd /root/stack && docker-compose up -d >/dev/null 2>&1 && docker-compose ps -q | grep -q . && echo compose-up
+    """
+    assert run_in(sandbox, script, timeout=180).output.split() == [
+        "hello", "published-200", "has-ip", "dns-by-name", "kept", "built", "compose-up",
+    ]
+
+
+def test_a_killed_sandbox_and_a_disk_a_crash_left_end_in_a_clear_state_with_nothing_behind(sandbox, settings):
+    name, folder = sandbox.container_name, Path(sandboxes.socket_dir(sandbox))
+    # A worker killed after making a disk, before the container: a folder no row or container names.
+    crashed = settings.SANDBOX_SOCKET_ROOT / f"{settings.SANDBOX_NAME_PREFIX}-{sandbox.pk + 100000}"
+    disk = disks.attach(crashed, templates=settings.SANDBOX_DISK_TEMPLATES, size_gb=1, owner=engine.default().engine_info().remapped_root or 0)
+    subprocess.run(["docker", "kill", name], check=True, capture_output=True)
+
+    counts = sandboxes.reap(engine=engine.default())
+    sandbox.refresh_from_db()
+    assert counts["vanished"] == 1 and counts["leftovers"] == 1, counts
+    assert sandbox.status == Sandbox.Status.FAILED and sandbox.failure
+    assert not disk.is_mount() and not crashed.exists()
+    sandboxes.remove_container(sandbox.pk, engine=engine.default())  # what the queued task does
+    assert not engine.default().sandbox_running(name) and name not in {c.name for c in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+    assert not (folder / "disk").is_mount() and not folder.exists()
+    mounts = Path("/proc/self/mounts").read_text()
+    assert str(folder) not in mounts and str(crashed) not in mounts
