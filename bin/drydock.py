@@ -292,6 +292,16 @@ def ensure_engine_bridge():
     run(["ip", "link", "set", ENGINE_BRIDGE, "up"], quiet=True)
 
 
+def engine_pid():
+    """The pid of the engine this script started, if it still runs."""
+    try:
+        pid = int((RUN / "engine.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid if "dockerd" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") else None
+
+
 def start_engine():
     if shutil.which("dockerd") is None:
         apt_install("docker.io")
@@ -299,6 +309,12 @@ def start_engine():
         raise SetupError("the docker CLI is missing after installing docker.io")
     for folder in (VAR / "engine", RUN, LOG):
         folder.mkdir(parents=True, exist_ok=True)
+    running = engine_pid()
+    if running:
+        # Started earlier and still alive, only slow to answer: never a second daemon on the same data.
+        say(f"Drydock's engine (pid {running}) is starting; waiting for it")
+        wait_for(docker_answers, 120, f"Drydock's engine (pid {running}) did not answer within 120 s (see {LOG / 'engine.log'})")
+        return
     ensure_engine_bridge()
     pool = os.environ.get("DRYDOCK_ENGINE_ADDRESS_POOL") or "10.214.0.0/16"
     say(f"starting Drydock's Docker engine: user namespaces, {ENGINE_SOCKET}, bridge {ENGINE_BRIDGE}, data in var/engine")

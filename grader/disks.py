@@ -1,9 +1,12 @@
 """A disk of its own for each sandbox: a sparse ext4 image, loop-mounted on the host.
 
-The sandbox's /var/lib/docker and /root live on it, so what a learner writes
-(images, containers, volumes, files) stops at its size with "no space left on
-device" inside the sandbox, and the host's disk and the other sandboxes are
-untouched. An image is made once per size and owner (mkfs takes ~250 ms),
+The sandbox's /var/lib/docker, /root and the folder of its daemon's socket
+(/run/drydock) live on it, each a folder of the disk (`DOCKER`, `HOME`,
+`RUN`), so whatever a learner writes (images, containers, volumes, files)
+stops at its size with "no space left on device" inside the sandbox, and the
+host's disk and the other sandboxes are untouched. The disk's root is never
+shown to the sandbox: a learner can change what is in those folders, never
+the folders themselves. An image is made once per size and owner (mkfs takes ~250 ms),
 then copied sparsely for each sandbox (~10 ms); it holds only what was
 written to it. Everything lives in the sandbox's folder, so removing the
 folder's disk is all the clean-up there is, and a crash leaves nothing a
@@ -17,7 +20,9 @@ from pathlib import Path
 
 IMAGE = "disk.img"
 MOUNT = "disk"
+DOCKER = "docker"
 HOME = "home"
+RUN = "run"
 
 
 class DiskError(Exception):
@@ -25,7 +30,10 @@ class DiskError(Exception):
 
 
 def _run(cmd):
-    result = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    try:
+        result = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DiskError(f"`{' '.join(str(c) for c in cmd)}` did not run: {exc}") from exc
     if result.returncode != 0:
         raise DiskError(f"`{' '.join(str(c) for c in cmd)}` failed: {result.stderr.strip() or result.stdout.strip()}")
     return result
@@ -51,21 +59,21 @@ def mount_point(folder):
 
 
 def attach(folder, *, templates, size_gb, owner):
-    """Give the sandbox whose folder this is its disk, mounted at folder/disk; return the mount point."""
+    """Give the sandbox whose folder this is a fresh disk, mounted at folder/disk; return the mount point.
+
+    Always a new one: a disk an earlier try left (a task delivered again) may
+    hold what a learner put there, links included, and is not reused.
+    """
     folder = Path(folder)
+    detach(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _run(["cp", "--sparse=always", template(templates, size_gb=size_gb, owner=owner), folder / IMAGE])
     target = mount_point(folder)
-    if target.is_mount():
-        return target
-    image = folder / IMAGE
-    if not image.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        _run(["cp", "--sparse=always", template(templates, size_gb=size_gb, owner=owner), image])
-    target.mkdir(parents=True, exist_ok=True)
-    _run(["mount", "-o", "loop,nodev,nosuid", image, target])
-    home = target / HOME
-    if not home.exists():
-        home.mkdir()
-        os.chown(home, owner, owner)
+    target.mkdir()
+    _run(["mount", "-o", "loop,nodev,nosuid", folder / IMAGE, target])
+    for name in (DOCKER, HOME, RUN):
+        (target / name).mkdir()
+        os.chown(target / name, owner, owner)
     return target
 
 
@@ -78,8 +86,11 @@ def detach(folder):
         # frees the loop device (autoclear) once nothing does.
         _run(["umount", "--lazy", target])
     (folder / IMAGE).unlink(missing_ok=True)
-    if target.exists() and not target.is_mount():
-        shutil.rmtree(target, ignore_errors=True)
+    if target.is_mount():
+        raise DiskError(f"{target} is still mounted")
+    # Unmounted, it is an empty folder of the host's (everything the learner wrote was on the disk).
+    if target.exists():
+        shutil.rmtree(target)
 
 
 def usage_bytes(folder):

@@ -59,6 +59,10 @@ SOCKET_IN_SANDBOX = "/run/drydock"
 DOCKER_HUB_NAMES = ("docker.io", "registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
 # The version of the Engine API spoken to nested daemons (Docker 20.10 and later answer it).
 NESTED_API = "/v1.41"
+# Bounds on what a snapshot reads from a nested daemon: bytes of one answer, objects of each kind, seconds in all.
+NESTED_ANSWER_LIMIT = 8 * 1024**2
+NESTED_OBJECT_LIMIT = 500
+SNAPSHOT_SECONDS = 20
 TERMINAL_COMMAND = ["tmux", "-f", "/etc/drydock/tmux.conf", "new-session", "-A", "-s", "drydock"]
 # The most of a volume file a check reads, in bytes.
 VOLUME_FILE_LIMIT = 64 * 1024
@@ -206,10 +210,11 @@ class Engine(abc.ABC):
         """Give an open terminal a new size."""
 
     @abc.abstractmethod
-    def sweep_folders(self, root, *, deployment, keep):
+    def sweep_folders(self, root, *, deployment, keep, older_than):
         """Remove this deployment's sandbox folders under `root` (with their disks) not named in `keep`; return their names.
 
-        A deployment's sandboxes are named `<deployment>-<number>`; other folders are left alone.
+        A deployment's sandboxes are named `<deployment>-<number>`; other folders are left alone, and so is a
+        folder made less than `older_than` seconds ago (a sandbox a worker is starting right now).
         """
 
     @abc.abstractmethod
@@ -244,8 +249,8 @@ def _sandbox_container_options(api, spec, *, disk):
     DESIGN.md "Sandbox isolation": on an engine with user namespaces, Docker's
     default capabilities plus SYS_ADMIN and NET_ADMIN are what a nested dockerd
     needs (never DAC_READ_SEARCH, SYS_MODULE, SYS_RAWIO, SYS_TIME, SYSLOG,
-    MAC_ADMIN); the seccomp profile is Docker's default plus keyctl and
-    pivot_root. The root filesystem is read-only: what a learner writes lands
+    MAC_ADMIN); the seccomp profile is Docker's default plus pivot_root and
+    the keyctl operations runc needs for a session keyring. The root filesystem is read-only: what a learner writes lands
     on the sandbox's own disk (/var/lib/docker, /root) or in memory (/tmp,
     /run), never on the host's disk.
     """
@@ -261,10 +266,11 @@ def _sandbox_container_options(api, spec, *, disk):
             # dockerd 20.10 writes its key.json there at start.
             "/etc/docker": "rw,nosuid,nodev,noexec,size=1m",
         },
+        # All three on the sandbox's own disk, so that nothing a learner writes reaches the host's.
         binds={
-            spec.socket_dir: {"bind": SOCKET_IN_SANDBOX, "mode": "rw"},
-            str(disk): {"bind": "/var/lib/docker", "mode": "rw"},
+            str(disk / disks.DOCKER): {"bind": "/var/lib/docker", "mode": "rw"},
             str(disk / disks.HOME): {"bind": "/root", "mode": "rw"},
+            str(disk / disks.RUN): {"bind": SOCKET_IN_SANDBOX, "mode": "rw"},
         },
         extra_hosts={name: "127.0.0.1" for name in DOCKER_HUB_NAMES},
         network_mode=spec.network,
@@ -325,24 +331,52 @@ class _SandboxDaemonConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+def daemon_socket(socket_dir):
+    """Where the nested daemon's socket is on the host: in the sandbox's folder, on its disk."""
+    return str(Path(socket_dir) / disks.MOUNT / disks.RUN / "docker.sock")
+
+
 def _nested_get(connection, path):
-    """JSON (or text) of one GET to a nested daemon; EngineUnavailable on anything but a 200."""
+    """JSON (or text) of one GET to a nested daemon; EngineUnavailable on anything but a 200 of a sane size.
+
+    What answers may be a learner's own program: its answers are bounded, and
+    any shape the parsers do not expect is an EngineUnavailable, never a crash.
+    """
     connection.request("GET", NESTED_API + path, headers={"Host": "docker"})
     response = connection.getresponse()
-    body = response.read()
+    body = response.read(NESTED_ANSWER_LIMIT + 1)
+    if len(body) > NESTED_ANSWER_LIMIT:
+        raise EngineUnavailable(f"the sandbox's Docker daemon answered more than {NESTED_ANSWER_LIMIT // 1024**2} MiB to {path}")
     if response.status != 200:
         raise EngineUnavailable(f"the sandbox's Docker daemon answered {response.status} to {path}")
-    return json.loads(body) if body.strip().startswith((b"{", b"[")) else body.decode()
+    return json.loads(body) if body.strip().startswith((b"{", b"[")) else body.decode("utf-8", "replace")
+
+
+# Host rules already checked by this process, and when: they hold until a reboot or a flush.
+_host_rules_checked = {}
+
+
+def _check_host_rules(bridge):
+    """Refuse to start a sandbox on a bridge whose host rules are missing (IPv6 is turned off here if needed)."""
+    isolation.ensure_ipv6_off(bridge)
+    if time.monotonic() - _host_rules_checked.get(bridge, -3600) < 60:
+        return
+    try:
+        problems = isolation.host_problems(bridge)
+    except isolation.IsolationError as exc:
+        problems = [str(exc)]
+    if problems:
+        raise EngineUnavailable(f"the sandboxes' network is not isolated ({'; '.join(problems)}): run bin/drydock setup")
+    _host_rules_checked[bridge] = time.monotonic()
 
 
 def _remove_folder(folder):
-    """A sandbox's folder on the host, its disk first (unmounted, so that removing the folder stops at it)."""
+    """A sandbox's folder on the host, its disk first: unmounted, the folder holds nothing a learner wrote."""
     try:
         disks.detach(folder)
     except disks.DiskError:
-        pass  # still mounted: leave the folder for the reaper's next sweep rather than delete into the disk
-    else:
-        shutil.rmtree(folder, ignore_errors=True)
+        return  # still mounted: left for the reaper's next sweep rather than deleted into the disk
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove(client, name):
@@ -408,31 +442,29 @@ class DockerEngine(Engine):
         info = self.engine_info()
         if not info.user_namespaces and not spec.allow_without_user_namespaces:
             raise UnsafeEngine(USERNS_REFUSAL)
+        _check_host_rules(spec.bridge)
         root = info.remapped_root or 0
         with self._host_engine(spec.name) as client:
             _remove(client, spec.name)
-            # Root in the sandbox (a plain user of the host) writes its daemon's socket here.
-            folder = Path(spec.socket_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            os.chown(folder, root, root)
-            (folder / "docker.sock").unlink(missing_ok=True)
             try:
-                disk = disks.attach(folder, templates=spec.disk_templates, size_gb=spec.disk_gb, owner=root)
+                disk = disks.attach(spec.socket_dir, templates=spec.disk_templates, size_gb=spec.disk_gb, owner=root)
             except (disks.DiskError, OSError) as exc:
                 raise EngineUnavailable(f"the sandbox's disk could not be made: {exc}") from exc
             api = client.api
             try:
                 created = api.create_container(spec.image, name=spec.name, **_sandbox_container_options(api, spec, disk=disk))
-            except docker.errors.ImageNotFound as exc:
-                raise EngineUnavailable(f"image {spec.image} is missing: run bin/drydock setup to build it") from exc
-            api.start(created["Id"])
-            # Before anyone can type in it: from now on its port reaches the registry's and no other.
-            try:
+                api.start(created["Id"])
+                # Before anyone can type in it: from now on its port reaches the registry's and no other.
                 isolation.isolate_port(api.inspect_container(created["Id"])["NetworkSettings"]["SandboxKey"], spec.bridge)
-                isolation.ensure_ipv6_off(spec.bridge)
-            except (isolation.IsolationError, KeyError, OSError) as exc:
+            except BaseException as exc:
+                # Whatever went wrong (a timeout included), no container runs unisolated and no disk stays mounted.
                 _remove(client, spec.name)
-                raise EngineUnavailable(f"the sandbox could not be isolated on its network: {exc}") from exc
+                _remove_folder(spec.socket_dir)
+                if isinstance(exc, docker.errors.ImageNotFound):
+                    raise EngineUnavailable(f"image {spec.image} is missing: run bin/drydock setup to build it") from exc
+                if isinstance(exc, isolation.IsolationError):
+                    raise EngineUnavailable(f"the sandbox could not be isolated on its network: {exc}") from exc
+                raise
             return created["Id"]
 
     def _pid_namespace(self, name):
@@ -449,7 +481,7 @@ class DockerEngine(Engine):
     def wait_for_daemon(self, name, socket_dir, *, timeout):
         started = time.monotonic()
         deadline = started + timeout
-        path = str(Path(socket_dir) / "docker.sock")
+        path = daemon_socket(socket_dir)
         namespace = None
         while time.monotonic() < deadline:
             if not self.sandbox_running(name):
@@ -508,31 +540,44 @@ class DockerEngine(Engine):
             return memory.get("usage", 0) - memory.get("stats", {}).get("cache", 0)
 
     def take_snapshot(self, name, socket_dir, *, files=()):
-        connection = _SandboxDaemonConnection(str(Path(socket_dir) / "docker.sock"), pid_namespace=self._pid_namespace(name), timeout=10)
+        connection = _SandboxDaemonConnection(daemon_socket(socket_dir), pid_namespace=self._pid_namespace(name), timeout=10)
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+
+        def get(path):
+            if time.monotonic() > deadline:
+                raise EngineUnavailable(f"the sandbox's Docker daemon took more than {SNAPSHOT_SECONDS} s to describe itself")
+            return _nested_get(connection, path)
+
+        def listed(path):
+            found = get(path)
+            if not isinstance(found, list) or len(found) > NESTED_OBJECT_LIMIT:
+                raise EngineUnavailable(f"the sandbox's Docker daemon gave no list of at most {NESTED_OBJECT_LIMIT} to {path}")
+            return found
+
         try:
             images = tuple(
                 snapshot.Image(
                     id=image["Id"],
                     tags=tuple(t for t in image.get("RepoTags") or () if t != "<none>:<none>"),
                     digests=tuple(image.get("RepoDigests") or ()),
-                    layers=tuple(_nested_get(connection, f"/images/{image['Id']}/json").get("RootFS", {}).get("Layers") or ()),
+                    layers=tuple(get(f"/images/{image['Id']}/json").get("RootFS", {}).get("Layers") or ()),
                     created=str(image.get("Created", "")),
                 )
-                for image in _nested_get(connection, "/images/json")
+                for image in listed("/images/json")
             )
-            containers = tuple(
-                _container(_nested_get(connection, f"/containers/{c['Id']}/json")) for c in _nested_get(connection, "/containers/json?all=1")
-            )
-            volumes = tuple(
-                snapshot.Volume(name=v["Name"], labels=v.get("Labels") or {}) for v in (_nested_get(connection, "/volumes").get("Volumes") or ())
-            )
-            networks = tuple(snapshot.Network(name=n["Name"], driver=n.get("Driver", "")) for n in _nested_get(connection, "/networks"))
+            containers = tuple(_container(get(f"/containers/{c['Id']}/json")) for c in listed("/containers/json?all=1"))
+            volumes = tuple(snapshot.Volume(name=v["Name"], labels=v.get("Labels") or {}) for v in (get("/volumes").get("Volumes") or ()))
+            networks = tuple(snapshot.Network(name=n["Name"], driver=n.get("Driver", "")) for n in listed("/networks"))
         except _NotTheSandboxDaemon as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: {exc}") from exc
         except FileNotFoundError as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: no socket in {socket_dir}") from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except EngineUnavailable:
+            raise
+        except (OSError, http.client.HTTPException) as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon did not answer: {exc}") from exc
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon answered something that is not Docker's API: {exc!r}"[:300]) from exc
         finally:
             connection.close()
         contents = {(volume, path): self.read_volume_file(name, volume, path) for volume, path in files}
@@ -542,8 +587,29 @@ class DockerEngine(Engine):
         relative = volume_file_path(volume, path)
         if relative is None:
             return None
-        result = self.exec_in_sandbox(name, f"head -c {VOLUME_FILE_LIMIT} '/var/lib/docker/volumes/{volume}/_data/{relative}'", timeout=10)
-        return result.output if result.exit_code == 0 else None
+        command = ["timeout", "10", "head", "-c", str(VOLUME_FILE_LIMIT), f"/var/lib/docker/volumes/{volume}/_data/{relative}"]
+        with self._host_engine(name, timeout=15) as client:
+            api = client.api
+            created = api.exec_create(name, command, stdout=True, stderr=False)
+            # The learner may have put another `head` in its place: read no more than the limit, whatever it prints.
+            output = b""
+            stream = api.exec_start(created["Id"], stream=True, demux=False)
+            try:
+                for chunk in stream:
+                    output += chunk
+                    if len(output) > VOLUME_FILE_LIMIT:
+                        return None
+            finally:
+                stream.close()
+            # The output ends a moment before the exit code is known.
+            for _ in range(50):
+                ended = api.exec_inspect(created["Id"])
+                if not ended.get("Running"):
+                    break
+                time.sleep(0.02)
+            if ended.get("Running") or ended.get("ExitCode") != 0:
+                return None
+        return output.decode("utf-8", "replace")
 
     def open_terminal(self, name, *, rows=24, cols=80):
         client = self._client(timeout=None)
@@ -573,14 +639,18 @@ class DockerEngine(Engine):
         with self._host_engine() as client:
             client.api.exec_resize(exec_id, height=rows, width=cols)
 
-    def sweep_folders(self, root, *, deployment, keep):
+    def sweep_folders(self, root, *, deployment, keep, older_than):
         # Never the disk under a container that is still there, whatever its row says.
         present = {c.name for c in self.labelled_sandboxes(deployment)}
         removed = []
         ours = re.compile(rf"{re.escape(deployment)}-\d+")
         for folder in sorted(Path(root).iterdir()) if Path(root).is_dir() else ():
-            if folder.is_dir() and ours.fullmatch(folder.name) and folder.name not in keep and folder.name not in present:
-                _remove_folder(folder)
+            if not (folder.is_dir() and ours.fullmatch(folder.name)) or folder.name in keep | present:
+                continue
+            if time.time() - folder.stat().st_mtime < older_than:
+                continue
+            _remove_folder(folder)
+            if not folder.exists():
                 removed.append(folder.name)
         return removed
 

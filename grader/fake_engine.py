@@ -17,6 +17,7 @@ import posixpath
 import re
 import socket
 import tarfile
+import time
 from dataclasses import dataclass, field, replace
 
 from grader import engine
@@ -62,6 +63,7 @@ class FakeEngine(engine.Engine):
         self.network_problems = []
         self.missing_images = set()
         self.folders = set()
+        self.folder_made_at = {}  # name -> time.time(); a folder a test adds by hand is old
         self._results = {}
         self._ids = itertools.count(1)
 
@@ -94,8 +96,11 @@ class FakeEngine(engine.Engine):
     def start_sandbox(self, spec):
         if not self.engine_info().user_namespaces and not spec.allow_without_user_namespaces:
             raise engine.UnsafeEngine(engine.USERNS_REFUSAL)
+        if self.network_problems:
+            raise engine.EngineUnavailable(f"the sandboxes' network is not isolated ({'; '.join(self.network_problems)}): run bin/drydock setup")
         self.remove_sandbox(spec.name)
         self.folders.add(spec.name)
+        self.folder_made_at[spec.name] = time.time()
         if spec.image in self.missing_images:
             raise engine.EngineUnavailable(f"image {spec.image} is missing")
         sandbox = FakeSandbox(spec=spec, id=f"{next(self._ids):064x}", daemon_answers=self.daemons_answer)
@@ -175,10 +180,12 @@ class FakeEngine(engine.Engine):
             raise engine.SandboxGone(f"terminal {exec_id} does not exist")
         terminal.rows, terminal.cols = rows, cols
 
-    def sweep_folders(self, root, *, deployment, keep):
+    def sweep_folders(self, root, *, deployment, keep, older_than):
         self._answer()
+        now = time.time()
         removed = sorted(
-            name for name in self.folders - set(keep) - set(self.sandboxes) if re.fullmatch(rf"{re.escape(deployment)}-\d+", name)
+            name for name in self.folders - set(keep) - set(self.sandboxes)
+            if re.fullmatch(rf"{re.escape(deployment)}-\d+", name) and now - self.folder_made_at.get(name, 0) >= older_than
         )
         self.folders -= set(removed)
         return removed

@@ -28,7 +28,10 @@ class IsolationError(Exception):
 
 
 def _run(cmd, *, check=True):
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+    try:
+        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise IsolationError(f"`{' '.join(cmd)}` did not run: {exc}") from exc
     if check and result.returncode != 0:
         raise IsolationError(f"`{' '.join(cmd)}` failed: {result.stderr.strip() or result.stdout.strip()}")
     return result
@@ -46,6 +49,23 @@ def host_rules(bridge):
     ]
 
 
+# Every sandbox's root is the same host uid (100000), and each container a nested runc starts holds a
+# session keyring charged to it: the kernel's default quota (200 keys) would cap all sandboxes together
+# at 200 running containers. What one sandbox can take is bounded by its pids limit.
+KEY_QUOTAS = {"/proc/sys/kernel/keys/maxkeys": 100000, "/proc/sys/kernel/keys/maxbytes": 10_000_000}
+
+
+def ensure_key_quotas():
+    """Raise the per-user key quotas to KEY_QUOTAS (never lower them); return what changed."""
+    changed = []
+    for path, wanted in KEY_QUOTAS.items():
+        current = Path(path)
+        if current.exists() and int(current.read_text()) < wanted:
+            current.write_text(f"{wanted}\n")
+            changed.append(f"{current.name} {wanted}")
+    return changed
+
+
 def ipv6_sysctl(bridge):
     return Path("/proc/sys/net/ipv6/conf") / bridge / "disable_ipv6"
 
@@ -61,6 +81,7 @@ def apply_host_rules(bridge):
             changed.append(f"{tool} {chain} {' '.join(rule)}")
     if ensure_ipv6_off(bridge):
         changed.append(f"IPv6 off on {bridge}")
+    changed += ensure_key_quotas()
     return changed
 
 
@@ -79,6 +100,9 @@ def host_problems(bridge):
     for tool, chain, rule in host_rules(bridge):
         if shutil.which(tool) is None or _run([tool, "-C", chain, *rule], check=False).returncode != 0:
             problems.append(f"missing {tool} {chain} rule for {bridge}")
+    for path, wanted in KEY_QUOTAS.items():
+        if Path(path).exists() and int(Path(path).read_text()) < wanted:
+            problems.append(f"{Path(path).name} is below {wanted}")
     sysctl = ipv6_sysctl(bridge)
     if not sysctl.exists():
         problems.append(f"bridge {bridge} does not exist")
@@ -87,18 +111,24 @@ def host_problems(bridge):
     return problems
 
 
+def _json(cmd):
+    try:
+        return json.loads(_run(cmd).stdout or "[]")
+    except ValueError as exc:
+        raise IsolationError(f"`{' '.join(cmd)}` did not print JSON: {exc}") from exc
+
+
 def bridge_ports(bridge):
     """{port name: isolated?} for every port of the bridge."""
-    shown = _run(["bridge", "-j", "-d", "link", "show"]).stdout or "[]"
-    return {port["ifname"]: bool(port.get("isolated")) for port in json.loads(shown) if port.get("master") == bridge}
+    return {port["ifname"]: bool(port.get("isolated")) for port in _json(["bridge", "-j", "-d", "link", "show"]) if port.get("master") == bridge}
 
 
 def port_on(netns_path, bridge):
     """The port of `bridge` that leads into the network namespace `netns_path` (the host side of its veth)."""
-    inside = json.loads(_run(["nsenter", f"--net={netns_path}", "ip", "-j", "link", "show"]).stdout)
+    inside = _json(["nsenter", f"--net={netns_path}", "ip", "-j", "link", "show"])
     peers = {link["link_index"] for link in inside if link.get("link_index") is not None}
     ports = bridge_ports(bridge)
-    for link in json.loads(_run(["ip", "-j", "link", "show"]).stdout):
+    for link in _json(["ip", "-j", "link", "show"]):
         if link.get("ifindex") in peers and link.get("ifname") in ports:
             return link["ifname"]
     raise IsolationError(f"no port of {bridge} leads into {netns_path}")

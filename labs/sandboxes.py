@@ -205,7 +205,12 @@ def reap(*, engine, now=None):
             counts["vanished"] += fail(sandbox, reason=_("Its container stopped or disappeared."))
     # A worker killed between making a sandbox's disk and its container, or a removal cut short, leaves a
     # folder (and its mounted disk) that no container or row names any more.
-    for name in engine.sweep_folders(settings.SANDBOX_SOCKET_ROOT, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(live_rows)):
+    # A folder younger than the provisioning deadline may be one a worker is making this instant.
+    swept = engine.sweep_folders(
+        settings.SANDBOX_SOCKET_ROOT, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(live_rows),
+        older_than=settings.SANDBOX_PROVISION_DEADLINE_SECONDS,
+    )
+    for name in swept:
         counts["leftovers"] += 1
         log.info("removed the leftover folder and disk of sandbox %s", name)
     return counts

@@ -274,7 +274,7 @@ def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_p
         "read_volume_file": lambda: silent.read_volume_file(spec.name, "donnees", "message.txt"),
         "open_terminal": lambda: silent.open_terminal(spec.name),
         "resize_terminal": lambda: silent.resize_terminal("no-such-exec", rows=24, cols=80),
-        "sweep_folders": lambda: silent.sweep_folders(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=set()),
+        "sweep_folders": lambda: silent.sweep_folders(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(), older_than=0),
         "isolation_problems": lambda: silent.isolation_problems(bridge=settings.SANDBOX_BRIDGE, registry="drydock-registry"),
     }
     assert set(calls) == engine.Engine.__abstractmethods__

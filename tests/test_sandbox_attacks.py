@@ -7,11 +7,13 @@ course needs still works inside.
 """
 
 import json
+import os
 import shlex
 import shutil
 import socket
 import subprocess
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -148,10 +150,60 @@ def test_a_socket_swapped_for_the_hosts_engine_gives_an_error_never_a_verdict(sa
     assert "registry" not in submission.message + submission.found and "drydock-" not in submission.message + submission.found
 
 
+FAKE_DAEMON_SOURCE = r"""
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+/* Answers every request on a unix socket like a Docker daemon with nothing in it. */
+int main(int argc, char **argv) {
+    int server = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un address = {AF_UNIX};
+    strncpy(address.sun_path, argv[1], sizeof address.sun_path - 1);
+    unlink(argv[1]);
+    if (bind(server, (struct sockaddr *)&address, sizeof address) || listen(server, 16)) return 1;
+    for (;;) {
+        int client = accept(server, 0, 0);
+        char request[65536];
+        ssize_t got = read(client, request, sizeof request - 1);
+        request[got > 0 ? got : 0] = 0;
+        const char *body = strstr(request, "_ping") ? "OK" : strstr(request, "/volumes") ? "{}" : "[]";
+        char reply[256];
+        int size = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+        write(client, reply, size);
+        close(client);
+    }
+}
+"""
+
+
+def build_into(sandbox, tmp_path, name, source):
+    (tmp_path / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-static", "-O2", "-include", "stdio.h", "-o", tmp_path / name, tmp_path / f"{name}.c"], check=True)
+    copied = subprocess.run(
+        ["docker", "exec", "-i", sandbox.container_name, "sh", "-c", f"cat > /root/{name} && chmod +x /root/{name}"],
+        stdin=open(tmp_path / name, "rb"), capture_output=True, timeout=30,
+    )
+    assert copied.returncode == 0, copied.stderr
+
+
+def test_a_fake_daemon_served_from_a_nested_container_is_refused_by_its_peer_namespace(sandbox, tmp_path):
+    build_into(sandbox, tmp_path, "fakedaemon", FAKE_DAEMON_SOURCE)
+    snapshot_of = lambda: engine.default().take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox))  # noqa: E731
+    # In the sandbox's own pid namespace it is the learner's own daemon, fake or not: it is believed.
+    run_in(sandbox, "/root/fakedaemon /run/drydock/docker.sock >/dev/null 2>&1 & sleep 1")
+    assert snapshot_of().images == ()
+    # From a nested container (another pid namespace, as another sandbox's daemon would be): refused.
+    started = run_in(sandbox, "pkill -x fakedaemon; docker run -d -v /run/drydock:/s -v /root/fakedaemon:/fakedaemon busybox:1.35 /fakedaemon /s/docker.sock && sleep 2 && echo serving")
+    assert "serving" in started.output, started.output
+    with pytest.raises(engine.EngineUnavailable, match="not answering"):
+        snapshot_of()
+
+
 def test_a_socket_swapped_for_a_neighbours_daemon_gives_an_error(make_sandbox, settings):
     mallory, neighbour = make_sandbox("mallory"), make_sandbox("neighbour")
     # The neighbour's folder is not in mallory's sandbox; the nearest she can get is a link to its host path.
-    target = Path(sandboxes.socket_dir(neighbour)) / "docker.sock"
+    target = engine.daemon_socket(sandboxes.socket_dir(neighbour))
     run_in(mallory, f"rm -f /run/drydock/docker.sock && ln -s {shlex.quote(str(target))} /run/drydock/docker.sock")
     with pytest.raises(engine.EngineUnavailable, match="not answering"):
         engine.default().take_snapshot(mallory.container_name, sandboxes.socket_dir(mallory))
@@ -168,17 +220,19 @@ def test_a_neighbours_sandbox_is_unreachable_also_with_a_forged_source_address(m
     ).stdout.strip()
     script = f"""
     for port in 8080 80 22 2375 2376; do timeout 2 bash -c '</dev/tcp/{target}/'$port 2>/dev/null && echo open-$port; done
-    ip addr add {registry}/32 dev eth0
+    ip addr add {registry}/32 dev eth0 && echo forged-address-set
     curl -s -m 3 --interface {registry} -o /dev/null -w '%{{http_code}}' http://{target}:8080/ | grep -q 200 && echo forged-reached
     ip addr del {registry}/32 dev eth0
     timeout 3 bash -c '</dev/tcp/drydock-registry/5000' && echo registry-open
     """
-    assert run_in(mallory, script, timeout=90).output.split() == ["registry-open"]
+    assert run_in(mallory, script, timeout=90).output.split() == ["forged-address-set", "registry-open"]
 
 
 def test_ipv6_turned_back_on_in_the_sandbox_reaches_nothing_of_the_host(sandbox, settings):
     bridge = Path("/sys/class/net") / settings.SANDBOX_BRIDGE
     assert (Path("/proc/sys/net/ipv6/conf") / settings.SANDBOX_BRIDGE / "disable_ipv6").read_text().strip() == "1"
+    shown = subprocess.run(["ip", "-6", "addr", "show", "dev", settings.SANDBOX_BRIDGE], capture_output=True, text=True, check=True)
+    assert "inet6" not in shown.stdout, shown.stdout
     mac = (bridge / "address").read_text().strip().split(":")
     # The link-local address the host's side of the bridge would have (EUI-64): what the attack used.
     eui = [f"{int(mac[0], 16) ^ 2:02x}", *mac[1:3], "ff", "fe", *mac[3:]]
@@ -192,11 +246,11 @@ def test_ipv6_turned_back_on_in_the_sandbox_reaches_nothing_of_the_host(sandbox,
     port = listener.getsockname()[1]
     try:
         script = f"""
-        sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.all.disable_ipv6=0 2>/dev/null; sleep 2
+        sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.all.disable_ipv6=0 && echo ipv6-on; sleep 2
         curl -s -g -m 3 -o /dev/null 'http://[{link_local}%eth0]:{port}/' && echo reached-host
         echo done
         """
-        assert run_in(sandbox, script, timeout=30).output.split() == ["done"]
+        assert run_in(sandbox, script, timeout=30).output.split() == ["ipv6-on", "done"]
         assert not accepted
     finally:
         listener.close()
@@ -207,12 +261,17 @@ def test_filling_the_disk_stops_at_its_quota_inside_the_sandbox_only(make_sandbo
     image = Path(sandboxes.socket_dir(sandbox)) / "disk.img"
     script = """
     dd if=/dev/zero of=/var/lib/docker/fill bs=1M count=1500 2>&1 | grep -o 'No space left on device' | head -1
+    [ "$(stat -c %s /var/lib/docker/fill)" -le 1073741824 ] && echo stopped-within-1-GiB
+    { head -c 10M /dev/zero > /run/drydock/more; } 2>&1 | grep -o 'No space left on device' | head -1
     { head -c 10M /dev/zero > /root/notes; } 2>&1 | grep -o 'No space left on device' | head -1
     { touch /usr/local/escape; } 2>&1 | grep -o 'Read-only file system' | head -1
     rm -f /var/lib/docker/fill; echo again > /root/notes && echo writable-again
     """
     lines = run_in(sandbox, script, timeout=120).output.strip().splitlines()
-    assert lines == ["No space left on device", "No space left on device", "Read-only file system", "writable-again"], lines
+    assert lines == [
+        "No space left on device", "stopped-within-1-GiB", "No space left on device", "No space left on device",
+        "Read-only file system", "writable-again",
+    ], lines
     assert image.stat().st_blocks * 512 <= 1024**3 + 64 * 1024**2  # what it cost on the host: the disk, no more
 
 
@@ -243,6 +302,8 @@ def test_a_killed_sandbox_and_a_disk_a_crash_left_end_in_a_clear_state_with_noth
     # A worker killed after making a disk, before the container: a folder no row or container names.
     crashed = settings.SANDBOX_SOCKET_ROOT / f"{settings.SANDBOX_NAME_PREFIX}-{sandbox.pk + 100000}"
     disk = disks.attach(crashed, templates=settings.SANDBOX_DISK_TEMPLATES, size_gb=1, owner=engine.default().engine_info().remapped_root or 0)
+    long_ago = time.time() - settings.SANDBOX_PROVISION_DEADLINE_SECONDS - 60
+    os.utime(crashed, (long_ago, long_ago))  # made before the crash, not by a worker starting it now
     subprocess.run(["docker", "kill", name], check=True, capture_output=True)
 
     counts = sandboxes.reap(engine=engine.default())

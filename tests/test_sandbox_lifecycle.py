@@ -218,9 +218,20 @@ def test_the_reaper_removes_a_folder_and_disk_a_crash_left_and_keeps_live_ones_a
     live = ready_sandbox(fake, lea, lab)
     # A worker killed between making a sandbox's disk and its container: no row is live, no container runs.
     fake.folders |= {f"{settings.SANDBOX_NAME_PREFIX}-999", "another-deployment-5"}
+    # A folder a worker made a moment ago for a sandbox whose row the reaper has not seen yet.
+    fresh_name = f"{settings.SANDBOX_NAME_PREFIX}-1000"
+    fake.folders.add(fresh_name)
+    fake.folder_made_at[fresh_name] = timezone.now().timestamp()
     counts = sandboxes.reap(engine=fake)
     assert counts["leftovers"] == 1 and counts["orphans"] == 0
-    assert fake.folders == {live.container_name, "another-deployment-5"}
+    assert fake.folders == {live.container_name, "another-deployment-5", fresh_name}
+
+
+def test_a_sandbox_is_not_started_while_the_host_rules_that_isolate_its_network_are_missing(fake, sent, lab, lea):
+    fake.network_problems = ["missing iptables INPUT rule for drydock-sbx"]
+    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    assert refused.status == Status.FAILED and "bin/drydock setup" in refused.failure
+    assert fake.sandboxes == {}
 
 
 def test_an_engine_without_user_namespaces_is_refused_with_the_fix_unless_the_machine_opts_in(fake, sent, lab, lea, settings):

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fake(monkeypatch):
     cache.delete(sandbox_mode.CACHE_KEY)
+    cache.delete("drydock:isolation-problems")
     made = FakeEngine()
     monkeypatch.setattr(engine, "default", lambda: made)
     yield made
@@ -59,5 +60,6 @@ def test_health_names_each_isolation_problem_and_answers_503(client, fake, monke
     assert response.status_code == 503 and not isolation["ok"]
     assert "port veth1234 of drydock-sbx is not isolated" in isolation["detail"]
     fake.network_problems, fake.user_namespaces = [], False
+    cache.delete("drydock:isolation-problems")
     isolation = client.get("/healthz").json()["checks"]["isolation"]
     assert not isolation["ok"] and "does not use user namespaces" in isolation["detail"]
