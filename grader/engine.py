@@ -57,7 +57,7 @@ SOCKET_IN_SANDBOX = "/run/drydock"
 # The nested daemon looks these up on every pull; on the sandboxes' network no DNS answer ever comes, and
 # a 10 s wait each time would follow. Answered with 127.0.0.1, pulls of unknown images fail at once.
 DOCKER_HUB_NAMES = ("docker.io", "registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
-# The version of the Engine API spoken to nested daemons (Docker 20.10 and later answer it).
+# The version of the Engine API spoken to nested daemons (Docker 20.10 and later answer it; the sandbox runs 26).
 NESTED_API = "/v1.41"
 # Bounds on what a snapshot reads from a nested daemon: bytes of one answer, objects of each kind, seconds in all.
 NESTED_ANSWER_LIMIT = 8 * 1024**2
@@ -263,7 +263,7 @@ def _sandbox_container_options(api, spec, *, disk):
         tmpfs={
             "/tmp": "rw,exec,nosuid,nodev,size=512m",
             "/run": "rw,nosuid,nodev,size=64m",
-            # dockerd 20.10 writes its key.json there at start.
+            # dockerd 20.10 wrote its key.json there at start; 26 reads its configuration there.
             "/etc/docker": "rw,nosuid,nodev,noexec,size=1m",
         },
         # All three on the sandbox's own disk, so that nothing a learner writes reaches the host's.

@@ -4,7 +4,9 @@
     python3 images/build.py [--force]
 
 Steps, each idempotent:
-  1. base      debian:bookworm-slim: `docker pull`, else debootstrap + import
+  1. bases     debian:bookworm-slim (the course's) and the catalog's other bases
+               (debian:trixie-slim, the sandbox's): `docker pull`, else
+               debootstrap of that suite + import
   2. images    every images/<context>/Dockerfile named in catalog.json, rebuilt
                only when the hash of its context (and of what it is built
                FROM) differs from the image's drydock.build-hash label
@@ -63,7 +65,8 @@ LOCK_FILE = "/tmp/drydock-images-build.lock"
 
 # Bump to rebuild everything when the way images are built changes.
 RECIPE = "1"
-SUITE = "bookworm"
+# The host's own Debian release: its sources give the mirror every suite is fetched from.
+HOST_SUITE = "bookworm"
 
 SEED_CONTAINER = "drydock-registry-seed"
 REGISTRY_IMAGE = "drydock/registry:latest"
@@ -171,7 +174,7 @@ class Entry:
         return HERE / self.context / "Dockerfile"
 
 
-def load_catalog() -> tuple[str, list[Entry]]:
+def load_catalog() -> tuple[str, list[str], list[Entry]]:
     data = json.loads(CATALOG.read_text())
     entries = [Entry(name=item["name"], tags=item["tags"], context=item.get("context"),
                      course=item.get("course", False), package=item.get("package"),
@@ -183,7 +186,15 @@ def load_catalog() -> tuple[str, list[Entry]]:
         if not entry.dockerfile.is_file():
             raise BuildError(f"{entry.name}: no Dockerfile at {entry.dockerfile}")
         entry.froms = dockerfile_froms(entry.dockerfile)
-    return data["base"], entries
+    return data["base"], [data["base"], *data.get("more_bases", [])], entries
+
+
+def suite_of(tag: str) -> str:
+    """debian:trixie-slim -> trixie."""
+    found = re.fullmatch(r"debian:([a-z]+)-slim", tag)
+    if not found:
+        raise BuildError(f"{tag}: a base must be debian:<suite>-slim")
+    return found.group(1)
 
 
 def dockerfile_froms(path: Path) -> list[str]:
@@ -236,31 +247,31 @@ def ensure_base(tag: str, *, force: bool) -> None:
         return
     say(f"docker pull {tag} failed, making it with debootstrap: "
         f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
-    debootstrap_base(tag)
+    debootstrap_base(tag, suite_of(tag))
 
 
-def debootstrap_base(tag: str) -> None:
+def debootstrap_base(tag: str, suite: str) -> None:
     debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
     if not os.path.exists(debootstrap):
         say("installing debootstrap")
         if run(["apt-get", "install", "-y", "debootstrap"], check=False).returncode != 0:
             run(["apt-get", "update"])
             run(["apt-get", "install", "-y", "debootstrap"])
-    sources = apt_sources()
-    mirror = next((s["uri"] for s in sources if SUITE in s["suites"]), None)
+    sources = apt_sources(suite)
+    mirror = next((s["uri"] for s in sources if suite in s["suites"]), None)
     if mirror is None:
-        raise BuildError(f"no Debian mirror for {SUITE} in /etc/apt/sources.list(.d)")
+        raise BuildError(f"no Debian mirror for {suite} in /etc/apt/sources.list(.d)")
     tmp = Path(tempfile.mkdtemp(prefix="drydock-rootfs-",
                                 dir=os.environ.get("DRYDOCK_BUILD_TMP", "/tmp")))
     rootfs = tmp / "rootfs"
     try:
-        say(f"debootstrap --variant=minbase {SUITE} from {mirror}")
+        say(f"debootstrap --variant=minbase {suite} from {mirror}")
         start = time.monotonic()
-        log = LOG_DIR / "debootstrap.log"
+        log = LOG_DIR / f"debootstrap-{suite}.log"
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
             proc = subprocess.run([debootstrap, "--variant=minbase", "--components=main",
-                                   SUITE, str(rootfs), mirror], stdout=out, stderr=subprocess.STDOUT)
+                                   suite, str(rootfs), mirror], stdout=out, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
             raise BuildError(f"debootstrap failed, see {log}:\n{tail(log)}")
         say(f"debootstrap took {time.monotonic() - start:.1f} s")
@@ -279,8 +290,9 @@ def debootstrap_base(tag: str) -> None:
         remove_tree(tmp)
 
 
-def apt_sources() -> list[dict]:
-    """The host's Debian `deb` entries, from sources.list and sources.list.d."""
+def apt_sources(suite: str) -> list[dict]:
+    """The Debian `deb` entries for `suite` (and its -updates, -security): the host's own, or, for
+    another release, the host's mirrors with that release's suite names."""
     found = []
     files = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list")),
              *sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))]
@@ -315,8 +327,11 @@ def apt_sources() -> list[dict]:
                 if len(line) >= 3 and line[0] == "deb":
                     found.append({"uri": line[1], "suites": [line[2]],
                                   "components": line[3:], "signed_by": ""})
-    return [s for s in found if "main" in s["components"]
-            and any(suite.split("-")[0] == SUITE for suite in s["suites"])]
+    host = [s for s in found if "main" in s["components"]
+            and any(name.split("-")[0] == HOST_SUITE for name in s["suites"])]
+    if suite == HOST_SUITE:
+        return host
+    return [{**s, "suites": [name.replace(HOST_SUITE, suite, 1) for name in s["suites"]]} for s in host]
 
 
 DPKG_EXCLUDES = """\
@@ -344,13 +359,13 @@ APT::AutoRemove::SuggestsImportant "false";
 
 
 def slim(rootfs: Path, sources: list[dict]) -> None:
-    """Make the debootstrap tree look like Debian's own bookworm-slim image."""
+    """Make the debootstrap tree look like Debian's own -slim image of its release."""
     (rootfs / "etc/dpkg/dpkg.cfg.d/docker").write_text(DPKG_EXCLUDES)
     (rootfs / "etc/apt/apt.conf.d/docker-clean").write_text(APT_CLEAN)
     policy = rootfs / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\n# Services are not started in containers.\nexit 101\n")
     policy.chmod(0o755)
-    # The same Debian sources as the host (bookworm, -updates, -security).
+    # The host's Debian mirrors, for this release (its suite, -updates, -security).
     stanzas = []
     for source in sources:
         lines = ["Types: deb", f"URIs: {source['uri']}", f"Suites: {' '.join(source['suites'])}",
@@ -694,9 +709,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== another build.py holds {LOCK_FILE}; waiting for it", flush=True)
         fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        base, entries = load_catalog()
-        with step(f"base image {base}"):
-            ensure_base(base, force=args.force)
+        base, bases, entries = load_catalog()
+        for tag in bases:
+            with step(f"base image {tag}"):
+                ensure_base(tag, force=args.force)
         course: list[tuple[Entry, list[str]]] = []
         with step("images"):
             for entry in build_order(entries):

@@ -275,6 +275,21 @@ def test_filling_the_disk_stops_at_its_quota_inside_the_sandbox_only(make_sandbo
     assert image.stat().st_blocks * 512 <= 1024**3 + 64 * 1024**2  # what it cost on the host: the disk, no more
 
 
+def test_the_sandbox_runs_todays_docker_with_buildkit_buildx_and_compose_v2(sandbox):
+    script = """
+    docker version --format 'server {{.Server.Version}}'
+    docker compose version --short
+    docker buildx version >/dev/null && echo buildx-answers
+    mkdir -p /root/kit && printf 'FROM busybox:1.35\\nRUN echo built > /f\\n' > /root/kit/Dockerfile
+    docker build -t kit /root/kit >/dev/null 2>&1 && docker build -t kit /root/kit 2>&1 | grep -q CACHED && echo buildkit-cached
+    """
+    lines = run_in(sandbox, script, timeout=120).output.split("\n")
+    server = next(line.split()[1] for line in lines if line.startswith("server "))
+    assert int(server.split(".")[0]) >= 26, lines
+    assert any(line.strip().startswith("2.") for line in lines), lines  # Compose v2
+    assert "buildx-answers" in lines and "buildkit-cached" in lines, lines
+
+
 def test_what_a_docker_course_needs_still_works_inside(sandbox):
     script = """
     set -e
@@ -289,8 +304,8 @@ def test_what_a_docker_course_needs_still_works_inside(sandbox):
     docker run --rm -v data:/d busybox:1.35 cat /d/f
     mkdir -p /root/app && printf 'FROM busybox:1.35\\nRUN echo built > /f\\n' > /root/app/Dockerfile
     docker build -q -t mine /root/app >/dev/null && docker run --rm mine cat /f
-    mkdir -p /root/stack && printf 'version: "3"\\nservices:\\n  web:\\n    image: nginx:1.22\\n' > /root/stack/docker-compose.yml
-    cd /root/stack && docker-compose up -d >/dev/null 2>&1 && docker-compose ps -q | grep -q . && echo compose-up
+    mkdir -p /root/stack && printf 'services:\\n  web:\\n    image: nginx:1.22\\n' > /root/stack/compose.yaml
+    cd /root/stack && docker compose up -d >/dev/null 2>&1 && docker compose ps -q | grep -q . && echo compose-up
     """
     assert run_in(sandbox, script, timeout=180).output.split() == [
         "hello", "published-200", "has-ip", "dns-by-name", "kept", "built", "compose-up",
