@@ -2,6 +2,7 @@
 
 import logging
 
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,8 +30,18 @@ def submit(*, user, task, sandbox, answer=""):
         raise SubmissionRefused(_("Your answer is too long (%(max)s characters at most).") % {"max": MAX_ANSWER_LENGTH})
     if not task.answer_label:
         answer = ""
-    submission = Submission.objects.create(user=user, task=task, sandbox=sandbox, answer=answer)
     sandboxes.touch(sandbox)
+    waiting = Submission.objects.filter(user=user, task=task, sandbox=sandbox, status=Submission.Status.QUEUED)
+    # A check already waiting for a worker takes the latest answer; no second job is queued.
+    if waiting.update(answer=answer):
+        return waiting.get()
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(user=user, task=task, sandbox=sandbox, answer=answer)
+    except IntegrityError:
+        # Another click queued one between the two statements above: it is this one.
+        waiting.update(answer=answer)
+        return waiting.get()
     queue.after_commit(queue.GRADE_SUBMISSION, submission.pk)
     return submission
 

@@ -167,6 +167,12 @@ class Submission(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "task", "status"])]
+        constraints = [
+            # Ten clicks on Check while one waits for a worker are one grading job.
+            models.UniqueConstraint(
+                fields=["user", "task", "sandbox"], condition=models.Q(status="queued"), name="one_queued_check_per_task_and_sandbox",
+            )
+        ]
         verbose_name = _("check")
         verbose_name_plural = _("checks")
 

@@ -290,6 +290,21 @@ def test_a_check_delivered_twice_is_graded_once(fake, sent, lab, lea):
     assert sent.count((queue.GRADE_SUBMISSION, submission.pk)) == 1
 
 
+def test_ten_clicks_on_check_while_one_waits_are_one_grading_job_with_the_latest_answer(fake, sent, lab, lea):
+    sandbox = ready_sandbox(fake, lea, lab)
+    task = lab.tasks.get()
+    task.answer_label = "Identifiant"
+    task.save()
+    clicks = [grading.submit(user=lea, task=task, sandbox=sandbox, answer=f"essai {n}") for n in range(10)]
+    assert len({click.pk for click in clicks}) == 1 and Submission.objects.count() == 1
+    assert [name for name, *_ in sent].count(queue.GRADE_SUBMISSION) == 1
+    assert Submission.objects.get().answer == "essai 9"
+    # Once graded, the next click is a new check.
+    grading.grade(clicks[0].pk, engine=fake)
+    assert grading.submit(user=lea, task=task, sandbox=sandbox, answer="encore").pk != clicks[0].pk
+    assert [name for name, *_ in sent].count(queue.GRADE_SUBMISSION) == 2
+
+
 def test_a_check_of_a_sandbox_stopped_before_it_ran_is_an_error(fake, sent, lab, lea):
     sandbox = ready_sandbox(fake, lea, lab)
     submission = grading.submit(user=lea, task=lab.tasks.get(), sandbox=sandbox)
