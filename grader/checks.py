@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from grader.snapshot import normalize_reference, short_id
+from grader.snapshot import normalize_reference, repository_of, short_id
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,17 @@ def clean_answer(answer):
 
 
 def image_present(snapshot, params, answer=None):
+    """The image is on the daemon under that name, pulled from a registry (`docker tag` of another image is not a pull)."""
     ref = normalize_reference(params["image"])
-    if snapshot.image(ref):
+    image = snapshot.image(ref)
+    if image and any(repository_of(digest) == repository_of(ref) for digest in image.digests):
         return ok(f"L'image {ref} est bien présente.")
+    if image:
+        return fail(
+            f"{ref} est là, mais ce n'est pas l'image du registre : aucun digest {repository_of(ref)}@sha256:… "
+            f"(une autre image étiquetée {ref} ?). Tirez-la : docker pull {ref}.",
+            expected=f"{ref} tirée du registre", found=f"{ref} ({short_id(image.id)}, sans digest {repository_of(ref)})",
+        )
     same_repo = snapshot.tags_of_repository(ref)
     return fail(
         f"L'image {ref} n'est pas sur le démon. Attendu : {ref} ; présent : {_list(same_repo)}.",
@@ -163,15 +171,52 @@ def _find_container(snapshot, params):
     if container is None:
         names = [c.name for c in snapshot.containers]
         return None, fail(f"Aucun conteneur nommé {params['name']}. Conteneurs présents : {_list(names)}.", expected=params["name"], found=_list(names))
-    if "image" in params:
-        wanted = normalize_reference(params["image"])
-        image = snapshot.image(wanted)
-        if normalize_reference(container.image) != wanted and (image is None or image.id != container.image_id):
-            return None, fail(
-                f"Le conteneur {container.name} a été créé depuis {container.image}, pas depuis {wanted}.",
-                expected=wanted, found=container.image,
-            )
+    if "image" in params and not made_from(snapshot, container, params["image"]):
+        return None, fail(
+            f"Le conteneur {container.name} a été créé depuis {container.image}, pas depuis {params['image']}.",
+            expected=params["image"], found=container.image,
+        )
     return container, None
+
+
+def _has_tag(ref):
+    return "@" in ref or ":" in ref.rsplit("/", 1)[-1]
+
+
+def made_from(snapshot, container, image_param):
+    """Whether the container was made from the image a task names.
+
+    With a tag (`busybox:1.35`): from that tag, or from the image it names now (same ID). Without one
+    (`busybox`): from any tag of that repository, as a learner who ran `busybox:1.35` did.
+    """
+    used = normalize_reference(container.image)
+    if not _has_tag(image_param):
+        repository = repository_of(image_param)
+        if repository_of(used) == repository:
+            return True
+        return any(repository_of(tag) == repository for image in snapshot.images if image.id == container.image_id for tag in image.tags)
+    wanted = normalize_reference(image_param)
+    image = snapshot.image(wanted)
+    return used == wanted or (image is not None and image.id == container.image_id)
+
+
+def container_ran(snapshot, params, answer=None):
+    """A container made from the image ran (was started at least once), whatever its name."""
+    made = [c for c in snapshot.containers if made_from(snapshot, c, params["image"])]
+    ran = [c for c in made if c.ran]
+    if ran:
+        return ok(f"Un conteneur a bien été lancé depuis {params['image']} ({ran[0].name}).")
+    if made:
+        return fail(
+            f"Le conteneur {made[0].name} a été créé depuis {params['image']} mais jamais démarré : lancez-le (docker run, ou docker start).",
+            expected="un conteneur lancé", found=f"{made[0].name} (créé, jamais démarré)",
+        )
+    present = snapshot.image(normalize_reference(params["image"])) is not None
+    return fail(
+        f"Aucun conteneur n'a été lancé depuis {params['image']}"
+        + (" : l'image est là, mais il faut la lancer (docker run)." if present else "."),
+        expected=f"un conteneur de {params['image']}", found=_list([c.name for c in snapshot.containers]),
+    )
 
 
 def container_exists(snapshot, params, answer=None):
@@ -321,6 +366,7 @@ CHECKS = {
     "container_exists": CheckSpec(container_exists, ("name",), ("image",)),
     "container_running": CheckSpec(container_running, ("name",), ("image",)),
     "container_exited": CheckSpec(container_exited, ("name",), ("image", "exit_code")),
+    "container_ran": CheckSpec(container_ran, ("image",)),
     "answer_container_ip": CheckSpec(answer_container_ip, ("name",), needs_answer=True),
     "port_published": CheckSpec(port_published, ("name", "container_port"), ("host_port", "image")),
     "volume_exists": CheckSpec(volume_exists, ("name",)),

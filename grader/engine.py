@@ -692,4 +692,6 @@ def _container(data):
         ),
         ports=tuple(sorted(set(ports), key=lambda p: (p.container_port, p.host_port or 0))),
         labels=data.get("Config", {}).get("Labels") or {},
+        # Docker writes the zero time for a container that was created and never started.
+        started_at="" if state.get("StartedAt", "").startswith("0001-") else state.get("StartedAt", ""),
     )

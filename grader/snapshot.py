@@ -74,6 +74,12 @@ class Container:
     mounts: tuple = ()
     ports: tuple = ()
     labels: dict = field(default_factory=dict)
+    # When it last started ("" if it never did: created only).
+    started_at: str = ""
+
+    @property
+    def ran(self):
+        return bool(self.started_at)
 
 
 @dataclass(frozen=True)

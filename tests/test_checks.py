@@ -176,3 +176,43 @@ def test_check_params_are_validated_for_the_pack_loader():
 def test_every_registered_check_is_exercised_here():
     source = open(__file__, encoding="utf-8").read()
     assert [name for name in CHECKS if f'"{name}"' not in source] == []
+
+
+BUSYBOX_135 = Image(id="sha256:" + "0f" * 32, tags=("busybox:1.35",), layers=("bb",))
+HELLO_IMAGE = Image(id="sha256:" + "4e" * 32, tags=("hello-world:latest",), layers=("hw",))
+
+
+def test_an_image_named_without_a_tag_matches_a_container_of_any_tag_of_that_repository():
+    # The learner ran busybox:1.35; the task says "from the busybox image": no unrelated pull is needed.
+    snapshot = Snapshot(images=(BUSYBOX_135,), containers=(HELLO,))
+    assert check("container_exited", {"name": "hello", "image": "busybox", "exit_code": 0}, snapshot=snapshot).passed
+    assert check("container_exited", {"name": "hello", "image": "busybox:1.35"}, snapshot=snapshot).passed
+    refused = check("container_exited", {"name": "hello", "image": "busybox:1.36"}, snapshot=snapshot)
+    assert not refused.passed and "pas depuis busybox:1.36" in refused.message
+    assert not check("container_exited", {"name": "hello", "image": "nginx"}, snapshot=snapshot).passed
+
+
+def test_a_container_made_from_an_image_id_counts_for_every_tag_of_that_image():
+    retagged = Container(id="9" * 64, name="hello", image="sha256:" + "0f" * 32, image_id=BUSYBOX_135.id, status="exited", started_at="2026-12-01T10:00:00Z")
+    snapshot = Snapshot(images=(BUSYBOX_135,), containers=(retagged,))
+    assert check("container_exited", {"name": "hello", "image": "busybox"}, snapshot=snapshot).passed
+
+
+def test_running_hello_world_is_needed_a_pull_alone_or_a_created_container_is_not_enough():
+    pulled = Snapshot(images=(HELLO_IMAGE,))
+    verdict = check("container_ran", {"image": "hello-world"}, snapshot=pulled)
+    assert not verdict.passed and "il faut la lancer" in verdict.message
+    created = Container(id="7" * 64, name="vide", image="hello-world", image_id=HELLO_IMAGE.id, status="created")
+    verdict = check("container_ran", {"image": "hello-world"}, snapshot=Snapshot(images=(HELLO_IMAGE,), containers=(created,)))
+    assert not verdict.passed and "jamais démarré" in verdict.message and verdict.found == "vide (créé, jamais démarré)"
+    ran = Container(id="8" * 64, name="joyeux_turing", image="hello-world", image_id=HELLO_IMAGE.id, status="exited", started_at="2026-12-01T10:00:00.1Z")
+    verdict = check("container_ran", {"image": "hello-world"}, snapshot=Snapshot(images=(HELLO_IMAGE,), containers=(created, ran)))
+    assert verdict.passed and "joyeux_turing" in verdict.message
+
+
+def test_an_image_retagged_under_the_name_asked_for_is_not_a_pull_of_it():
+    # docker tag redis:7.0 nginx:1.22: the name is there, nginx's registry digest is not.
+    retagged = Image(id=REDIS.id, tags=("redis:7.0", "nginx:1.22"), digests=REDIS.digests, layers=REDIS.layers)
+    verdict = check("image_present", {"image": "nginx:1.22"}, snapshot=Snapshot(images=(retagged,)))
+    assert not verdict.passed and "docker pull nginx:1.22" in verdict.message and "sans digest nginx" in verdict.found
+    assert check("image_present", {"image": "redis:7.0"}, snapshot=Snapshot(images=(retagged,))).passed

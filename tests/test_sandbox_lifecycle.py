@@ -258,7 +258,7 @@ def test_a_vanished_container_makes_a_check_say_it_did_not_answer_and_the_reaper
 
 def test_a_check_passes_from_the_daemons_state(fake, sent, lab, lea):
     sandbox = ready_sandbox(fake, lea, lab)
-    fake.sandboxes[sandbox.container_name].state = Snapshot(images=(Image(id="sha256:" + "a" * 64, tags=("nginx:1.22",)),))
+    fake.sandboxes[sandbox.container_name].state = Snapshot(images=(Image(id="sha256:" + "a" * 64, tags=("nginx:1.22",), digests=("nginx@sha256:" + "d" * 64,)),))
     graded = check(fake, lea, lab, sandbox)
     assert graded.status == Submission.Status.PASSED and graded.graded_at
     assert graded.message == "L'image nginx:1.22 est bien présente."
