@@ -191,6 +191,27 @@ def test_reaper_expires_old_sandboxes_and_fails_vanished_ones(client, alice, cou
     wait_until(lambda: second.container_name not in names_of_sandbox_containers(), 60, message="the expired container to go")
 
 
+def test_the_first_labs_accept_another_tag_and_refuse_a_pull_for_a_run_or_a_tag_for_a_pull(client, alice, course, celery_worker):
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="premier-conteneur")
+    sandbox = wait_ready(start(client, lab))
+    # A valid alternative: busybox:1.35 rather than busybox (latest), with nothing else pulled.
+    in_sandbox(sandbox, "docker run --name bonjour busybox:1.35 echo Bonjour")
+    assert check(client, lab, "lancer-bonjour").status == Submission.Status.PASSED
+    # A wrong way: a pull is not a run.
+    in_sandbox(sandbox, "docker pull -q hello-world")
+    pulled = check(client, lab, "hello-world")
+    assert pulled.status == Submission.Status.FAILED and "il faut la lancer" in pulled.message
+    client.post(reverse("labs:sandbox_stop", args=[sandbox.pk]))
+
+    lab = Lab.objects.get(slug="tirer-une-version")
+    sandbox = wait_ready(start(client, lab))
+    # A wrong way: another image tagged with the name asked for is not a pull of it.
+    in_sandbox(sandbox, "docker pull -q redis:7.0 && docker tag redis:7.0 nginx:1.22")
+    retagged = check(client, lab, "tirer-nginx-1-22")
+    assert retagged.status == Submission.Status.FAILED and "docker pull nginx:1.22" in retagged.message
+
+
 def test_first_container_and_full_image_id_labs(client, alice, course, celery_worker):
     client.force_login(alice)
     lab = Lab.objects.get(slug="premier-conteneur")
