@@ -248,11 +248,12 @@ def _sandbox_container_options(api, spec, *, disk):
 
     DESIGN.md "Sandbox isolation": on an engine with user namespaces, Docker's
     default capabilities plus SYS_ADMIN and NET_ADMIN are what a nested dockerd
-    needs (never DAC_READ_SEARCH, SYS_MODULE, SYS_RAWIO, SYS_TIME, SYSLOG,
-    MAC_ADMIN); the seccomp profile is Docker's default plus pivot_root and
-    the keyctl operations runc needs for a session keyring. The root filesystem is read-only: what a learner writes lands
-    on the sandbox's own disk (/var/lib/docker, /root) or in memory (/tmp,
-    /run), never on the host's disk.
+    needs, and nothing more is granted (tests/test_sandbox_attacks.py lists the
+    capabilities a sandbox must never hold); the seccomp profile is Docker's
+    default plus pivot_root and the keyctl operations runc needs for a session
+    keyring. The root filesystem is read-only: what a learner writes lands on
+    the sandbox's own disk (/var/lib/docker, /root, /run/drydock) or in memory
+    (/tmp, /run), never on the host's disk.
     """
     host_config = api.create_host_config(
         cap_add=["SYS_ADMIN", "NET_ADMIN"],
