@@ -307,6 +307,12 @@ def container_mounts(snapshot, params, answer=None):
         expected = "lecture seule" if params["read_only"] else "lecture-écriture"
         found = "lecture-écriture" if mount.read_write else "lecture seule"
         return fail(f"{destination} est monté en {found}, attendu : {expected}.", expected=expected, found=found)
+    # A task that says start or run: a container only created (docker create) has not done it.
+    if params.get("started") and not container.ran:
+        return fail(
+            f"{container.name} monte bien {mount.source} sur {destination}, mais n'a jamais été démarré : lancez-le (docker start {container.name}).",
+            expected="un conteneur démarré", found=f"{container.name} (créé, jamais démarré)",
+        )
     return ok(f"{container.name} monte bien {mount.source} sur {destination}.")
 
 
@@ -370,7 +376,7 @@ CHECKS = {
     "answer_container_ip": CheckSpec(answer_container_ip, ("name",), needs_answer=True),
     "port_published": CheckSpec(port_published, ("name", "container_port"), ("host_port", "image")),
     "volume_exists": CheckSpec(volume_exists, ("name",)),
-    "container_mounts": CheckSpec(container_mounts, ("name", "destination"), ("volume", "type", "read_only", "image")),
+    "container_mounts": CheckSpec(container_mounts, ("name", "destination"), ("volume", "type", "read_only", "image", "started")),
     "volume_file_contains": CheckSpec(
         volume_file_contains, ("volume", "path", "text"), files=lambda params: [(params["volume"], params["path"])],
     ),

@@ -216,3 +216,15 @@ def test_an_image_retagged_under_the_name_asked_for_is_not_a_pull_of_it():
     verdict = check("image_present", {"image": "nginx:1.22"}, snapshot=Snapshot(images=(retagged,)))
     assert not verdict.passed and "docker pull nginx:1.22" in verdict.message and "sans digest nginx" in verdict.found
     assert check("image_present", {"image": "redis:7.0"}, snapshot=Snapshot(images=(retagged,))).passed
+
+
+def test_a_task_that_says_start_refuses_a_container_that_was_only_created():
+    created = Container(id="6" * 64, name="lecteur", image="nginx:1.22", image_id=NGINX.id, status="created",
+                        mounts=(Mount("volume", "donnees", "/data", True),))
+    params = {"name": "lecteur", "destination": "/data", "volume": "donnees", "type": "volume", "started": True}
+    verdict = check("container_mounts", params, snapshot=Snapshot(images=(NGINX,), containers=(created,)))
+    assert not verdict.passed and "jamais été démarré" in verdict.message and "docker start lecteur" in verdict.message
+    started = Container(**{**created.__dict__, "status": "running", "started_at": "2026-12-01T10:00:00Z"})
+    assert check("container_mounts", params, snapshot=Snapshot(images=(NGINX,), containers=(started,))).passed
+    # Without `started`, the mount alone is what is judged (as before).
+    assert check("container_mounts", {**params, "started": False}, snapshot=Snapshot(images=(NGINX,), containers=(created,))).passed
