@@ -529,10 +529,12 @@ class DockerEngine(Engine):
             _remove_folder(socket_dir)
 
     def labelled_sandboxes(self, deployment):
+        # One listing, no inspect of each container: the SDK's high-level list inspects them one by one,
+        # and a container removed meanwhile (a removal task beside the reaper) made the whole call fail.
         with self._host_engine() as client:
             return [
-                LabelledContainer(name=c.name, status=c.status, labels=dict(c.labels))
-                for c in client.containers.list(all=True, filters={"label": [SANDBOX_LABEL, f"{DEPLOYMENT_LABEL}={deployment}"]})
+                LabelledContainer(name=(c.get("Names") or ["/"])[0].lstrip("/"), status=c.get("State", ""), labels=dict(c.get("Labels") or {}))
+                for c in client.api.containers(all=True, filters={"label": [SANDBOX_LABEL, f"{DEPLOYMENT_LABEL}={deployment}"]})
             ]
 
     def memory_usage_bytes(self, name):
