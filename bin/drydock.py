@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up, run and test Drydock on one Debian machine.
 
-    bin/drydock up        set everything up, then run web + Celery worker + beat (Ctrl-C stops them)
+    bin/drydock up        set everything up, then run web + Celery workers (one per queue) + beat (Ctrl-C stops them)
     bin/drydock test      set up what the tests need, run pytest, then the tests that need no Docker on
                           PostgreSQL too (with extra arguments: only pytest, with those arguments)
     bin/drydock setup     only the set-up steps of `up`
@@ -27,6 +27,13 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+# drydock/queues.py is standard library only, like this script (loaded by path: the package imports Celery).
+import importlib.util  # noqa: E402
+
+_queues_spec = importlib.util.spec_from_file_location("drydock_queues", Path(__file__).resolve().parent.parent / "drydock" / "queues.py")
+worker_queues = importlib.util.module_from_spec(_queues_spec)
+_queues_spec.loader.exec_module(worker_queues)
 
 BASE = Path(__file__).resolve().parent.parent
 VENV = BASE / ".venv"
@@ -504,7 +511,13 @@ def up(host, port):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     supervisor.start("web", [bin_dir / "uvicorn", "drydock.asgi:application", "--host", host, "--port", port, "--lifespan", "off"], env)
-    supervisor.start("worker", [bin_dir / "celery", "-A", "drydock", "worker", "--loglevel", "INFO", "--concurrency", "2"], env)
+    # One worker per kind of work (drydock/queues.py): a Check never waits behind a provisioning.
+    try:
+        workers = {queue: worker_queues.worker_command(bin_dir / "celery", queue, env) for queue in worker_queues.CONCURRENCY}
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
+    for queue, command in workers.items():
+        supervisor.start(f"worker-{queue}", command, env)
     supervisor.start("beat", [bin_dir / "celery", "-A", "drydock", "beat", "--loglevel", "INFO", "--pidfile=", "--schedule", VAR / "celerybeat-schedule"], env)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     threading.Thread(target=_announce_when_ready, args=(url, supervisor), daemon=True).start()
@@ -512,7 +525,7 @@ def up(host, port):
     if dead:
         say(f"{dead} exited with code {supervisor.processes[dead].returncode}: stopping the others")
     else:
-        say("stopping web, worker and beat")
+        say("stopping web, workers and beat")
     supervisor.stop()
     say("stopped")
     return 1 if dead else 0

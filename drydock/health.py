@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 
-from drydock import sandbox_mode
+from drydock import queues, sandbox_mode
 from drydock.celery import app as celery_app
 from grader import engine
 
@@ -39,10 +39,16 @@ def _redis():
 
 
 def _workers():
-    replies = celery_app.control.ping(timeout=1.0)
+    """Which worker consumes each queue; a queue nobody consumes is a failure (its work would wait forever)."""
+    replies = celery_app.control.inspect(timeout=1.0).active_queues()
     if not replies:
         raise RuntimeError("no Celery worker answered")
-    return sorted(name for reply in replies for name in reply)
+    consumers = {queue: sorted(node for node, consumed in replies.items() if any(q.get("name") == queue for q in consumed or ()))
+                 for queue in queues.CONCURRENCY}
+    idle = [queue for queue, nodes in consumers.items() if not nodes]
+    if idle:
+        raise RuntimeError(f"no Celery worker consumes the queue(s) {', '.join(idle)} (workers: {', '.join(sorted(replies))})")
+    return "; ".join(f"{queue}: {', '.join(nodes)}" for queue, nodes in consumers.items())
 
 
 def _docker():

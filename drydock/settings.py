@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from drydock import queues
 from drydock.env import env_bool, env_choice, env_int, env_labels, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -231,3 +232,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A worker killed mid-task gets its message back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}
+# One queue per kind of work, each with a worker of its own (drydock/queues.py), so a Check
+# never waits behind a sandbox being provisioned or removed.
+CELERY_TASK_ROUTES = queues.ROUTES
+CELERY_TASK_DEFAULT_QUEUE = queues.HOUSEKEEPING
+# Checks one learner may ask for in any minute; more get a message saying when to try again.
+CHECKS_PER_MINUTE = env_int("CHECKS_PER_MINUTE", 20, minimum=1)

@@ -1,7 +1,10 @@
 """Checking a lab task: queue a submission, grade it from a snapshot of the sandbox's daemon."""
 
 import logging
+import math
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
@@ -19,6 +22,33 @@ MAX_ANSWER_LENGTH = 500
 class SubmissionRefused(Exception):
     """The check cannot be queued; the message says why, for the learner."""
 
+    status_code = 409
+
+
+class TooManyChecks(SubmissionRefused):
+    """The learner asked for more Checks in the last minute than CHECKS_PER_MINUTE allows."""
+
+    status_code = 429
+
+    def __init__(self, retry_after):
+        self.retry_after = retry_after
+        super().__init__(
+            _("You checked %(limit)s times in the last minute: wait %(seconds)s s, then check again.")
+            % {"limit": settings.CHECKS_PER_MINUTE, "seconds": retry_after}
+        )
+
+
+def _refuse_when_too_many(user):
+    """At most CHECKS_PER_MINUTE new Checks per learner in any 60 s (a click while one waits is not a new one)."""
+    since = timezone.now() - timedelta(seconds=60)
+    recent = list(
+        Submission.objects.filter(user=user, created_at__gte=since).order_by("-created_at").values_list("created_at", flat=True)[: settings.CHECKS_PER_MINUTE]
+    )
+    if len(recent) >= settings.CHECKS_PER_MINUTE:
+        # The oldest of those leaves the window first.
+        retry_after = max(1, math.ceil((recent[-1] - since).total_seconds()))
+        raise TooManyChecks(retry_after)
+
 
 def submit(*, user, task, sandbox, answer=""):
     if sandbox is None or sandbox.status != Sandbox.Status.READY:
@@ -35,6 +65,7 @@ def submit(*, user, task, sandbox, answer=""):
     # A check already waiting for a worker takes the latest answer; no second job is queued.
     if waiting.update(answer=answer):
         return waiting.get()
+    _refuse_when_too_many(user)
     try:
         with transaction.atomic():
             submission = Submission.objects.create(user=user, task=task, sandbox=sandbox, answer=answer)

@@ -145,7 +145,10 @@ def task_check(request, course_slug, lab_slug, task_slug):
         submission = grading.submit(user=request.user, task=task, sandbox=sandbox, answer=request.POST.get("answer", ""))
     except grading.SubmissionRefused as refused:
         if wants_json(request):
-            return JsonResponse({"error": str(refused)}, status=409)
+            response = JsonResponse({"error": str(refused)}, status=refused.status_code)
+            if isinstance(refused, grading.TooManyChecks):
+                response["Retry-After"] = str(refused.retry_after)
+            return response
         messages.error(request, str(refused))
         return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
     if wants_json(request):

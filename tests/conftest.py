@@ -112,39 +112,53 @@ def wait_until(predicate, timeout, interval=0.1, message="condition"):
 
 
 class Worker:
-    """A real `celery worker` process on the test database and the test Redis database."""
+    """Real `celery worker` processes, one per queue as bin/drydock up runs them, on the test database and Redis database."""
 
     def __init__(self, database_path, log_path):
         self.database_path = database_path
         self.log_path = log_path
-        self.process = None
+        self.processes = []
 
     def start(self):
+        from drydock import queues
         from drydock.celery import app
 
         app.control.purge()
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "drydock", "worker", "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"],
-            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        wait_until(lambda: app.control.ping(timeout=0.5), 60, interval=0.5, message="the Celery worker to answer")
+        celery = BASE_DIR / ".venv" / "bin" / "celery"
+        self.processes = [
+            subprocess.Popen(
+                [*queues.worker_command(celery, queue, env), "--without-gossip", "--without-mingle"],
+                cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            for queue in queues.CONCURRENCY
+        ]
+
+        def every_queue_answers():
+            replies = app.control.ping(timeout=0.5) or []
+            return len(replies) >= len(self.processes)
+
+        wait_until(every_queue_answers, 60, interval=0.5, message="a Celery worker on every queue to answer")
         return self
 
     def kill(self):
-        """SIGKILL the whole worker (main process and pool), as a crash would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """SIGKILL every worker (main process and pool), as a crash would."""
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
             try:
-                self.process.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.kill()
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         self.log.close()
 
 

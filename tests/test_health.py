@@ -14,7 +14,9 @@ def test_health_reports_every_part_up_with_real_redis_docker_and_a_worker(client
     assert checks["database"]["ok"], checks["database"]
     assert checks["redis"]["ok"] and checks["redis"]["detail"] == "PONG", checks["redis"]
     assert checks["docker"]["ok"] and checks["docker"]["detail"].startswith("Docker "), checks["docker"]
-    assert checks["workers"]["ok"] and any(name.startswith("celery@") for name in checks["workers"]["detail"]), checks["workers"]
+    # One worker per kind of work, each consuming its own queue.
+    detail = checks["workers"]["detail"]
+    assert checks["workers"]["ok"] and all(f"{queue}: {queue}@" in detail for queue in ("grade", "provision", "housekeeping")), detail
 
 
 def test_health_says_no_worker_answered_when_none_listens_on_the_broker(client, monkeypatch):

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Chapter, Course
@@ -303,6 +304,26 @@ def test_ten_clicks_on_check_while_one_waits_are_one_grading_job_with_the_latest
     grading.grade(clicks[0].pk, engine=fake)
     assert grading.submit(user=lea, task=task, sandbox=sandbox, answer="encore").pk != clicks[0].pk
     assert [name for name, *_ in sent].count(queue.GRADE_SUBMISSION) == 2
+
+
+def test_more_checks_than_the_minute_allows_are_refused_with_when_to_try_again(fake, sent, lab, lea, settings, client):
+    settings.CHECKS_PER_MINUTE = 3
+    sandbox = ready_sandbox(fake, lea, lab)
+    task = lab.tasks.get()
+    for _ in range(3):
+        grading.grade(grading.submit(user=lea, task=task, sandbox=sandbox).pk, engine=fake)
+    with pytest.raises(grading.TooManyChecks) as refused:
+        grading.submit(user=lea, task=task, sandbox=sandbox)
+    assert 1 <= refused.value.retry_after <= 60 and f"attendez {refused.value.retry_after} s" in str(refused.value)
+    assert Submission.objects.count() == 3
+    # Over HTTP: 429 with Retry-After, and the learner's message in their language.
+    client.force_login(lea)
+    response = client.post(reverse("labs:task_check", args=[lab.course.slug, lab.slug, task.slug]), HTTP_ACCEPT="application/json", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert response.json()["error"].startswith("Vous avez lancé 3 vérifications dans la dernière minute")
+    # A minute later the learner may check again.
+    Submission.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    assert grading.submit(user=lea, task=task, sandbox=sandbox).status == Submission.Status.QUEUED
 
 
 def test_a_check_of_a_sandbox_stopped_before_it_ran_is_an_error(fake, sent, lab, lea):
