@@ -144,19 +144,6 @@ def volume_file_path(volume, path):
     return relative
 
 
-def http_probe_url(port, path):
-    """The URL a probe of the sandbox's own published `port` fetches; None for anything but a port and an absolute path.
-
-    The host is always the sandbox's loopback, where its daemon publishes ports; a lab names only the port
-    and the path, and neither can carry another address.
-    """
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        return None
-    if not isinstance(path, str) or not re.fullmatch(r"/[A-Za-z0-9._~%/?&=+,;:-]{0,200}", path) or path.startswith("//"):
-        return None
-    return f"http://127.0.0.1:{port}{path}"
-
-
 def parse_http_answer(output):
     """A snapshot.HttpAnswer from what `curl -i` printed (bounded before), or None when no HTTP answer came."""
     head, _, body = output.partition(b"\r\n\r\n")
@@ -623,7 +610,7 @@ class DockerEngine(Engine):
         return snapshot.Snapshot(images=images, containers=containers, volumes=volumes, networks=networks, files=contents, http=answers)
 
     def fetch_http(self, name, port, path):
-        url = http_probe_url(port, path)
+        url = snapshot.http_probe_url(port, path)
         if url is None:
             return None
         # In the sandbox container's network namespace, where its daemon publishes ports: never the host's network.

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from grader import engine
-from grader.snapshot import Network, Snapshot
+from grader.snapshot import Network, Snapshot, http_probe_url
 
 
 def fresh_daemon_state():
@@ -163,7 +163,7 @@ class FakeEngine(engine.Engine):
     def fetch_http(self, name, port, path):
         """What a test put in the sandbox's state.http for that port and path answers; anything else, nothing."""
         sandbox = self._running(name)
-        if engine.http_probe_url(port, path) is None:
+        if http_probe_url(port, path) is None:
             return None
         answer = sandbox.state.http.get((port, path))
         return replace(answer, body=answer.body.encode()[:engine.HTTP_ANSWER_LIMIT].decode("utf-8", "ignore")) if answer else None

@@ -6,6 +6,7 @@ references are normalised the way the docker CLI does (`nginx` is
 typed with what the daemon holds.
 """
 
+import re
 from dataclasses import asdict, dataclass, field
 
 
@@ -27,6 +28,19 @@ def repository_of(ref):
     if "@" in ref:
         return ref.split("@", 1)[0]
     return ref.rsplit(":", 1)[0]
+
+
+def http_probe_url(port, path):
+    """The URL a probe of the sandbox's own published `port` fetches; None for anything but a port and an absolute path.
+
+    The host is always the sandbox's loopback, where its daemon publishes ports; a lab names only the port
+    and the path, and neither can carry another address.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        return None
+    if not isinstance(path, str) or not re.fullmatch(r"/[A-Za-z0-9._~%/?&=+,;:-]{0,200}", path) or path.startswith("//"):
+        return None
+    return f"http://127.0.0.1:{port}{path}"
 
 
 def short_id(image_id):

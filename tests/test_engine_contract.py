@@ -16,7 +16,7 @@ from django.conf import settings
 
 from grader import engine
 from grader.fake_engine import FakeEngine
-from grader.snapshot import Container, HttpAnswer, Volume
+from grader.snapshot import Container, HttpAnswer, Volume, http_probe_url
 from labs.models import Lab, Sandbox
 from labs.packs import archive_folder
 from labs.sandboxes import spec_for
@@ -248,7 +248,7 @@ def test_a_published_port_answers_a_probe_and_no_probe_leaves_the_sandboxs_loopb
         (8080, "@drydock-registry:5000/v2/"), (8080, "//drydock-registry:5000/v2/"), (8080, "/ -x drydock-registry:5000"),
         (8080, "http://drydock-registry:5000/"), (8080, "/{a,b}"), (8080, "/\ndrydock-registry"),
     ]:
-        assert engine.http_probe_url(port, path) is None, (port, path)
+        assert http_probe_url(port, path) is None, (port, path)
         assert harness.engine.fetch_http(started.name, port, path) is None, (port, path)
 
 
