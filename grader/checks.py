@@ -456,7 +456,7 @@ def volume_file_contains(snapshot, params, answer=None):
 def network_exists(snapshot, params, answer=None):
     if snapshot.network(params["name"]):
         return ok(f"Le réseau {params['name']} existe.")
-    names = [n.name for n in snapshot.networks]
+    names = sorted(n.name for n in snapshot.networks)
     return fail(f"Aucun réseau nommé {params['name']}. Réseaux présents : {_list(names)}.", expected=params["name"], found=_list(names))
 
 
