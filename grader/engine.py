@@ -69,9 +69,10 @@ VOLUME_FILE_LIMIT = 64 * 1024
 # An HTTP probe of a published port: the most of its answer read (status line and headers included), and its seconds.
 HTTP_ANSWER_LIMIT = 16 * 1024
 HTTP_PROBE_SECONDS = 3
-# Inside the sandbox, by absolute path: its root filesystem is read-only, and ~/.curlrc is not read (-q).
+# Inside the sandbox, by absolute path: its root filesystem is read-only, and ~/.curlrc is not read (-q). No
+# --max-filesize: curl would then drop the whole body of a larger page; the grader stops reading at the limit instead.
 HTTP_PROBE_PROGRAM = ("/usr/bin/timeout", str(HTTP_PROBE_SECONDS + 2), "/usr/bin/curl", "-q", "-s", "-i", "-g", "--proto", "=http",
-                      "--noproxy", "*", "--max-redirs", "0", "-m", str(HTTP_PROBE_SECONDS), "--max-filesize", str(HTTP_ANSWER_LIMIT))
+                      "--noproxy", "*", "--max-redirs", "0", "-m", str(HTTP_PROBE_SECONDS))
 
 
 @dataclass(frozen=True)
