@@ -88,8 +88,11 @@ class Sandbox(models.Model):
 
     LIVE = (Status.REQUESTED, Status.PROVISIONING, Status.READY)
 
-    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="sandboxes")
-    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="sandboxes")
+    # No owner: a warm sandbox in the pool, waiting to be claimed. No lab: a blank one (its lab has no
+    # set-up steps, so any such lab can claim it). The claim sets both, in one conditional UPDATE.
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
     # Progress through provisioning, shown as a bar: step n of total, and what it is doing.
     step = models.PositiveIntegerField(default=0)
@@ -112,6 +115,7 @@ class Sandbox(models.Model):
                 name="one_live_sandbox_per_learner_and_lab",
             )
         ]
+        indexes = [models.Index(fields=["status", "owner", "lab"], name="sandbox_pool_lookup")]
         verbose_name = _("sandbox")
         verbose_name_plural = _("sandboxes")
 
@@ -121,6 +125,11 @@ class Sandbox(models.Model):
     @property
     def container_name(self):
         return f"{settings.SANDBOX_NAME_PREFIX}-{self.pk}"
+
+    @property
+    def is_pooled(self):
+        """Warm, in the pool: nobody has claimed it yet."""
+        return self.owner_id is None
 
     @property
     def is_live(self):

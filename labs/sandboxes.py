@@ -12,12 +12,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
 from labs import queue
-from labs.models import LabFile, Sandbox
+from labs.models import Lab, LabFile, Sandbox
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -39,8 +40,10 @@ def spec_for(sandbox):
             **settings.SANDBOX_LABELS,
             docker_engine.SANDBOX_LABEL: str(sandbox.pk),
             docker_engine.DEPLOYMENT_LABEL: settings.SANDBOX_NAME_PREFIX,
-            "drydock.owner": str(sandbox.owner_id),
-            "drydock.lab": sandbox.lab.slug,
+            # Labels cannot change once the container exists: a warm sandbox keeps these after its claim,
+            # and its row says whose it is.
+            "drydock.owner": str(sandbox.owner_id) if sandbox.owner_id else "pool",
+            "drydock.lab": sandbox.lab.slug if sandbox.lab_id else "blank",
         },
         socket_dir=socket_dir(sandbox),
         network=settings.SANDBOX_NETWORK,
@@ -57,8 +60,9 @@ def spec_for(sandbox):
     )
 
 
-def request_sandbox(*, user, lab):
-    """Create the learner's sandbox row and queue its provisioning; return the live one if it exists."""
+def request_sandbox(*, user, lab, engine=None):
+    """The learner's sandbox for the lab: the live one if it exists, else a warm one claimed from the
+    pool (ready at once), else a new row whose provisioning is queued."""
     existing = Sandbox.objects.filter(owner=user, lab=lab, status__in=Sandbox.LIVE).first()
     if existing:
         return existing
@@ -67,7 +71,10 @@ def request_sandbox(*, user, lab):
     if others.count() >= settings.SANDBOX_MAX_PER_LEARNER:
         titles = ", ".join(f"« {s.lab.title} »" for s in others)
         raise SandboxRefused(_("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles})
-    if live.count() >= settings.SANDBOX_MAX_PER_HOST:
+    claimed = claim_warm(user=user, lab=lab, engine=engine or docker_engine.default())
+    if claimed:
+        return claimed
+    if live.count() >= settings.SANDBOX_MAX_PER_HOST and not trim_pool():
         raise SandboxRefused(_("All sandboxes are in use right now. Try again in a few minutes."))
     now = timezone.now()
     try:
@@ -81,6 +88,96 @@ def request_sandbox(*, user, lab):
         return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
     queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
     return sandbox
+
+
+# --- The warm pool ---------------------------------------------------------------------------------
+
+
+def warm_candidates(lab):
+    """Unclaimed ready sandboxes this lab may take: its own pool first, then blank ones if it has no set-up."""
+    ready = Sandbox.objects.filter(owner__isnull=True, status=Status.READY)
+    if lab.setup:
+        ready = ready.filter(lab=lab)
+    else:
+        ready = ready.filter(lab=lab) | ready.filter(lab__isnull=True)
+    return ready.order_by(F("lab").asc(nulls_last=True), "ready_at")
+
+
+def claim_warm(*, user, lab, engine):
+    """Hand a warm sandbox to the learner with one conditional UPDATE (two learners never get the same one).
+
+    A warm sandbox whose container died while it waited is never handed out: it is failed (the
+    reaper and the removal task clean it up) and the next one is tried.
+    """
+    for candidate in warm_candidates(lab)[:3]:
+        try:
+            alive = engine.sandbox_running(candidate.container_name)
+        except docker_engine.EngineUnavailable:
+            return None
+        if not alive:
+            fail(candidate, reason=_("Its container stopped or disappeared."))
+            continue
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                taken = Sandbox.objects.filter(pk=candidate.pk, owner__isnull=True, status=Status.READY).update(
+                    owner=user, lab=lab, claimed_at=now, requested_at=now, last_activity_at=now,
+                    expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+                )
+        except IntegrityError:
+            # A second click of the same learner claimed another one a moment ago: that one is theirs.
+            return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
+        if taken:
+            queue.after_commit(queue.REFILL_POOLS)
+            log.info("sandbox %s claimed from the warm pool by user %s for %s", candidate.pk, user.pk, lab.slug)
+            return Sandbox.objects.get(pk=candidate.pk)
+    return None
+
+
+def pool_sizes():
+    """Warm sandboxes wanted: {lab id: count}, with None for the blank pool (labs without set-up)."""
+    wanted = {None: settings.SANDBOX_POOL_BLANK}
+    for lab in Lab.objects.filter(slug__in=settings.SANDBOX_POOL_LABS, is_published=True):
+        wanted[lab.pk] = settings.SANDBOX_POOL_LABS[lab.slug]
+    return {lab_id: size for lab_id, size in wanted.items() if size > 0}
+
+
+def pooled():
+    """Live, unclaimed sandboxes, by lab id (None: blank)."""
+    counts = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.LIVE).values("lab").annotate(n=Count("pk"))
+    return {row["lab"]: row["n"] for row in counts}
+
+
+def refill_pools():
+    """Request the warm sandboxes the pools lack, leaving one slot of the host for a learner; return their ids."""
+    live = Sandbox.objects.filter(status__in=Sandbox.LIVE).count()
+    room = settings.SANDBOX_MAX_PER_HOST - 1 - live
+    have = pooled()
+    labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=[k for k in pool_sizes() if k])}
+    made = []
+    now = timezone.now()
+    for lab_id, size in pool_sizes().items():
+        lab = labs.get(lab_id)
+        for _unused in range(size - have.get(lab_id, 0)):
+            if room <= 0:
+                return made
+            sandbox = Sandbox.objects.create(
+                owner=None, lab=lab, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES), last_activity_at=now,
+                steps_total=2 + len(lab.setup if lab else ()), step_label=_("Waiting for a worker"),
+            )
+            queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
+            made.append(sandbox.pk)
+            room -= 1
+    return made
+
+
+def trim_pool():
+    """Make room for a learner on a full host: stop the oldest unclaimed sandbox; return whether one was."""
+    for victim in Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.LIVE).order_by("requested_at")[:3]:
+        if stop(victim):
+            log.info("sandbox %s trimmed from the warm pool: the host is full", victim.pk)
+            return True
+    return False
 
 
 def _progress(sandbox, step, label):
@@ -100,8 +197,8 @@ def provision(sandbox_id, *, engine):
         engine.start_sandbox(spec_for(sandbox))
         _progress(sandbox, 1, _("Starting the sandbox's Docker daemon"))
         engine.wait_for_daemon(sandbox.container_name, socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS)
-        archives = {f.source: bytes(f.archive) for f in LabFile.objects.filter(lab=sandbox.lab)}
-        for number, step in enumerate(sandbox.lab.setup, start=2):
+        archives = {f.source: bytes(f.archive) for f in LabFile.objects.filter(lab=sandbox.lab_id)} if sandbox.lab_id else {}
+        for number, step in enumerate(sandbox.lab.setup if sandbox.lab_id else (), start=2):
             _progress(sandbox, number, step["label"])
             if "copy" in step:
                 engine.copy_into_sandbox(sandbox.container_name, archives[step["copy"]], step["to"])
@@ -186,7 +283,8 @@ def reap(*, engine, now=None):
     for sandbox in live.filter(expires_at__lte=now):
         counts["expired"] += expire(sandbox, reason=_("Its time to live ran out."))
     idle_before = now - timedelta(minutes=settings.SANDBOX_IDLE_MINUTES)
-    for sandbox in live.filter(status=Status.READY, last_activity_at__lte=idle_before):
+    # A warm sandbox waits for a learner: it is never idle, only expired (and then replaced).
+    for sandbox in live.filter(status=Status.READY, owner__isnull=False, last_activity_at__lte=idle_before):
         counts["idle"] += expire(sandbox, reason=_("Nobody used it for %(minutes)s minutes.") % {"minutes": settings.SANDBOX_IDLE_MINUTES})
     stuck_before = now - timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS)
     for sandbox in live.filter(status__in=[Status.REQUESTED, Status.PROVISIONING], requested_at__lte=stuck_before):

@@ -70,7 +70,7 @@ def fresh(sandbox):
 
 
 def ready_sandbox(fake, user, lab):
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.READY, sandbox.failure
     return sandbox
 
@@ -93,7 +93,7 @@ def check(fake, user, lab, sandbox):
 
 
 def test_provisioning_starts_the_container_runs_the_setup_and_marks_the_row_ready(fake, sent, lab, lea):
-    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     assert sent == [(queue.PROVISION_SANDBOX, requested.pk)]
     sandbox = sandboxes.provision(requested.pk, engine=fake)
     assert sandbox.status == Status.READY and sandbox.ready_at
@@ -120,7 +120,7 @@ def test_a_provisioning_redelivered_after_its_worker_died_replaces_what_that_wor
 
 
 def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fake, sent, lab, lea, monkeypatch):
-    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     wait_for_daemon = fake.wait_for_daemon
 
     def learner_stops_it_meanwhile(name, socket_dir, *, timeout):
@@ -136,28 +136,28 @@ def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fa
 
 def test_an_engine_that_does_not_answer_fails_the_row_with_a_clear_reason(fake, sent, lab, lea):
     fake.answering = False
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and "does not answer" in sandbox.failure
     assert sent[-1] == (queue.REMOVE_SANDBOX, sandbox.pk)
 
 
 def test_a_daemon_that_never_answers_fails_the_row_and_says_how_long_it_waited(fake, sent, lab, lea, settings):
     fake.daemons_answer = False
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED
     assert sandbox.failure == f"the sandbox's Docker daemon did not answer within {settings.SANDBOX_READY_TIMEOUT_SECONDS} s"
 
 
 def test_a_failing_setup_step_fails_the_row_with_its_label_exit_code_and_output(fake, sent, lab, lea):
     fake.fail_command(START_WEB, exit_code=125, output="Unable to find image 'nginx:1.22' locally\n")
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and sandbox.step == 3
     assert sandbox.failure == "setup step « Démarrage de web » failed (exit code 125): Unable to find image 'nginx:1.22' locally"
 
 
 def test_a_missing_sandbox_image_fails_the_row_naming_the_image(fake, sent, lab, lea, settings):
     fake.missing_images.add(settings.SANDBOX_IMAGE)
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and settings.SANDBOX_IMAGE in sandbox.failure
 
 
@@ -198,7 +198,7 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
 
 
 def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_is_left(fake, sent, lab, lea, settings, monkeypatch):
-    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     wait_for_daemon = fake.wait_for_daemon
     later = timezone.now() + timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS + 1)
     counts = {}
@@ -230,14 +230,14 @@ def test_the_reaper_removes_a_folder_and_disk_a_crash_left_and_keeps_live_ones_a
 
 def test_a_sandbox_is_not_started_while_the_host_rules_that_isolate_its_network_are_missing(fake, sent, lab, lea):
     fake.network_problems = ["missing iptables INPUT rule for drydock-sbx"]
-    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert refused.status == Status.FAILED and "bin/drydock setup" in refused.failure
     assert fake.sandboxes == {}
 
 
 def test_an_engine_without_user_namespaces_is_refused_with_the_fix_unless_the_machine_opts_in(fake, sent, lab, lea, settings):
     fake.user_namespaces = False
-    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert refused.status == Status.FAILED and "userns-remap" in refused.failure and "SANDBOX_WITHOUT_USER_NAMESPACES" in refused.failure
     assert fake.sandboxes == {}
     settings.SANDBOX_WITHOUT_USER_NAMESPACES = True
@@ -385,3 +385,108 @@ def test_a_reset_stops_the_sandbox_and_requests_a_fresh_one(fake, sent, lab, lea
     assert again.pk != sandbox.pk and again.status == Status.REQUESTED
     assert fresh(sandbox).status == Status.STOPPED
     assert sent[-2:] == [(queue.REMOVE_SANDBOX, sandbox.pk), (queue.PROVISION_SANDBOX, again.pk)]
+
+
+# --- The warm pool ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plain_lab(lab):
+    """A lab of the same course with no set-up steps: blank warm sandboxes serve it."""
+    return Lab.objects.create(
+        course=lab.course, chapter=lab.chapter, slug="premier", title="Premier", minutes=5, position=2,
+        source_path="labs/premier.yaml", instructions_markdown="", instructions_html="", setup=[],
+    )
+
+
+def warm(fake, sent, *, blank=0, labs=None, settings):
+    """Fill the pools as beat would, and provision what they asked for; return the warm rows."""
+    settings.SANDBOX_POOL_BLANK = blank
+    settings.SANDBOX_POOL_LABS = labs or {}
+    made = sandboxes.refill_pools()
+    for pk in made:
+        assert sandboxes.provision(pk, engine=fake).status == Status.READY
+    return list(Sandbox.objects.filter(pk__in=made))
+
+
+def test_refill_requests_what_each_pool_lacks_and_leaves_a_learner_room(fake, sent, lab, plain_lab, settings):
+    settings.SANDBOX_MAX_PER_HOST = 4
+    rows = warm(fake, sent, blank=2, labs={lab.slug: 5}, settings=settings)
+    # Four slots: the pools take three, one stays for a learner.
+    assert len(rows) == 3 and all(row.owner_id is None for row in rows)
+    assert sorted(row.lab_id is None for row in rows) == [False, True, True]
+    web = next(row for row in rows if row.lab_id == lab.pk)
+    assert fake.sandboxes[web.container_name].commands == [START_WEB]  # the lab's set-up ran ahead of time
+    assert fake.sandboxes[web.container_name].spec.labels["drydock.owner"] == "pool"
+    assert sandboxes.refill_pools() == []  # full: nothing more
+
+
+def test_a_learner_claims_a_warm_sandbox_ready_at_once_and_the_pool_refills(fake, sent, plain_lab, lea, settings):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    sent.clear()
+    claimed = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert claimed.pk == blank.pk and claimed.status == Status.READY
+    assert claimed.owner == lea and claimed.lab == plain_lab and claimed.claimed_at
+    assert claimed.max_expiry > timezone.now() + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES - 1)
+    assert sent == [(queue.REFILL_POOLS,)]
+    assert len(sandboxes.refill_pools()) == 1
+
+
+def test_a_lab_with_set_up_steps_never_takes_a_blank_sandbox(fake, sent, lab, lea, settings):
+    warm(fake, sent, blank=1, settings=settings)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
+    assert requested.status == Status.REQUESTED and requested.owner == lea
+
+
+def test_two_learners_one_warm_sandbox_only_one_gets_it(fake, sent, plain_lab, lea, settings, monkeypatch):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    bob = User.objects.create_user("bob")
+    running = fake.sandbox_running
+
+    def bob_claims_it_meanwhile(name):
+        monkeypatch.setattr(fake, "sandbox_running", running)
+        assert sandboxes.request_sandbox(user=bob, lab=plain_lab, engine=fake).pk == blank.pk
+        return running(name)
+
+    monkeypatch.setattr(fake, "sandbox_running", bob_claims_it_meanwhile)
+    leas = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert leas.pk != blank.pk and leas.status == Status.REQUESTED
+    assert fresh(blank).owner.username == "bob"
+
+
+def test_a_warm_sandbox_whose_container_died_is_never_handed_out(fake, sent, plain_lab, lea, settings):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    fake.remove_sandbox(blank.container_name)
+    requested = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert requested.pk != blank.pk and requested.status == Status.REQUESTED
+    assert fresh(blank).status == Status.FAILED and fresh(blank).owner is None
+
+
+def test_a_full_host_stops_a_warm_sandbox_to_make_room_for_a_learner(fake, sent, lab, plain_lab, lea, settings):
+    settings.SANDBOX_MAX_PER_HOST = 2
+    [warm_web] = warm(fake, sent, labs={lab.slug: 1}, settings=settings)
+    ready_sandbox(fake, User.objects.create_user("bob"), plain_lab)  # the host is now full
+    requested = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert requested.status == Status.REQUESTED
+    assert fresh(warm_web).status == Status.STOPPED and (queue.REMOVE_SANDBOX, warm_web.pk) in sent
+    # With no warm sandbox left to stop, a full host refuses.
+    with pytest.raises(sandboxes.SandboxRefused):
+        sandboxes.request_sandbox(user=User.objects.create_user("chloe"), lab=plain_lab, engine=fake)
+
+
+def test_the_reaper_never_expires_a_warm_sandbox_for_idleness(fake, sent, plain_lab, settings):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    Sandbox.objects.filter(pk=blank.pk).update(last_activity_at=timezone.now() - timedelta(hours=2))
+    assert sandboxes.reap(engine=fake)["idle"] == 0 and fresh(blank).status == Status.READY
+
+
+def test_pool_sizes_read_from_the_environment_are_checked(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from drydock.env import env_pool_sizes
+
+    monkeypatch.setenv("SANDBOX_POOL_LABS", "composer=2, construire-avec-le-cache=3")
+    assert env_pool_sizes("SANDBOX_POOL_LABS") == {"composer": 2, "construire-avec-le-cache": 3}
+    monkeypatch.setenv("SANDBOX_POOL_LABS", "composer=deux")
+    with pytest.raises(ImproperlyConfigured, match="'composer=deux' is not a pool size"):
+        env_pool_sizes("SANDBOX_POOL_LABS")
