@@ -221,7 +221,12 @@ SANDBOX_MAX_LIFETIME_MINUTES = env_int("SANDBOX_MAX_LIFETIME_MINUTES", 180, mini
 # A row still provisioning after this long lost its worker: the reaper fails it.
 SANDBOX_PROVISION_DEADLINE_SECONDS = env_int("SANDBOX_PROVISION_DEADLINE_SECONDS", 180, minimum=10)
 SANDBOX_MAX_PER_LEARNER = env_int("SANDBOX_MAX_PER_LEARNER", 1, minimum=1)
-SANDBOX_MAX_PER_HOST = env_int("SANDBOX_MAX_PER_HOST", 20, minimum=1)
+# Admission: a new sandbox starts when the host keeps SANDBOX_HOST_RESERVE_MB for itself and has
+# SANDBOX_ADMISSION_MB more free for it (counting those starting), and below this ceiling; otherwise it
+# waits in a queue, shown to the learner, and starts when room frees up (labs/capacity.py).
+SANDBOX_MAX_PER_HOST = env_int("SANDBOX_MAX_PER_HOST", 400, minimum=1)
+SANDBOX_HOST_RESERVE_MB = env_int("SANDBOX_HOST_RESERVE_MB", 2048, minimum=0)
+SANDBOX_ADMISSION_MB = env_int("SANDBOX_ADMISSION_MB", 256, minimum=16)
 # Warm pool: ready sandboxes waiting to be claimed, ready at the learner's click. Blank ones serve every
 # lab without set-up steps; a lab named here ("slug=count,…") gets its own, set up ahead of time.
 SANDBOX_POOL_BLANK = env_int("SANDBOX_POOL_BLANK", 1, minimum=0)

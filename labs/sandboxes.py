@@ -7,17 +7,18 @@ finds (and replaces) what an earlier try made.
 """
 
 import logging
+import math
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
-from labs import queue
+from labs import capacity, queue
 from labs.models import Lab, LabFile, Sandbox
 
 log = logging.getLogger(__name__)
@@ -62,32 +63,76 @@ def spec_for(sandbox):
 
 def request_sandbox(*, user, lab, engine=None):
     """The learner's sandbox for the lab: the live one if it exists, else a warm one claimed from the
-    pool (ready at once), else a new row whose provisioning is queued."""
+    pool (ready at once), else a new row: provisioned at once if the host has room, otherwise waiting
+    in the admission queue, started as soon as room frees up."""
     existing = Sandbox.objects.filter(owner=user, lab=lab, status__in=Sandbox.LIVE).first()
     if existing:
         return existing
-    live = Sandbox.objects.filter(status__in=Sandbox.LIVE)
-    others = live.filter(owner=user).exclude(lab=lab).select_related("lab")
+    others = Sandbox.objects.filter(status__in=Sandbox.LIVE, owner=user).exclude(lab=lab).select_related("lab")
     if others.count() >= settings.SANDBOX_MAX_PER_LEARNER:
         titles = ", ".join(f"« {s.lab.title} »" for s in others)
         raise SandboxRefused(_("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles})
     claimed = claim_warm(user=user, lab=lab, engine=engine or docker_engine.default())
     if claimed:
         return claimed
-    if live.count() >= settings.SANDBOX_MAX_PER_HOST and not trim_pool():
-        raise SandboxRefused(_("All sandboxes are in use right now. Try again in a few minutes."))
+    if room_on_host() <= 0:
+        trim_pool()
     now = timezone.now()
     try:
         with transaction.atomic():
             sandbox = Sandbox.objects.create(
-                owner=user, lab=lab, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
-                last_activity_at=now, steps_total=2 + len(lab.setup), step_label=_("Waiting for a worker"),
+                owner=user, lab=lab, status=Status.WAITING, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+                last_activity_at=now, steps_total=2 + len(lab.setup), step_label=_("Waiting for room on the host"),
             )
     except IntegrityError:
         # A second click raced the first: the constraint kept one live row, use it.
         return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
-    queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
-    return sandbox
+    admit_waiting()
+    return Sandbox.objects.get(pk=sandbox.pk)
+
+
+# --- Admission: the host's room, and the queue of those waiting for it -------------------------------
+
+
+def room_on_host():
+    on_host = Sandbox.objects.filter(status__in=Sandbox.ON_HOST)
+    return capacity.room(
+        on_host=on_host.count(),
+        starting=on_host.filter(status__in=[Status.REQUESTED, Status.PROVISIONING]).count(),
+        available_mb=capacity.memory_available_mb(),
+    )
+
+
+def admit_waiting():
+    """Start the oldest waiting sandboxes the host has room for, in the order they were asked for; return their ids."""
+    admitted = []
+    free = room_on_host()
+    if free <= 0:
+        return admitted
+    for sandbox in Sandbox.objects.filter(status=Status.WAITING).order_by("requested_at", "pk")[:free]:
+        now = timezone.now()
+        promoted = Sandbox.objects.filter(pk=sandbox.pk, status=Status.WAITING).update(
+            status=Status.REQUESTED, admitted_at=now, step_label=_("Waiting for a worker"),
+            expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+        )
+        if promoted:
+            queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
+            admitted.append(sandbox.pk)
+    return admitted
+
+
+def place_in_queue(sandbox):
+    """(position, estimated seconds or None) of a waiting sandbox: 1 is next; the estimate comes from how
+    often sandboxes ended in the last half hour."""
+    ahead = Sandbox.objects.filter(status=Status.WAITING).filter(
+        models.Q(requested_at__lt=sandbox.requested_at) | models.Q(requested_at=sandbox.requested_at, pk__lt=sandbox.pk)
+    ).count()
+    position = ahead + 1
+    window = 30 * 60
+    ended = Sandbox.objects.filter(ended_at__gte=timezone.now() - timedelta(seconds=window)).count()
+    if not ended:
+        return position, None
+    return position, math.ceil(position * window / ended)
 
 
 # --- The warm pool ---------------------------------------------------------------------------------
@@ -144,14 +189,17 @@ def pool_sizes():
 
 def pooled():
     """Live, unclaimed sandboxes, by lab id (None: blank)."""
-    counts = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.LIVE).values("lab").annotate(n=Count("pk"))
+    counts = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST).values("lab").annotate(n=Count("pk"))
     return {row["lab"]: row["n"] for row in counts}
 
 
 def refill_pools():
     """Request the warm sandboxes the pools lack, leaving one slot of the host for a learner; return their ids."""
-    live = Sandbox.objects.filter(status__in=Sandbox.LIVE).count()
-    room = settings.SANDBOX_MAX_PER_HOST - 1 - live
+    # Learners waiting for room come first: the pool refills only when nobody waits.
+    admit_waiting()
+    if Sandbox.objects.filter(status=Status.WAITING).exists():
+        return []
+    room = room_on_host() - 1
     have = pooled()
     labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=[k for k in pool_sizes() if k])}
     made = []
@@ -173,7 +221,7 @@ def refill_pools():
 
 def trim_pool():
     """Make room for a learner on a full host: stop the oldest unclaimed sandbox; return whether one was."""
-    for victim in Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.LIVE).order_by("requested_at")[:3]:
+    for victim in Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST).order_by("requested_at")[:3]:
         if stop(victim):
             log.info("sandbox %s trimmed from the warm pool: the host is full", victim.pk)
             return True
@@ -249,6 +297,8 @@ def remove_container(sandbox_id, *, engine):
     if sandbox.is_live:
         return False
     engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
+    # Its room is free now: the next learner waiting for it starts.
+    admit_waiting()
     return True
 
 
@@ -287,7 +337,9 @@ def reap(*, engine, now=None):
     for sandbox in live.filter(status=Status.READY, owner__isnull=False, last_activity_at__lte=idle_before):
         counts["idle"] += expire(sandbox, reason=_("Nobody used it for %(minutes)s minutes.") % {"minutes": settings.SANDBOX_IDLE_MINUTES})
     stuck_before = now - timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS)
-    for sandbox in live.filter(status__in=[Status.REQUESTED, Status.PROVISIONING], requested_at__lte=stuck_before):
+    # Counted from when it left the admission queue: the time spent waiting for room is not a worker's fault.
+    started_before = models.Q(admitted_at__lte=stuck_before) | models.Q(admitted_at__isnull=True, requested_at__lte=stuck_before)
+    for sandbox in live.filter(started_before, status__in=[Status.REQUESTED, Status.PROVISIONING]):
         counts["stuck"] += fail(sandbox, reason=_("Its preparation was interrupted (the worker stopped). Start a new one."))
 
     containers = {c.name: c for c in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
@@ -311,4 +363,5 @@ def reap(*, engine, now=None):
     for name in swept:
         counts["leftovers"] += 1
         log.info("removed the leftover folder and disk of sandbox %s", name)
+    counts["admitted"] = len(admit_waiting())
     return counts

@@ -185,7 +185,7 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
     counts = sandboxes.reap(engine=fake, now=now)
 
     # The rows it ended have no live row any more: their containers go in the same pass, with the stopped row's.
-    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4, "leftovers": 0}
+    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4, "leftovers": 0, "admitted": 0}
     statuses = {kind: fresh(row).status for kind, row in rows.items()}
     assert statuses == {
         "expired": Status.EXPIRED, "idle": Status.EXPIRED, "stuck": Status.FAILED, "vanished": Status.FAILED,
@@ -194,7 +194,7 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
     assert set(fake.sandboxes) == {rows[kind].container_name for kind in ("crashed", "being provisioned", "healthy")}
     assert sorted(sent) == sorted((queue.REMOVE_SANDBOX, rows[kind].pk) for kind in ("expired", "idle", "stuck", "vanished", "crashed"))
     # The crashed container's removal is queued; if that task is lost, the next pass finds an orphan.
-    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1, "leftovers": 0}
+    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1, "leftovers": 0, "admitted": 0}
 
 
 def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_is_left(fake, sent, lab, lea, settings, monkeypatch):
@@ -210,7 +210,7 @@ def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_
 
     monkeypatch.setattr(fake, "wait_for_daemon", reaper_runs_meanwhile)
     sandbox = sandboxes.provision(requested.pk, engine=fake)
-    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1, "leftovers": 0}
+    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1, "leftovers": 0, "admitted": 0}
     assert sandbox.status == Status.FAILED and "interrompue" in sandbox.failure
     assert fake.sandboxes == {}
 
@@ -469,9 +469,9 @@ def test_a_full_host_stops_a_warm_sandbox_to_make_room_for_a_learner(fake, sent,
     requested = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
     assert requested.status == Status.REQUESTED
     assert fresh(warm_web).status == Status.STOPPED and (queue.REMOVE_SANDBOX, warm_web.pk) in sent
-    # With no warm sandbox left to stop, a full host refuses.
-    with pytest.raises(sandboxes.SandboxRefused):
-        sandboxes.request_sandbox(user=User.objects.create_user("chloe"), lab=plain_lab, engine=fake)
+    # With no warm sandbox left to stop, a full host queues the learner instead.
+    chloe = sandboxes.request_sandbox(user=User.objects.create_user("chloe"), lab=plain_lab, engine=fake)
+    assert chloe.status == Status.WAITING
 
 
 def test_the_reaper_never_expires_a_warm_sandbox_for_idleness(fake, sent, plain_lab, settings):
@@ -490,3 +490,49 @@ def test_pool_sizes_read_from_the_environment_are_checked(monkeypatch):
     monkeypatch.setenv("SANDBOX_POOL_LABS", "composer=deux")
     with pytest.raises(ImproperlyConfigured, match="'composer=deux' is not a pool size"):
         env_pool_sizes("SANDBOX_POOL_LABS")
+
+
+# --- Admission: room measured on the host, and a queue when there is none -------------------------
+
+
+def test_room_is_the_ceiling_or_the_memory_left_after_the_reserve_whichever_is_less(settings):
+    from labs.capacity import memory_available_mb, room
+
+    settings.SANDBOX_MAX_PER_HOST, settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 400, 2048, 256
+    assert room(on_host=10, starting=0, available_mb=None) == 390
+    assert room(on_host=10, starting=0, available_mb=2048 + 256 * 5) == 5
+    assert room(on_host=10, starting=3, available_mb=2048 + 256 * 5) == 2  # those starting will take theirs
+    assert room(on_host=399, starting=0, available_mb=10**6) == 1
+    assert room(on_host=10, starting=0, available_mb=1000) == 0
+    assert memory_available_mb() > 0  # read from this host's /proc/meminfo
+
+
+def test_a_full_host_queues_learners_in_order_and_starts_them_as_room_frees_up(fake, sent, lab, plain_lab, settings):
+    settings.SANDBOX_MAX_PER_HOST = 1
+    first = ready_sandbox(fake, User.objects.create_user("bob"), lab)
+    users = [User.objects.create_user(name) for name in ("chloe", "dan")]
+    waiting = [sandboxes.request_sandbox(user=user, lab=plain_lab, engine=fake) for user in users]
+    assert [w.status for w in waiting] == [Status.WAITING, Status.WAITING]
+    assert [sandboxes.place_in_queue(w)[0] for w in waiting] == [1, 2]
+    assert sandboxes.place_in_queue(waiting[0])[1] is None  # nothing ended lately: no estimate
+    sent.clear()
+    sandboxes.stop(first)
+    sandboxes.remove_container(first.pk, engine=fake)
+    # The first in the queue starts by itself; the second moves up.
+    assert fresh(waiting[0]).status == Status.REQUESTED and fresh(waiting[0]).admitted_at
+    assert (queue.PROVISION_SANDBOX, waiting[0].pk) in sent
+    assert fresh(waiting[1]).status == Status.WAITING and sandboxes.place_in_queue(fresh(waiting[1])) == (1, 1800)
+    # Admitted after a long wait, it is not "stuck": its deadline counts from admission.
+    Sandbox.objects.filter(pk=waiting[0].pk).update(requested_at=timezone.now() - timedelta(hours=1))
+    assert sandboxes.reap(engine=fake)["stuck"] == 0
+
+
+def test_a_host_short_of_memory_queues_below_the_ceiling(fake, sent, plain_lab, lea, settings, monkeypatch):
+    from labs import capacity
+
+    settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 2048, 256
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 100)
+    assert sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake).status == Status.WAITING
+    assert sandboxes.refill_pools() == []  # the pool never takes room a learner waits for
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 1000)
+    assert sandboxes.reap(engine=fake)["admitted"] == 1
