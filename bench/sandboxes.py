@@ -16,11 +16,10 @@ Targets on the 2-core machine: start p50 <= 0.6 s, warm start p50 <= 50 ms, grad
 
 import argparse
 import os
-import signal
 import subprocess
 import time
 
-from measure import BASE, report, setup_scratch_django  # noqa: E402
+from measure import BASE, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers  # noqa: E402
 
 SCRATCH = setup_scratch_django(
     "drydock-bench-",
@@ -36,8 +35,6 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from drydock import queues  # noqa: E402
-from drydock.celery import app  # noqa: E402
 from grader import checks, engine  # noqa: E402
 from labs import grading, sandboxes  # noqa: E402
 from labs.models import Lab, LabTask, Sandbox, Submission  # noqa: E402
@@ -49,21 +46,6 @@ def wait(predicate, timeout, interval=0.01):
             return result
         time.sleep(interval)
     raise SystemExit(f"timed out after {timeout} s")
-
-
-def start_workers():
-    """One worker per queue, as bin/drydock up runs them."""
-    app.control.purge()
-    log = open(SCRATCH / "worker.log", "wb")
-    processes = [
-        subprocess.Popen(
-            [*queues.worker_command(BASE / ".venv" / "bin" / "celery", queue), "--without-gossip", "--without-mingle"],
-            cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        for queue in queues.CONCURRENCY
-    ]
-    wait(lambda: len(app.control.ping(timeout=0.5) or []) >= len(processes), 60, 0.5)
-    return processes
 
 
 def baseline_plain_run(n):
@@ -146,7 +128,7 @@ def main():
     call_command("migrate", verbosity=0)
     call_command("load_course", str(BASE / "content" / "docker-fr"), stdout=open(os.devnull, "w"))
     user = User.objects.create_user("bench")
-    workers = start_workers()
+    workers = start_workers(SCRATCH)
     try:
         print(f"engine: {engine.default().engine_info().version}; sandbox image {settings.SANDBOX_IMAGE}; {os.cpu_count()} cores", flush=True)
         baseline = baseline_plain_run(max(5, args.starts // 2))
@@ -162,12 +144,8 @@ def main():
         print(f"{'idle sandbox memory':<34} {idle_memory / 2**20:.1f} MiB (nested daemon + one nginx container)")
         print(f"verdicts: {', '.join(sorted(statuses))}")
     finally:
-        for worker in workers:
-            os.killpg(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.wait(timeout=30)
-        for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-            engine.default().remove_sandbox(container.name)
+        stop_workers(workers)
+        remove_bench_sandboxes()
 
 
 if __name__ == "__main__":
