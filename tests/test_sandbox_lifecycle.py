@@ -536,3 +536,20 @@ def test_a_host_short_of_memory_queues_below_the_ceiling(fake, sent, plain_lab, 
     assert sandboxes.refill_pools() == []  # the pool never takes room a learner waits for
     monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 1000)
     assert sandboxes.reap(engine=fake)["admitted"] == 1
+
+
+def test_the_pool_command_shows_each_pool_and_the_queue(fake, sent, lab, plain_lab, settings, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    from grader import engine as docker_engine
+
+    warm(fake, sent, blank=1, labs={lab.slug: 1}, settings=settings)
+    monkeypatch.setattr(docker_engine, "default", lambda: fake)
+    out = io.StringIO()
+    call_command("sandbox_pool", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("blank: wanted 1, ready 1, starting 0, ") and "MiB idle each" in lines[0]
+    assert lines[1].startswith(f"{lab.slug}: wanted 1, ready 1, starting 0")
+    assert lines[2].startswith("room on the host: ") and lines[2].endswith("learners waiting for room: 0")
