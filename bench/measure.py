@@ -24,6 +24,7 @@ def setup_scratch_django(prefix, **env):
         **env,
     })
     os.environ.pop("DATABASE_URL", None)
+    (scratch / "static").mkdir()  # STATIC_ROOT: WhiteNoise warns when it is missing
     sys.path.insert(0, str(BASE))
     import django
 
@@ -43,3 +44,48 @@ def report(name, seconds, baseline=None, extra=""):
     if baseline:
         line += f"  ratio p50 vs baseline={p50 / (percentile(baseline, 50) * 1000):.2f}x"
     print(f"{line} {extra}".rstrip(), flush=True)
+
+
+def start_workers(scratch, loglevel="WARNING"):
+    """One Celery worker per queue, as bin/drydock up runs them, logging to the scratch folder."""
+    import subprocess
+    import time
+
+    from drydock import queues
+    from drydock.celery import app
+
+    app.control.purge()
+    log = open(scratch / "worker.log", "wb")
+    processes = []
+    for queue in queues.CONCURRENCY:
+        command = queues.worker_command(BASE / ".venv" / "bin" / "celery", queue)
+        command[command.index("--loglevel") + 1] = loglevel
+        processes.append(subprocess.Popen(
+            [*command, "--without-gossip", "--without-mingle"],
+            cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+    deadline = time.monotonic() + 60
+    while len(app.control.ping(timeout=0.5) or []) < len(processes):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the Celery workers did not answer within 60 s (see {scratch / 'worker.log'})")
+    return processes
+
+
+def stop_workers(processes):
+    import signal
+
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.wait(timeout=60)
+
+
+def remove_bench_sandboxes():
+    """Every sandbox container of the benchmark's deployment, whatever state its run ended in."""
+    from django.conf import settings
+
+    from grader import engine
+
+    for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+        engine.default().remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))

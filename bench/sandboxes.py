@@ -7,33 +7,34 @@ Runs against the real engine, Redis and a real Celery worker, on a scratch
 database and its own sandbox names (nothing of a running platform is
 touched). Prints p50/p95 of:
   - sandbox start: request -> ready (row status), through Celery;
+  - warm start: request -> ready row, claiming a sandbox of the warm pool;
   - grading: Check -> verdict stored, through Celery;
 and, as baselines measured in the same run: `docker run` of a plain container
 that exits at once, and a snapshot + check done in-process with no queue.
-Targets on the 2-core machine: start p50 <= 1 s, grading p50 <= 150 ms.
+Targets on the 2-core machine: start p50 <= 0.6 s, warm start p50 <= 50 ms, grading p50 <= 150 ms.
 """
 
 import argparse
 import os
-import signal
 import subprocess
 import time
 
-from measure import BASE, report, setup_scratch_django  # noqa: E402
+from measure import BASE, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers  # noqa: E402
 
 SCRATCH = setup_scratch_django(
     "drydock-bench-",
     SANDBOX_NAME_PREFIX="drydock-bench-sandbox",
     SANDBOX_LABELS="drydock.test=1",
-    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
     SANDBOX_MAX_PER_HOST="1000",
+    # Cold starts stay cold: the warm pool is filled by hand for the warm-start figure.
+    SANDBOX_POOL_BLANK="0",
 )
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from drydock.celery import app  # noqa: E402
 from grader import checks, engine  # noqa: E402
 from labs import grading, sandboxes  # noqa: E402
 from labs.models import Lab, LabTask, Sandbox, Submission  # noqa: E402
@@ -45,17 +46,6 @@ def wait(predicate, timeout, interval=0.01):
             return result
         time.sleep(interval)
     raise SystemExit(f"timed out after {timeout} s")
-
-
-def start_worker():
-    app.control.purge()
-    log = open(SCRATCH / "worker.log", "wb")
-    process = subprocess.Popen(
-        [str(BASE / ".venv" / "bin" / "celery"), "-A", "drydock", "worker", "--loglevel", "WARNING", "--concurrency", "2", "--without-gossip", "--without-mingle"],
-        cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    wait(lambda: app.control.ping(timeout=0.5), 60, 0.5)
-    return process
 
 
 def baseline_plain_run(n):
@@ -80,6 +70,29 @@ def bench_starts(user, lab, n):
         Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
         engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
     return times
+
+
+def bench_warm_starts(lab, n):
+    """Fill the blank pool with n sandboxes, then n learners each claim one: request -> ready row."""
+    settings.SANDBOX_POOL_BLANK = n
+    made = sandboxes.refill_pools()
+    wait(lambda: Sandbox.objects.filter(pk__in=made, status=Sandbox.Status.READY).count() == len(made), 60 + 5 * n, 0.05)
+    time.sleep(5)  # let the nested daemons settle before reading their idle memory
+    idle_memory = engine.default().memory_usage_bytes(Sandbox.objects.get(pk=made[0]).container_name)
+    settings.SANDBOX_POOL_BLANK = 0  # no refill while measuring
+    times = []
+    for number in range(n):
+        learner = User.objects.create_user(f"warm-{number}")
+        started = time.monotonic()
+        sandbox = sandboxes.request_sandbox(user=learner, lab=lab)
+        ready = sandbox.status == Sandbox.Status.READY
+        times.append(time.monotonic() - started)
+        if not ready or sandbox.pk not in made:
+            raise SystemExit(f"learner {number} did not get a warm sandbox: {sandbox.status}")
+    for sandbox in Sandbox.objects.filter(pk__in=made):
+        Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
+        engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    return times, idle_memory
 
 
 def bench_grading(user, lab, n):
@@ -115,23 +128,24 @@ def main():
     call_command("migrate", verbosity=0)
     call_command("load_course", str(BASE / "content" / "docker-fr"), stdout=open(os.devnull, "w"))
     user = User.objects.create_user("bench")
-    worker = start_worker()
+    workers = start_workers(SCRATCH)
     try:
         print(f"engine: {engine.default().engine_info().version}; sandbox image {settings.SANDBOX_IMAGE}; {os.cpu_count()} cores", flush=True)
         baseline = baseline_plain_run(max(5, args.starts // 2))
         report("baseline: docker run (plain)", baseline)
         starts = bench_starts(user, Lab.objects.get(slug="premier-conteneur"), args.starts)
         report("sandbox start (request -> ready)", starts, baseline)
+        warm_starts, warm_memory = bench_warm_starts(Lab.objects.get(slug="premier-conteneur"), max(3, args.starts // 2))
+        report("warm start (request -> ready)", warm_starts, starts)
+        print(f"{'warm sandbox idle memory':<34} {warm_memory / 2**20:.1f} MiB (nested daemon, nothing running)")
         through_celery, in_process, idle_memory, statuses = bench_grading(user, Lab.objects.get(slug="tirer-une-version"), args.checks)
         report("baseline: snapshot + check", in_process)
         report("grading (Check -> verdict stored)", through_celery, in_process)
         print(f"{'idle sandbox memory':<34} {idle_memory / 2**20:.1f} MiB (nested daemon + one nginx container)")
         print(f"verdicts: {', '.join(sorted(statuses))}")
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
-        for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-            engine.default().remove_sandbox(container.name)
+        stop_workers(workers)
+        remove_bench_sandboxes()
 
 
 if __name__ == "__main__":

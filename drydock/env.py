@@ -72,3 +72,17 @@ def env_choice(name, default, choices):
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} is not one of: {', '.join(sorted(choices))}.")
     return value
+
+
+def env_pool_sizes(name):
+    """Comma-separated `lab-slug=count` pairs as a dict of non-negative ints; anything else stops start-up."""
+    sizes = {}
+    for item in env_list(name):
+        slug, equals, count = item.partition("=")
+        slug, count = slug.strip(), count.strip()
+        if not equals or not slug or not count.isdigit():
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not a pool size: write lab-slug=count, e.g. {name}=construire-avec-le-cache=3"
+            )
+        sizes[slug] = int(count)
+    return sizes

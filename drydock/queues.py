@@ -24,6 +24,7 @@ ROUTES = {
     "labs.provision_sandbox": {"queue": PROVISION},
     "labs.remove_sandbox": {"queue": HOUSEKEEPING},
     "labs.reap_sandboxes": {"queue": HOUSEKEEPING},
+    "labs.refill_pools": {"queue": HOUSEKEEPING},
 }
 
 

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from drydock import queues
-from drydock.env import env_bool, env_choice, env_int, env_labels, env_list, env_str
+from drydock.env import env_bool, env_choice, env_int, env_labels, env_list, env_pool_sizes, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DRYDOCK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -221,7 +221,16 @@ SANDBOX_MAX_LIFETIME_MINUTES = env_int("SANDBOX_MAX_LIFETIME_MINUTES", 180, mini
 # A row still provisioning after this long lost its worker: the reaper fails it.
 SANDBOX_PROVISION_DEADLINE_SECONDS = env_int("SANDBOX_PROVISION_DEADLINE_SECONDS", 180, minimum=10)
 SANDBOX_MAX_PER_LEARNER = env_int("SANDBOX_MAX_PER_LEARNER", 1, minimum=1)
-SANDBOX_MAX_PER_HOST = env_int("SANDBOX_MAX_PER_HOST", 20, minimum=1)
+# Admission: a new sandbox starts when the host keeps SANDBOX_HOST_RESERVE_MB for itself and has
+# SANDBOX_ADMISSION_MB more free for it (counting those starting), and below this ceiling; otherwise it
+# waits in a queue, shown to the learner, and starts when room frees up (labs/capacity.py).
+SANDBOX_MAX_PER_HOST = env_int("SANDBOX_MAX_PER_HOST", 400, minimum=1)
+SANDBOX_HOST_RESERVE_MB = env_int("SANDBOX_HOST_RESERVE_MB", 2048, minimum=0)
+SANDBOX_ADMISSION_MB = env_int("SANDBOX_ADMISSION_MB", 256, minimum=16)
+# Warm pool: ready sandboxes waiting to be claimed, ready at the learner's click. Blank ones serve every
+# lab without set-up steps; a lab named here ("slug=count,…") gets its own, set up ahead of time.
+SANDBOX_POOL_BLANK = env_int("SANDBOX_POOL_BLANK", 1, minimum=0)
+SANDBOX_POOL_LABS = env_pool_sizes("SANDBOX_POOL_LABS")
 
 # Browser terminals: how many one learner may have open, and the output rate each may send.
 TERMINALS_PER_LEARNER = env_int("TERMINALS_PER_LEARNER", 3, minimum=1)
@@ -229,6 +238,7 @@ TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 5
 
 CELERY_BEAT_SCHEDULE = {
     "reap-sandboxes": {"task": "labs.reap_sandboxes", "schedule": 60.0},
+    "refill-sandbox-pools": {"task": "labs.refill_pools", "schedule": 15.0},
 }
 # A worker killed mid-task gets its message back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}

@@ -79,6 +79,7 @@ class Sandbox(models.Model):
     """One learner's disposable Docker host for one lab; its row is the state of record."""
 
     class Status(models.TextChoices):
+        WAITING = "waiting", _("waiting for room")
         REQUESTED = "requested", _("requested")
         PROVISIONING = "provisioning", _("provisioning")
         READY = "ready", _("ready")
@@ -86,10 +87,18 @@ class Sandbox(models.Model):
         EXPIRED = "expired", _("expired")
         FAILED = "failed", _("failed")
 
-    LIVE = (Status.REQUESTED, Status.PROVISIONING, Status.READY)
+    # The learner's sandbox, whether it is on the host yet or waits in the admission queue.
+    LIVE = (Status.WAITING, Status.REQUESTED, Status.PROVISIONING, Status.READY)
+    # What takes (or is about to take) room on the host.
+    ON_HOST = (Status.REQUESTED, Status.PROVISIONING, Status.READY)
 
-    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="sandboxes")
-    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="sandboxes")
+    # No owner: a warm sandbox in the pool, waiting to be claimed. No lab: a blank one (its lab has no
+    # set-up steps, so any such lab can claim it). The claim sets both, in one conditional UPDATE.
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # When it left the admission queue (a sandbox admitted at once has it equal to requested_at, near enough).
+    admitted_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
     # Progress through provisioning, shown as a bar: step n of total, and what it is doing.
     step = models.PositiveIntegerField(default=0)
@@ -108,10 +117,11 @@ class Sandbox(models.Model):
         ordering = ["-requested_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "lab"], condition=models.Q(status__in=["requested", "provisioning", "ready"]),
+                fields=["owner", "lab"], condition=models.Q(status__in=["waiting", "requested", "provisioning", "ready"]),
                 name="one_live_sandbox_per_learner_and_lab",
             )
         ]
+        indexes = [models.Index(fields=["status", "owner", "lab"], name="sandbox_pool_lookup")]
         verbose_name = _("sandbox")
         verbose_name_plural = _("sandboxes")
 
@@ -121,6 +131,11 @@ class Sandbox(models.Model):
     @property
     def container_name(self):
         return f"{settings.SANDBOX_NAME_PREFIX}-{self.pk}"
+
+    @property
+    def is_pooled(self):
+        """Warm, in the pool: nobody has claimed it yet."""
+        return self.owner_id is None
 
     @property
     def is_live(self):

@@ -12,6 +12,7 @@ PROVISION_SANDBOX = "labs.provision_sandbox"
 REMOVE_SANDBOX = "labs.remove_sandbox"
 GRADE_SUBMISSION = "labs.grade_submission"
 REAP_SANDBOXES = "labs.reap_sandboxes"
+REFILL_POOLS = "labs.refill_pools"
 
 
 def after_commit(task_name, *args):

@@ -7,17 +7,19 @@ finds (and replaces) what an earlier try made.
 """
 
 import logging
+import math
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
-from labs import queue
-from labs.models import LabFile, Sandbox
+from labs import capacity, queue
+from labs.models import Lab, LabFile, Sandbox
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -39,8 +41,10 @@ def spec_for(sandbox):
             **settings.SANDBOX_LABELS,
             docker_engine.SANDBOX_LABEL: str(sandbox.pk),
             docker_engine.DEPLOYMENT_LABEL: settings.SANDBOX_NAME_PREFIX,
-            "drydock.owner": str(sandbox.owner_id),
-            "drydock.lab": sandbox.lab.slug,
+            # Labels cannot change once the container exists: a warm sandbox keeps these after its claim,
+            # and its row says whose it is.
+            "drydock.owner": str(sandbox.owner_id) if sandbox.owner_id else "pool",
+            "drydock.lab": sandbox.lab.slug if sandbox.lab_id else "blank",
         },
         socket_dir=socket_dir(sandbox),
         network=settings.SANDBOX_NETWORK,
@@ -57,30 +61,171 @@ def spec_for(sandbox):
     )
 
 
-def request_sandbox(*, user, lab):
-    """Create the learner's sandbox row and queue its provisioning; return the live one if it exists."""
+def request_sandbox(*, user, lab, engine=None):
+    """The learner's sandbox for the lab: the live one if it exists, else a warm one claimed from the
+    pool (ready at once), else a new row: provisioned at once if the host has room, otherwise waiting
+    in the admission queue, started as soon as room frees up."""
     existing = Sandbox.objects.filter(owner=user, lab=lab, status__in=Sandbox.LIVE).first()
     if existing:
         return existing
-    live = Sandbox.objects.filter(status__in=Sandbox.LIVE)
-    others = live.filter(owner=user).exclude(lab=lab).select_related("lab")
+    others = Sandbox.objects.filter(status__in=Sandbox.LIVE, owner=user).exclude(lab=lab).select_related("lab")
     if others.count() >= settings.SANDBOX_MAX_PER_LEARNER:
         titles = ", ".join(f"« {s.lab.title} »" for s in others)
         raise SandboxRefused(_("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles})
-    if live.count() >= settings.SANDBOX_MAX_PER_HOST:
-        raise SandboxRefused(_("All sandboxes are in use right now. Try again in a few minutes."))
+    claimed = claim_warm(user=user, lab=lab, engine=engine or docker_engine.default())
+    if claimed:
+        return claimed
+    if room_on_host() <= 0:
+        trim_pool()
     now = timezone.now()
     try:
         with transaction.atomic():
             sandbox = Sandbox.objects.create(
-                owner=user, lab=lab, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
-                last_activity_at=now, steps_total=2 + len(lab.setup), step_label=_("Waiting for a worker"),
+                owner=user, lab=lab, status=Status.WAITING, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+                last_activity_at=now, steps_total=2 + len(lab.setup), step_label=_("Waiting for room on the host"),
             )
     except IntegrityError:
         # A second click raced the first: the constraint kept one live row, use it.
         return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
-    queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
-    return sandbox
+    admit_waiting()
+    return Sandbox.objects.get(pk=sandbox.pk)
+
+
+# --- Admission: the host's room, and the queue of those waiting for it -------------------------------
+
+
+def room_on_host():
+    on_host = Sandbox.objects.filter(status__in=Sandbox.ON_HOST)
+    return capacity.room(
+        on_host=on_host.count(),
+        starting=on_host.filter(status__in=[Status.REQUESTED, Status.PROVISIONING]).count(),
+        available_mb=capacity.memory_available_mb(),
+    )
+
+
+def admit_waiting():
+    """Start the oldest waiting sandboxes the host has room for, in the order they were asked for; return their ids."""
+    admitted = []
+    free = room_on_host()
+    if free <= 0:
+        return admitted
+    for sandbox in Sandbox.objects.filter(status=Status.WAITING).order_by("requested_at", "pk")[:free]:
+        now = timezone.now()
+        promoted = Sandbox.objects.filter(pk=sandbox.pk, status=Status.WAITING).update(
+            status=Status.REQUESTED, admitted_at=now, step_label=_("Waiting for a worker"),
+            expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+        )
+        if promoted:
+            queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
+            admitted.append(sandbox.pk)
+    return admitted
+
+
+def place_in_queue(sandbox):
+    """(position, estimated seconds or None) of a waiting sandbox: 1 is next; the estimate comes from how
+    often sandboxes ended in the last half hour."""
+    ahead = Sandbox.objects.filter(status=Status.WAITING).filter(
+        models.Q(requested_at__lt=sandbox.requested_at) | models.Q(requested_at=sandbox.requested_at, pk__lt=sandbox.pk)
+    ).count()
+    position = ahead + 1
+    window = 30 * 60
+    ended = Sandbox.objects.filter(ended_at__gte=timezone.now() - timedelta(seconds=window)).count()
+    if not ended:
+        return position, None
+    return position, math.ceil(position * window / ended)
+
+
+# --- The warm pool ---------------------------------------------------------------------------------
+
+
+def warm_candidates(lab):
+    """Unclaimed ready sandboxes this lab may take: its own pool first, then blank ones if it has no set-up."""
+    ready = Sandbox.objects.filter(owner__isnull=True, status=Status.READY)
+    if lab.setup:
+        ready = ready.filter(lab=lab)
+    else:
+        ready = ready.filter(lab=lab) | ready.filter(lab__isnull=True)
+    return ready.order_by(F("lab").asc(nulls_last=True), "ready_at")
+
+
+def claim_warm(*, user, lab, engine):
+    """Hand a warm sandbox to the learner with one conditional UPDATE (two learners never get the same one).
+
+    A warm sandbox whose container died while it waited is never handed out: it is failed (the
+    reaper and the removal task clean it up) and the next one is tried.
+    """
+    for candidate in warm_candidates(lab)[:3]:
+        try:
+            alive = engine.sandbox_running(candidate.container_name)
+        except docker_engine.EngineUnavailable:
+            return None
+        if not alive:
+            fail(candidate, reason=_("Its container stopped or disappeared."))
+            continue
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                taken = Sandbox.objects.filter(pk=candidate.pk, owner__isnull=True, status=Status.READY).update(
+                    owner=user, lab=lab, claimed_at=now, requested_at=now, last_activity_at=now,
+                    expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+                )
+        except IntegrityError:
+            # A second click of the same learner claimed another one a moment ago: that one is theirs.
+            return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
+        if taken:
+            queue.after_commit(queue.REFILL_POOLS)
+            log.info("sandbox %s claimed from the warm pool by user %s for %s", candidate.pk, user.pk, lab.slug)
+            return Sandbox.objects.get(pk=candidate.pk)
+    return None
+
+
+def pool_sizes():
+    """Warm sandboxes wanted: {lab id: count}, with None for the blank pool (labs without set-up)."""
+    wanted = {None: settings.SANDBOX_POOL_BLANK}
+    for lab in Lab.objects.filter(slug__in=settings.SANDBOX_POOL_LABS, is_published=True):
+        wanted[lab.pk] = settings.SANDBOX_POOL_LABS[lab.slug]
+    return {lab_id: size for lab_id, size in wanted.items() if size > 0}
+
+
+def pooled():
+    """Live, unclaimed sandboxes, by lab id (None: blank)."""
+    counts = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST).values("lab").annotate(n=Count("pk"))
+    return {row["lab"]: row["n"] for row in counts}
+
+
+def refill_pools():
+    """Request the warm sandboxes the pools lack, leaving one slot of the host for a learner; return their ids."""
+    # Learners waiting for room come first: the pool refills only when nobody waits.
+    admit_waiting()
+    if Sandbox.objects.filter(status=Status.WAITING).exists():
+        return []
+    room = room_on_host() - 1
+    have = pooled()
+    labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=[k for k in pool_sizes() if k])}
+    made = []
+    now = timezone.now()
+    for lab_id, size in pool_sizes().items():
+        lab = labs.get(lab_id)
+        for _unused in range(size - have.get(lab_id, 0)):
+            if room <= 0:
+                return made
+            sandbox = Sandbox.objects.create(
+                owner=None, lab=lab, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES), last_activity_at=now,
+                steps_total=2 + len(lab.setup if lab else ()), step_label=_("Waiting for a worker"),
+            )
+            queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
+            made.append(sandbox.pk)
+            room -= 1
+    return made
+
+
+def trim_pool():
+    """Make room for a learner on a full host: stop the oldest unclaimed sandbox; return whether one was."""
+    for victim in Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST).order_by("requested_at")[:3]:
+        if stop(victim):
+            log.info("sandbox %s trimmed from the warm pool: the host is full", victim.pk)
+            return True
+    return False
 
 
 def _progress(sandbox, step, label):
@@ -100,8 +245,8 @@ def provision(sandbox_id, *, engine):
         engine.start_sandbox(spec_for(sandbox))
         _progress(sandbox, 1, _("Starting the sandbox's Docker daemon"))
         engine.wait_for_daemon(sandbox.container_name, socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS)
-        archives = {f.source: bytes(f.archive) for f in LabFile.objects.filter(lab=sandbox.lab)}
-        for number, step in enumerate(sandbox.lab.setup, start=2):
+        archives = {f.source: bytes(f.archive) for f in LabFile.objects.filter(lab=sandbox.lab_id)} if sandbox.lab_id else {}
+        for number, step in enumerate(sandbox.lab.setup if sandbox.lab_id else (), start=2):
             _progress(sandbox, number, step["label"])
             if "copy" in step:
                 engine.copy_into_sandbox(sandbox.container_name, archives[step["copy"]], step["to"])
@@ -152,6 +297,8 @@ def remove_container(sandbox_id, *, engine):
     if sandbox.is_live:
         return False
     engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
+    # Its room is free now: the next learner waiting for it starts.
+    admit_waiting()
     return True
 
 
@@ -186,10 +333,13 @@ def reap(*, engine, now=None):
     for sandbox in live.filter(expires_at__lte=now):
         counts["expired"] += expire(sandbox, reason=_("Its time to live ran out."))
     idle_before = now - timedelta(minutes=settings.SANDBOX_IDLE_MINUTES)
-    for sandbox in live.filter(status=Status.READY, last_activity_at__lte=idle_before):
+    # A warm sandbox waits for a learner: it is never idle, only expired (and then replaced).
+    for sandbox in live.filter(status=Status.READY, owner__isnull=False, last_activity_at__lte=idle_before):
         counts["idle"] += expire(sandbox, reason=_("Nobody used it for %(minutes)s minutes.") % {"minutes": settings.SANDBOX_IDLE_MINUTES})
     stuck_before = now - timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS)
-    for sandbox in live.filter(status__in=[Status.REQUESTED, Status.PROVISIONING], requested_at__lte=stuck_before):
+    # Counted from when it left the admission queue: the time spent waiting for room is not a worker's fault.
+    started_before = models.Q(admitted_at__lte=stuck_before) | models.Q(admitted_at__isnull=True, requested_at__lte=stuck_before)
+    for sandbox in live.filter(started_before, status__in=[Status.REQUESTED, Status.PROVISIONING]):
         counts["stuck"] += fail(sandbox, reason=_("Its preparation was interrupted (the worker stopped). Start a new one."))
 
     containers = {c.name: c for c in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
@@ -213,4 +363,5 @@ def reap(*, engine, now=None):
     for name in swept:
         counts["leftovers"] += 1
         log.info("removed the leftover folder and disk of sandbox %s", name)
+    counts["admitted"] = len(admit_waiting())
     return counts

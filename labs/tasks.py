@@ -5,10 +5,14 @@ provisioning waits for a nested daemon and runs a lab's setup steps, so it
 gets minutes; a removal, a check or a reaper pass gets a minute or two.
 """
 
+import logging
+
 from celery import shared_task
 
 from grader import engine
 from labs import grading, queue, sandboxes
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name=queue.PROVISION_SANDBOX, acks_late=True, soft_time_limit=600, time_limit=660)
@@ -29,3 +33,11 @@ def grade_submission(submission_id):
 @shared_task(name=queue.REAP_SANDBOXES, soft_time_limit=120, time_limit=150)
 def reap_sandboxes():
     return sandboxes.reap(engine=engine.default())
+
+
+@shared_task(name=queue.REFILL_POOLS, soft_time_limit=60, time_limit=90)
+def refill_pools():
+    made = sandboxes.refill_pools()
+    if made:
+        log.info("warm pool: requested sandboxes %s", made)
+    return len(made)

@@ -30,7 +30,19 @@ def sandbox_state(sandbox):
         "failure": sandbox.failure,
         "status_url": reverse("labs:sandbox_status", args=[sandbox.pk]),
     }
-    if sandbox.is_live:
+    if sandbox.status in (Sandbox.Status.WAITING, Sandbox.Status.REQUESTED, Sandbox.Status.PROVISIONING):
+        # Seconds since the click, in this stage's own words: waiting for room, for a worker, or being prepared.
+        state["elapsed"] = max(0, int((now - sandbox.requested_at).total_seconds()))
+    if sandbox.status == Sandbox.Status.WAITING:
+        position, estimate = sandboxes.place_in_queue(sandbox)
+        state["position"], state["estimate"] = position, estimate
+        if estimate is None:
+            state["step_label"] = _("Waiting for room on the host: you are number %(position)s in the queue; it starts by itself.") % {"position": position}
+        else:
+            state["step_label"] = _(
+                "Waiting for room on the host: you are number %(position)s in the queue, about %(minutes)s min; it starts by itself."
+            ) % {"position": position, "minutes": max(1, round(estimate / 60))}
+    if sandbox.is_live and sandbox.status != Sandbox.Status.WAITING:
         state["expires_in"] = max(0, int((sandbox.expires_at - now).total_seconds()))
         state["idle_in"] = max(0, int((sandbox.idle_deadline - now).total_seconds()))
         state["can_extend"] = sandbox.can_extend

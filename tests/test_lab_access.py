@@ -79,12 +79,16 @@ def test_one_sandbox_per_learner_gives_a_clear_message(learner_client, learner, 
     assert Sandbox.objects.filter(owner=learner).count() == 1
 
 
-def test_full_host_gives_a_clear_message(learner_client, bob, lab, settings):
+def test_a_full_host_puts_the_learner_in_the_queue_with_their_place(learner_client, bob, lab, settings):
     settings.SANDBOX_MAX_PER_HOST = 1
     make_sandbox(bob, Lab.objects.get(slug="premier-conteneur"))
     response = learner_client.post(reverse("labs:sandbox_start", args=["docker-fr", lab.slug]), HTTP_ACCEPT="application/json")
-    assert response.status_code == 409
-    assert response.json()["error"] == "Tous les bacs à sable sont occupés pour l’instant. Réessayez dans quelques minutes."
+    assert response.status_code == 202
+    state = response.json()
+    assert state["status"] == "waiting" and state["position"] == 1 and state["elapsed"] >= 0
+    assert state["step_label"] == "En attente de place sur la machine : vous êtes n° 1 dans la file ; il démarrera tout seul."
+    page = learner_client.get(reverse("labs:lab", args=["docker-fr", lab.slug])).text
+    assert "En attente de place" in page and "n° 1 dans la file" in page
 
 
 def test_starting_twice_gives_the_same_sandbox(learner_client, learner, lab, django_capture_on_commit_callbacks):

@@ -70,7 +70,7 @@ def fresh(sandbox):
 
 
 def ready_sandbox(fake, user, lab):
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.READY, sandbox.failure
     return sandbox
 
@@ -93,7 +93,7 @@ def check(fake, user, lab, sandbox):
 
 
 def test_provisioning_starts_the_container_runs_the_setup_and_marks_the_row_ready(fake, sent, lab, lea):
-    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     assert sent == [(queue.PROVISION_SANDBOX, requested.pk)]
     sandbox = sandboxes.provision(requested.pk, engine=fake)
     assert sandbox.status == Status.READY and sandbox.ready_at
@@ -120,7 +120,7 @@ def test_a_provisioning_redelivered_after_its_worker_died_replaces_what_that_wor
 
 
 def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fake, sent, lab, lea, monkeypatch):
-    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     wait_for_daemon = fake.wait_for_daemon
 
     def learner_stops_it_meanwhile(name, socket_dir, *, timeout):
@@ -136,28 +136,28 @@ def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fa
 
 def test_an_engine_that_does_not_answer_fails_the_row_with_a_clear_reason(fake, sent, lab, lea):
     fake.answering = False
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and "does not answer" in sandbox.failure
     assert sent[-1] == (queue.REMOVE_SANDBOX, sandbox.pk)
 
 
 def test_a_daemon_that_never_answers_fails_the_row_and_says_how_long_it_waited(fake, sent, lab, lea, settings):
     fake.daemons_answer = False
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED
     assert sandbox.failure == f"the sandbox's Docker daemon did not answer within {settings.SANDBOX_READY_TIMEOUT_SECONDS} s"
 
 
 def test_a_failing_setup_step_fails_the_row_with_its_label_exit_code_and_output(fake, sent, lab, lea):
     fake.fail_command(START_WEB, exit_code=125, output="Unable to find image 'nginx:1.22' locally\n")
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and sandbox.step == 3
     assert sandbox.failure == "setup step « Démarrage de web » failed (exit code 125): Unable to find image 'nginx:1.22' locally"
 
 
 def test_a_missing_sandbox_image_fails_the_row_naming_the_image(fake, sent, lab, lea, settings):
     fake.missing_images.add(settings.SANDBOX_IMAGE)
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and settings.SANDBOX_IMAGE in sandbox.failure
 
 
@@ -185,7 +185,7 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
     counts = sandboxes.reap(engine=fake, now=now)
 
     # The rows it ended have no live row any more: their containers go in the same pass, with the stopped row's.
-    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4, "leftovers": 0}
+    assert counts == {"expired": 1, "idle": 1, "stuck": 1, "vanished": 2, "orphans": 4, "leftovers": 0, "admitted": 0}
     statuses = {kind: fresh(row).status for kind, row in rows.items()}
     assert statuses == {
         "expired": Status.EXPIRED, "idle": Status.EXPIRED, "stuck": Status.FAILED, "vanished": Status.FAILED,
@@ -194,11 +194,11 @@ def test_the_reaper_beside_a_worker_counts_what_it_ends_and_removes_what_has_no_
     assert set(fake.sandboxes) == {rows[kind].container_name for kind in ("crashed", "being provisioned", "healthy")}
     assert sorted(sent) == sorted((queue.REMOVE_SANDBOX, rows[kind].pk) for kind in ("expired", "idle", "stuck", "vanished", "crashed"))
     # The crashed container's removal is queued; if that task is lost, the next pass finds an orphan.
-    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1, "leftovers": 0}
+    assert sandboxes.reap(engine=fake, now=now) == {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 1, "leftovers": 0, "admitted": 0}
 
 
 def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_is_left(fake, sent, lab, lea, settings, monkeypatch):
-    requested = sandboxes.request_sandbox(user=lea, lab=lab)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     wait_for_daemon = fake.wait_for_daemon
     later = timezone.now() + timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS + 1)
     counts = {}
@@ -210,7 +210,7 @@ def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_
 
     monkeypatch.setattr(fake, "wait_for_daemon", reaper_runs_meanwhile)
     sandbox = sandboxes.provision(requested.pk, engine=fake)
-    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1, "leftovers": 0}
+    assert counts == {"expired": 0, "idle": 0, "stuck": 1, "vanished": 0, "orphans": 1, "leftovers": 0, "admitted": 0}
     assert sandbox.status == Status.FAILED and "interrompue" in sandbox.failure
     assert fake.sandboxes == {}
 
@@ -230,14 +230,14 @@ def test_the_reaper_removes_a_folder_and_disk_a_crash_left_and_keeps_live_ones_a
 
 def test_a_sandbox_is_not_started_while_the_host_rules_that_isolate_its_network_are_missing(fake, sent, lab, lea):
     fake.network_problems = ["missing iptables INPUT rule for drydock-sbx"]
-    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert refused.status == Status.FAILED and "bin/drydock setup" in refused.failure
     assert fake.sandboxes == {}
 
 
 def test_an_engine_without_user_namespaces_is_refused_with_the_fix_unless_the_machine_opts_in(fake, sent, lab, lea, settings):
     fake.user_namespaces = False
-    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab).pk, engine=fake)
+    refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert refused.status == Status.FAILED and "userns-remap" in refused.failure and "SANDBOX_WITHOUT_USER_NAMESPACES" in refused.failure
     assert fake.sandboxes == {}
     settings.SANDBOX_WITHOUT_USER_NAMESPACES = True
@@ -385,3 +385,171 @@ def test_a_reset_stops_the_sandbox_and_requests_a_fresh_one(fake, sent, lab, lea
     assert again.pk != sandbox.pk and again.status == Status.REQUESTED
     assert fresh(sandbox).status == Status.STOPPED
     assert sent[-2:] == [(queue.REMOVE_SANDBOX, sandbox.pk), (queue.PROVISION_SANDBOX, again.pk)]
+
+
+# --- The warm pool ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plain_lab(lab):
+    """A lab of the same course with no set-up steps: blank warm sandboxes serve it."""
+    return Lab.objects.create(
+        course=lab.course, chapter=lab.chapter, slug="premier", title="Premier", minutes=5, position=2,
+        source_path="labs/premier.yaml", instructions_markdown="", instructions_html="", setup=[],
+    )
+
+
+def warm(fake, sent, *, blank=0, labs=None, settings):
+    """Fill the pools as beat would, and provision what they asked for; return the warm rows."""
+    settings.SANDBOX_POOL_BLANK = blank
+    settings.SANDBOX_POOL_LABS = labs or {}
+    made = sandboxes.refill_pools()
+    for pk in made:
+        assert sandboxes.provision(pk, engine=fake).status == Status.READY
+    return list(Sandbox.objects.filter(pk__in=made))
+
+
+def test_refill_requests_what_each_pool_lacks_and_leaves_a_learner_room(fake, sent, lab, plain_lab, settings):
+    settings.SANDBOX_MAX_PER_HOST = 4
+    rows = warm(fake, sent, blank=2, labs={lab.slug: 5}, settings=settings)
+    # Four slots: the pools take three, one stays for a learner.
+    assert len(rows) == 3 and all(row.owner_id is None for row in rows)
+    assert sorted(row.lab_id is None for row in rows) == [False, True, True]
+    web = next(row for row in rows if row.lab_id == lab.pk)
+    assert fake.sandboxes[web.container_name].commands == [START_WEB]  # the lab's set-up ran ahead of time
+    assert fake.sandboxes[web.container_name].spec.labels["drydock.owner"] == "pool"
+    assert sandboxes.refill_pools() == []  # full: nothing more
+
+
+def test_a_learner_claims_a_warm_sandbox_ready_at_once_and_the_pool_refills(fake, sent, plain_lab, lea, settings):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    sent.clear()
+    claimed = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert claimed.pk == blank.pk and claimed.status == Status.READY
+    assert claimed.owner == lea and claimed.lab == plain_lab and claimed.claimed_at
+    assert claimed.max_expiry > timezone.now() + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES - 1)
+    assert sent == [(queue.REFILL_POOLS,)]
+    assert len(sandboxes.refill_pools()) == 1
+
+
+def test_a_lab_with_set_up_steps_never_takes_a_blank_sandbox(fake, sent, lab, lea, settings):
+    warm(fake, sent, blank=1, settings=settings)
+    requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
+    assert requested.status == Status.REQUESTED and requested.owner == lea
+
+
+def test_two_learners_one_warm_sandbox_only_one_gets_it(fake, sent, plain_lab, lea, settings, monkeypatch):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    bob = User.objects.create_user("bob")
+    running = fake.sandbox_running
+
+    def bob_claims_it_meanwhile(name):
+        monkeypatch.setattr(fake, "sandbox_running", running)
+        assert sandboxes.request_sandbox(user=bob, lab=plain_lab, engine=fake).pk == blank.pk
+        return running(name)
+
+    monkeypatch.setattr(fake, "sandbox_running", bob_claims_it_meanwhile)
+    leas = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert leas.pk != blank.pk and leas.status == Status.REQUESTED
+    assert fresh(blank).owner.username == "bob"
+
+
+def test_a_warm_sandbox_whose_container_died_is_never_handed_out(fake, sent, plain_lab, lea, settings):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    fake.remove_sandbox(blank.container_name)
+    requested = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert requested.pk != blank.pk and requested.status == Status.REQUESTED
+    assert fresh(blank).status == Status.FAILED and fresh(blank).owner is None
+
+
+def test_a_full_host_stops_a_warm_sandbox_to_make_room_for_a_learner(fake, sent, lab, plain_lab, lea, settings):
+    settings.SANDBOX_MAX_PER_HOST = 2
+    [warm_web] = warm(fake, sent, labs={lab.slug: 1}, settings=settings)
+    ready_sandbox(fake, User.objects.create_user("bob"), plain_lab)  # the host is now full
+    requested = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert requested.status == Status.REQUESTED
+    assert fresh(warm_web).status == Status.STOPPED and (queue.REMOVE_SANDBOX, warm_web.pk) in sent
+    # With no warm sandbox left to stop, a full host queues the learner instead.
+    chloe = sandboxes.request_sandbox(user=User.objects.create_user("chloe"), lab=plain_lab, engine=fake)
+    assert chloe.status == Status.WAITING
+
+
+def test_the_reaper_never_expires_a_warm_sandbox_for_idleness(fake, sent, plain_lab, settings):
+    [blank] = warm(fake, sent, blank=1, settings=settings)
+    Sandbox.objects.filter(pk=blank.pk).update(last_activity_at=timezone.now() - timedelta(hours=2))
+    assert sandboxes.reap(engine=fake)["idle"] == 0 and fresh(blank).status == Status.READY
+
+
+def test_pool_sizes_read_from_the_environment_are_checked(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from drydock.env import env_pool_sizes
+
+    monkeypatch.setenv("SANDBOX_POOL_LABS", "composer=2, construire-avec-le-cache=3")
+    assert env_pool_sizes("SANDBOX_POOL_LABS") == {"composer": 2, "construire-avec-le-cache": 3}
+    monkeypatch.setenv("SANDBOX_POOL_LABS", "composer=deux")
+    with pytest.raises(ImproperlyConfigured, match="'composer=deux' is not a pool size"):
+        env_pool_sizes("SANDBOX_POOL_LABS")
+
+
+# --- Admission: room measured on the host, and a queue when there is none -------------------------
+
+
+def test_room_is_the_ceiling_or_the_memory_left_after_the_reserve_whichever_is_less(settings):
+    from labs.capacity import memory_available_mb, room
+
+    settings.SANDBOX_MAX_PER_HOST, settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 400, 2048, 256
+    assert room(on_host=10, starting=0, available_mb=None) == 390
+    assert room(on_host=10, starting=0, available_mb=2048 + 256 * 5) == 5
+    assert room(on_host=10, starting=3, available_mb=2048 + 256 * 5) == 2  # those starting will take theirs
+    assert room(on_host=399, starting=0, available_mb=10**6) == 1
+    assert room(on_host=10, starting=0, available_mb=1000) == 0
+    assert memory_available_mb() > 0  # read from this host's /proc/meminfo
+
+
+def test_a_full_host_queues_learners_in_order_and_starts_them_as_room_frees_up(fake, sent, lab, plain_lab, settings):
+    settings.SANDBOX_MAX_PER_HOST = 1
+    first = ready_sandbox(fake, User.objects.create_user("bob"), lab)
+    users = [User.objects.create_user(name) for name in ("chloe", "dan")]
+    waiting = [sandboxes.request_sandbox(user=user, lab=plain_lab, engine=fake) for user in users]
+    assert [w.status for w in waiting] == [Status.WAITING, Status.WAITING]
+    assert [sandboxes.place_in_queue(w)[0] for w in waiting] == [1, 2]
+    assert sandboxes.place_in_queue(waiting[0])[1] is None  # nothing ended lately: no estimate
+    sent.clear()
+    sandboxes.stop(first)
+    sandboxes.remove_container(first.pk, engine=fake)
+    # The first in the queue starts by itself; the second moves up.
+    assert fresh(waiting[0]).status == Status.REQUESTED and fresh(waiting[0]).admitted_at
+    assert (queue.PROVISION_SANDBOX, waiting[0].pk) in sent
+    assert fresh(waiting[1]).status == Status.WAITING and sandboxes.place_in_queue(fresh(waiting[1])) == (1, 1800)
+    # Admitted after a long wait, it is not "stuck": its deadline counts from admission.
+    Sandbox.objects.filter(pk=waiting[0].pk).update(requested_at=timezone.now() - timedelta(hours=1))
+    assert sandboxes.reap(engine=fake)["stuck"] == 0
+
+
+def test_a_host_short_of_memory_queues_below_the_ceiling(fake, sent, plain_lab, lea, settings, monkeypatch):
+    from labs import capacity
+
+    settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 2048, 256
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 100)
+    assert sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake).status == Status.WAITING
+    assert sandboxes.refill_pools() == []  # the pool never takes room a learner waits for
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 1000)
+    assert sandboxes.reap(engine=fake)["admitted"] == 1
+
+
+def test_the_pool_command_shows_each_pool_and_the_queue(fake, sent, lab, plain_lab, settings, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    from grader import engine as docker_engine
+
+    warm(fake, sent, blank=1, labs={lab.slug: 1}, settings=settings)
+    monkeypatch.setattr(docker_engine, "default", lambda: fake)
+    out = io.StringIO()
+    call_command("sandbox_pool", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("blank: wanted 1, ready 1, starting 0, ") and "MiB idle each" in lines[0]
+    assert lines[1].startswith(f"{lab.slug}: wanted 1, ready 1, starting 0")
+    assert lines[2].startswith("room on the host: ") and lines[2].endswith("learners waiting for room: 0")

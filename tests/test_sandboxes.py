@@ -301,3 +301,20 @@ def test_compose_lab_brings_up_two_services_sharing_a_volume(client, alice, cour
     in_sandbox(sandbox, "cd /root/compose-demo && docker compose stop 2>&1")
     stopped = check(client, lab, "demarrer-la-pile")
     assert "existent mais sont arrêtés" in stopped.message and stopped.found.startswith("compose-demo : ecrivain (exited)")
+
+
+def test_a_warm_sandbox_is_claimed_ready_at_the_click_and_graded(client, alice, course, celery_worker, settings):
+    from labs import sandboxes as lifecycle
+
+    settings.SANDBOX_POOL_BLANK = 1
+    [warm] = lifecycle.refill_pools()
+    wait_until(lambda: Sandbox.objects.filter(pk=warm, status=Sandbox.Status.READY).exists(), 90, message="the warm sandbox")
+    settings.SANDBOX_POOL_BLANK = 0
+    client.force_login(alice)
+    lab = Lab.objects.get(slug="premier-conteneur")
+    response = client.post(reverse("labs:sandbox_start", args=[lab.course.slug, lab.slug]), HTTP_ACCEPT="application/json")
+    assert response.status_code == 202 and response.json()["status"] == "ready" and response.json()["id"] == warm
+    sandbox = Sandbox.objects.get(pk=warm)
+    assert sandbox.owner == alice and sandbox.lab == lab
+    in_sandbox(sandbox, "docker run --name bonjour busybox:1.35 echo Bonjour")
+    assert check(client, lab, "lancer-bonjour").status == Submission.Status.PASSED

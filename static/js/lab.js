@@ -20,15 +20,20 @@
   }
 
   // --- Sandbox preparation: a progress bar fed by the row's step counter.
+  function preparing(status) {
+    return status === "waiting" || status === "requested" || status === "provisioning";
+  }
+
   function followProvisioning() {
-    if (state.status !== "requested" && state.status !== "provisioning") return;
+    if (!preparing(state.status)) return;
     var bar = document.getElementById("sandbox-progress");
     var label = document.getElementById("sandbox-status");
     (function poll() {
       request(state.status_url).then(function (next) {
         if (bar) { bar.max = next.steps_total; bar.value = next.step; }
-        if (label) label.textContent = next.status_label.charAt(0).toUpperCase() + next.status_label.slice(1) + (next.step_label ? " — " + next.step_label : "");
-        if (next.status === "requested" || next.status === "provisioning") {
+        var elapsed = next.elapsed !== undefined ? " (" + next.elapsed + " s)" : "";
+        if (label) label.textContent = next.status_label.charAt(0).toUpperCase() + next.status_label.slice(1) + (next.step_label ? " — " + next.step_label : "") + elapsed;
+        if (preparing(next.status)) {
           setTimeout(poll, 300);
         } else {
           window.location.reload();

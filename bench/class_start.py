@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""A class starts together: 30 learners click Start within 10 s, then each does a task and presses Check.
+
+    .venv/bin/python bench/class_start.py [--learners 30] [--within 10]
+
+Through the platform's own code: the Start and Check views (Django's test
+client, logged in), the Celery workers of each queue, the real engine and the
+hardened sandbox. Runs twice, on a scratch database and sandbox names of its
+own: without a warm pool (every sandbox cold), then with a pool of blank
+sandboxes sized for the class, filled before the clicks. Prints:
+
+  class start (click -> ready), cold:    p50, p95
+  class start (click -> ready), warm:    p50, p95
+  grading during provisioning:           p95 of Check -> verdict while other
+                                         learners' sandboxes were still being made
+Targets on this 2-core machine: warm p95 <= 500 ms, cold p95 <= 5 s,
+grading p95 <= 300 ms while sandboxes are provisioned.
+"""
+
+import argparse
+import os
+import threading
+import time
+
+from measure import BASE, percentile, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers
+
+SCRATCH = setup_scratch_django(
+    "drydock-bench-class-",
+    SANDBOX_NAME_PREFIX="drydock-bench-class-sandbox",
+    SANDBOX_LABELS="drydock.test=1",
+    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
+    SANDBOX_POOL_BLANK="0",
+    ALLOWED_HOSTS="testserver",
+)
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from grader import engine  # noqa: E402
+from labs import sandboxes  # noqa: E402
+from labs.models import Lab, Sandbox, Submission  # noqa: E402
+
+LAB = "premier-conteneur"
+TASK = "lancer-bonjour"
+TASK_COMMAND = "docker run --name bonjour busybox:1.35 echo Bonjour"
+
+
+def wait(predicate, timeout, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise SystemExit(f"timed out after {timeout} s")
+
+
+class Learner(threading.Thread):
+    """Clicks Start at its moment, waits for its sandbox, does the task, presses Check."""
+
+    def __init__(self, user, lab, click_at, provisioning):
+        super().__init__(daemon=True)
+        self.user, self.lab, self.click_at, self.provisioning = user, lab, click_at, provisioning
+        self.start_seconds = self.check_seconds = None
+        self.check_during_provisioning = False
+        self.error = None
+
+    def run(self):
+        try:
+            self._run()
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+
+    def _run(self):
+        from django.db import connection
+
+        client = Client()
+        client.force_login(self.user)
+        time.sleep(max(0.0, self.click_at - time.monotonic()))
+        clicked = time.monotonic()
+        response = client.post(reverse("labs:sandbox_start", args=[self.lab.course.slug, self.lab.slug]), HTTP_ACCEPT="application/json")
+        if response.status_code != 202:
+            raise RuntimeError(f"start refused: {response.status_code} {response.content[:200]}")
+        pk = response.json()["id"]
+        status_url = reverse("labs:sandbox_status", args=[pk])
+
+        def ready():
+            state = client.get(status_url).json()
+            if state["status"] == "failed":
+                raise RuntimeError(f"sandbox {pk} failed: {state['failure']}")
+            return state["status"] == "ready"
+
+        wait(ready, 300)
+        self.start_seconds = time.monotonic() - clicked
+        sandbox = Sandbox.objects.get(pk=pk)
+        result = engine.default().exec_in_sandbox(sandbox.container_name, TASK_COMMAND)
+        if result.exit_code:
+            raise RuntimeError(f"the task failed in sandbox {pk}: {result.output[-300:]}")
+        checked = time.monotonic()
+        self.check_during_provisioning = self.provisioning() > 0
+        response = client.post(reverse("labs:task_check", args=[self.lab.course.slug, self.lab.slug, TASK]), HTTP_ACCEPT="application/json")
+        if response.status_code != 202:
+            raise RuntimeError(f"check refused: {response.status_code} {response.content[:200]}")
+        submission_url = response.json()["url"]
+        verdict = wait(lambda: (lambda s: s if s["done"] else None)(client.get(submission_url).json()), 60, 0.005)
+        self.check_seconds = time.monotonic() - checked
+        if not verdict["passed"]:
+            raise RuntimeError(f"the check failed in sandbox {pk}: {verdict['message']}")
+        connection.close()
+
+
+def provisioning_now():
+    return Sandbox.objects.filter(status__in=[Sandbox.Status.WAITING, Sandbox.Status.REQUESTED, Sandbox.Status.PROVISIONING], owner__isnull=False).count()
+
+
+def one_class(lab, learners, within, run):
+    users = [User.objects.create_user(f"{run}-{n}") for n in range(learners)]
+    start = time.monotonic() + 0.5
+    threads = [Learner(user, lab, start + within * n / max(1, learners - 1), provisioning_now) for n, user in enumerate(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    errors = [t.error for t in threads if t.error]
+    if errors:
+        raise SystemExit(f"{len(errors)} learner(s) failed; first: {errors[0]!r}")
+    for sandbox in Sandbox.objects.filter(status__in=Sandbox.LIVE):
+        sandboxes.stop(sandbox)
+    return threads
+
+
+def fill_pool(size):
+    from django.conf import settings
+
+    settings.SANDBOX_POOL_BLANK = size
+    made = sandboxes.refill_pools()
+    wait(lambda: Sandbox.objects.filter(pk__in=made, status=Sandbox.Status.READY).count() == len(made), 60 + 5 * size, 0.1)
+    settings.SANDBOX_POOL_BLANK = 0  # the class, not the refill, is measured
+    return made
+
+
+def wait_until_removed():
+    wait(lambda: not engine.default().labelled_sandboxes(os.environ["SANDBOX_NAME_PREFIX"]), 300, 0.5)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=30)
+    parser.add_argument("--within", type=float, default=10.0, help="seconds over which the clicks are spread")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    call_command("load_course", str(BASE / "content" / "docker-fr"), stdout=open(os.devnull, "w"))
+    lab = Lab.objects.get(slug=LAB)
+    workers = start_workers(SCRATCH)
+    try:
+        print(f"engine: {engine.default().engine_info().version}; {args.learners} learners clicking within {args.within:.0f} s; {os.cpu_count()} cores", flush=True)
+        cold = one_class(lab, args.learners, args.within, "cold")
+        wait_until_removed()
+        fill_pool(args.learners)
+        warm = one_class(lab, args.learners, args.within, "warm")
+        report("class start (click -> ready), cold", [t.start_seconds for t in cold])
+        report("class start (click -> ready), warm", [t.start_seconds for t in warm], [t.start_seconds for t in cold])
+        during = [t.check_seconds for t in cold + warm if t.check_during_provisioning]
+        everything = [t.check_seconds for t in cold + warm]
+        if during:
+            print(f"grading during provisioning: p95 = {percentile(during, 95) * 1000:.0f} ms (n={len(during)})")
+        report("grading (Check -> verdict), all", everything)
+        verdicts = set(Submission.objects.values_list("status", flat=True))
+        print(f"verdicts: {', '.join(sorted(verdicts))}")
+    finally:
+        stop_workers(workers)
+        remove_bench_sandboxes()
+
+
+if __name__ == "__main__":
+    main()

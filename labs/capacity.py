@@ -1,0 +1,34 @@
+"""How many more sandboxes the host can take, from what it really has.
+
+A sandbox's memory is what the host runs out of first (DESIGN.md: ~40-70 MiB
+idle, up to its limit when a learner builds). Admission keeps a reserve for
+the host itself and asks each new sandbox to find SANDBOX_ADMISSION_MB free,
+counting the ones already admitted but not yet started; the ceiling
+SANDBOX_MAX_PER_HOST bounds it whatever the memory says.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+
+MEMINFO = Path("/proc/meminfo")
+
+
+def memory_available_mb(meminfo=MEMINFO):
+    """MemAvailable of the host, in MiB; None where it cannot be read (then only the ceiling counts)."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def room(*, on_host, starting, available_mb):
+    """Sandboxes that may still be admitted: below the ceiling, and within the memory left after the reserve."""
+    by_ceiling = settings.SANDBOX_MAX_PER_HOST - on_host
+    if available_mb is None:
+        return max(0, by_ceiling)
+    by_memory = (available_mb - settings.SANDBOX_HOST_RESERVE_MB) // settings.SANDBOX_ADMISSION_MB - starting
+    return max(0, min(by_ceiling, by_memory))
