@@ -125,17 +125,32 @@ def test_volume_lab_accepts_either_mount_syntax(client, alice, course, celery_wo
     client.force_login(alice)
     lab = Lab.objects.get(slug="persister-avec-un-volume")
     sandbox = wait_ready(start(client, lab))
-    in_sandbox(sandbox, "docker volume create donnees")
+    # Create the volume. Wrong: another name. Alternative: made by the first -v that names it. Intended: volume create.
+    in_sandbox(sandbox, "docker volume create donnee")
+    assert check(client, lab, "creer-le-volume").message == "Aucun volume nommé donnees. Volumes présents : donnee."
+    in_sandbox(sandbox, "docker run --rm -v donnees:/data busybox:1.35 true")
+    assert check(client, lab, "creer-le-volume").status == Submission.Status.PASSED
+    in_sandbox(sandbox, "docker volume rm donnees && docker volume create donnees")
+    assert check(client, lab, "creer-le-volume").status == Submission.Status.PASSED
+    # Write the file. Wrong: another text. Alternative: --mount. Intended: -v.
+    in_sandbox(sandbox, "docker run --rm -v donnees:/data busybox sh -c 'echo Salut > /data/message.txt'")
+    assert check(client, lab, "ecrire-un-fichier").message == "Le fichier message.txt du volume donnees ne contient pas « Bonjour »."
     in_sandbox(sandbox, "docker run --rm --mount type=volume,src=donnees,dst=/data busybox sh -c 'echo Bonjour > /data/message.txt'")
     assert check(client, lab, "ecrire-un-fichier").status == Submission.Status.PASSED
+    in_sandbox(sandbox, "docker run --rm -v donnees:/data busybox sh -c 'echo \"Bonjour du passé\" > /data/message.txt'")
+    assert check(client, lab, "ecrire-un-fichier").status == Submission.Status.PASSED
+    # Read it from another container. Wrong: a bind mount; created only. Alternative: --mount, then start. Intended: run -d -v.
     in_sandbox(sandbox, "docker run -d --name lecteur -v /tmp:/data nginx:1.22")
     wrong = check(client, lab, "relire-avec-un-autre-conteneur")
     assert wrong.message == "/data est un montage de type bind, attendu : volume."
     # Created with the right mount but never started: the task says start.
-    in_sandbox(sandbox, "docker rm -f lecteur && docker create --name lecteur -v donnees:/data nginx:1.22")
+    in_sandbox(sandbox, "docker rm -f lecteur && docker create --name lecteur --mount type=volume,src=donnees,dst=/data nginx:1.22")
     created = check(client, lab, "relire-avec-un-autre-conteneur")
     assert created.status == Submission.Status.FAILED and "jamais été démarré" in created.message
     in_sandbox(sandbox, "docker start lecteur")
+    assert check(client, lab, "relire-avec-un-autre-conteneur").status == Submission.Status.PASSED
+    in_sandbox(sandbox, "docker rm -f lecteur && docker run -d --name lecteur -v donnees:/data nginx:1.22")
+    assert "Bonjour" in in_sandbox(sandbox, "docker exec lecteur cat /data/message.txt").output
     assert check(client, lab, "relire-avec-un-autre-conteneur").status == Submission.Status.PASSED
 
 
@@ -260,12 +275,32 @@ def test_compose_lab_brings_up_two_services_sharing_a_volume(client, alice, cour
     lab = Lab.objects.get(slug="composer")
     sandbox = wait_ready(start(client, lab))
     assert check(client, lab, "demarrer-la-pile").status == Submission.Status.FAILED
+    # Wrong: the project under another name; its volume is that project's, not compose-demo's.
+    up = in_sandbox(sandbox, "cd /root/compose-demo && docker compose -p autre up -d 2>&1")
+    other = check(client, lab, "demarrer-la-pile")
+    assert other.status == Submission.Status.FAILED and "le projet `autre` fait tourner ces services" in other.message
+    missing = check(client, lab, "volume-partage")
+    assert missing.status == Submission.Status.FAILED and "autre_partage" in missing.found
+    in_sandbox(sandbox, "cd /root/compose-demo && docker compose -p autre down -v 2>&1")
+    # Wrong: one service only.
+    in_sandbox(sandbox, "cd /root/compose-demo && docker compose up -d --no-deps web 2>&1")
+    alone = check(client, lab, "demarrer-la-pile")
+    assert alone.status == Submission.Status.FAILED and "aucun conteneur pour ecrivain" in alone.message
+    # Alternative: from another folder, with -f. Intended: up -d in the folder.
+    up = in_sandbox(sandbox, "cd / && docker compose -f /root/compose-demo/compose.yaml up -d 2>&1")
+    assert check(client, lab, "demarrer-la-pile").status == Submission.Status.PASSED
+    assert check(client, lab, "volume-partage").status == Submission.Status.PASSED
+    in_sandbox(sandbox, "cd /root/compose-demo && docker compose down -v 2>&1")
     up = in_sandbox(sandbox, "cd /root/compose-demo && docker compose up -d 2>&1")
     assert up.exit_code == 0, up.output
     assert check(client, lab, "demarrer-la-pile").status == Submission.Status.PASSED
     assert check(client, lab, "volume-partage").status == Submission.Status.PASSED
     page = in_sandbox(sandbox, "sleep 6; docker exec compose-demo-web-1 cat /usr/share/nginx/html/index.html").output
     assert "Mise à jour" in page
+    # Stopped, the containers are there but not running: the message says so.
+    in_sandbox(sandbox, "cd /root/compose-demo && docker compose stop 2>&1")
+    stopped = check(client, lab, "demarrer-la-pile")
+    assert "existent mais sont arrêtés" in stopped.message and stopped.found.startswith("compose-demo : ecrivain (exited)")
 
 
 def test_a_warm_sandbox_is_claimed_ready_at_the_click_and_graded(client, alice, course, celery_worker, settings):
