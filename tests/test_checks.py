@@ -228,3 +228,9 @@ def test_a_task_that_says_start_refuses_a_container_that_was_only_created():
     assert check("container_mounts", params, snapshot=Snapshot(images=(NGINX,), containers=(started,))).passed
     # Without `started`, the mount alone is what is judged (as before).
     assert check("container_mounts", {**params, "started": False}, snapshot=Snapshot(images=(NGINX,), containers=(created,))).passed
+
+
+def test_different_images_tells_two_versions_apart_and_refuses_one_image_under_two_names():
+    # Fuller cases in tests/test_checks_versions.py.
+    assert check("different_images", {"images": ["nginx:1.22", "redis:7.0"]}).passed
+    assert not check("different_images", {"images": ["nginx:1.22", "nginx:latest"]}).passed
