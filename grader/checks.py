@@ -582,6 +582,24 @@ def compose_down(snapshot, params, answer=None):
         return fail(f"Les conteneurs sont supprimés, mais le volume {_list(volumes)} reste : docker compose down -v supprime aussi les volumes du projet.",
                     expected="aucun volume", found=_list(volumes))
     return ok(f"Le projet {project} est arrêté, conteneurs, réseau et volumes supprimés ; l'image {image} reste pour la prochaine fois.")
+def different_images(snapshot, params, answer=None):
+    """Each tag, pulled from the registry, is an image of its own: another version is another image."""
+    refs = [normalize_reference(r) for r in params["images"]]
+    missing = [r for r in refs if snapshot.image(r) is None]
+    if missing:
+        return fail(f"Il manque {_list(missing)} : tirez d'abord ces images.", expected=_list(refs), found=_list(snapshot.all_tags()))
+    retagged = [r for r in refs if not any(repository_of(d) == repository_of(r) for d in snapshot.image(r).digests)]
+    if retagged:
+        return fail(
+            f"{_list(retagged)} n'a pas été tirée du registre (aucun digest : un tag posé avec docker tag ?). "
+            f"Tirez-la : docker pull {retagged[0]}.",
+            expected=f"{_list(refs)} tirées du registre", found=_list(f"{r} ({short_id(snapshot.image(r).id)})" for r in retagged),
+        )
+    ids = {r: snapshot.image(r).id for r in refs}
+    found = ", ".join(f"{r} = {short_id(i)}" for r, i in ids.items())
+    if len(set(ids.values())) == len(refs):
+        return ok(f"{_list(refs)} sont bien des images différentes : {found}.")
+    return fail(f"Ces tags désignent la même image : {found}. Deux versions différentes devraient être deux images.", expected="un IMAGE ID par tag", found=found)
 
 
 CHECKS = {
@@ -614,6 +632,7 @@ CHECKS = {
     ),
     "compose_waits_healthy": CheckSpec(compose_waits_healthy, ("project", "service", "dependency")),
     "compose_down": CheckSpec(compose_down, ("project", "image")),
+    "different_images": CheckSpec(different_images, ("images",)),
 }
 
 

@@ -391,3 +391,9 @@ def test_a_recorded_snapshot_without_the_new_fields_still_loads():
     del data["http"]
     old = from_dict(data)
     assert old.containers[0] == WEB and old.containers[0].restart_policy == "no" and old.http == {}
+
+
+def test_different_images_tells_two_versions_apart_and_refuses_one_image_under_two_names():
+    # Fuller cases in tests/test_checks_versions.py.
+    assert check("different_images", {"images": ["nginx:1.22", "redis:7.0"]}).passed
+    assert not check("different_images", {"images": ["nginx:1.22", "nginx:latest"]}).passed
