@@ -29,6 +29,8 @@ from lti.models import Context, DeepLinkingRequest, Deployment, Launch, LoginSta
 log = logging.getLogger(__name__)
 
 LOGIN_LIFETIME = timedelta(minutes=10)
+# Spent and stale logins are kept this long (a replay within it is named a replay), then deleted.
+LOGIN_KEPT = timedelta(days=1)
 # Clocks of the platform and of Drydock may differ this much.
 LEEWAY_SECONDS = 60
 KEYSET_CACHE_SECONDS = 600
@@ -103,6 +105,7 @@ def begin_login(params, *, redirect_uri):
         raise LaunchRefused("missing_parameters", _("This login request is incomplete: the platform must send iss and login_hint."),
                             detail=f"iss={issuer!r} login_hint present={bool(login_hint)}")
     platform = find_platform(issuer, params.get("client_id", ""))
+    forget_old_logins()
     login_state = LoginState.objects.create(
         platform=platform, state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
         login_hint=login_hint[:1000], lti_message_hint=params.get("lti_message_hint", "")[:2000],
@@ -117,6 +120,13 @@ def begin_login(params, *, redirect_uri):
         query["lti_message_hint"] = login_state.lti_message_hint
     separator = "&" if "?" in platform.auth_login_url else "?"
     return login_state, f"{platform.auth_login_url}{separator}{urlencode(query)}"
+
+
+def forget_old_logins(now=None):
+    """Logins and deep-linking choices past any use are deleted as new logins come (one indexed DELETE each)."""
+    cutoff = (now or timezone.now()) - LOGIN_KEPT
+    LoginState.objects.filter(created_at__lt=cutoff).delete()
+    DeepLinkingRequest.objects.filter(created_at__lt=cutoff).delete()
 
 
 def login_parameters(login_state):

@@ -152,6 +152,13 @@ def test_over_https_the_state_cookie_is_samesite_none_and_secure(client, lms, pl
     assert cookie["samesite"] == "None" and cookie["secure"]
 
 
+def test_logins_older_than_a_day_are_deleted_as_new_ones_come(client, lms, platform):
+    _, old = start_login(client, lms)
+    LoginState.objects.filter(state=old["state"]).update(created_at=timezone.now() - timezone.timedelta(days=2))
+    _, new = start_login(client, lms)
+    assert list(LoginState.objects.values_list("state", flat=True)) == [new["state"]]
+
+
 def test_a_learner_launch_links_an_account_and_opens_the_lab(client, lms, platform, lab):
     response, _, _ = launch(client, lms)
     assert response.status_code == 302 and response["Location"] == "/cours/mini/tp/web/"
