@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "labs",
     "quizzes",
     "classrooms",
+    "lti",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before the X-Frame-Options middleware, so it sees the response after it: LTI sessions show in the LMS's frame.
+    "lti.middleware.LtiFrameMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -242,6 +245,8 @@ TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 5
 CELERY_BEAT_SCHEDULE = {
     "reap-sandboxes": {"task": "labs.reap_sandboxes", "schedule": 60.0},
     "refill-sandbox-pools": {"task": "labs.refill_pools", "schedule": 15.0},
+    # Scores for the LMS whose Celery retry was lost or used up are sent again (lti/outbox.py).
+    "flush-lti-scores": {"task": "lti.flush_scores", "schedule": 60.0},
 }
 # A worker killed mid-task gets its message back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}
