@@ -205,6 +205,9 @@ SANDBOX_DISK_GB = env_int("SANDBOX_DISK_GB", 10, minimum=1, maximum=1024)
 SANDBOX_DISK_TEMPLATES = VAR_DIR / "disk-templates"
 # Docker's default seccomp profile plus what a nested daemon needs (images/README.md).
 SANDBOX_SECCOMP_PROFILE = BASE_DIR / "images" / "sandbox" / "seccomp.json"
+# What the course registry serves (images/build.py makes it): the pack loader refuses a runnable
+# code block that pulls or runs an image not in it. None: no such check.
+COURSE_IMAGE_CATALOG = BASE_DIR / "images" / "catalog.json"
 SANDBOX_REGISTRY_MIRROR = env_str("SANDBOX_REGISTRY_MIRROR", "http://drydock-registry:5000")
 # Host folder holding one sub-folder per sandbox, where its nested daemon's socket appears.
 SANDBOX_SOCKET_ROOT = Path(env_str("SANDBOX_SOCKET_ROOT", str(VAR_DIR / "sandboxes")))

@@ -88,6 +88,7 @@ def grade(submission_id, *, engine):
     try:
         snapshot = engine.take_snapshot(
             sandbox.container_name, sandboxes.socket_dir(sandbox), files=checks.files_needed(task.check_name, task.check_params),
+            probes=checks.http_needed(task.check_name, task.check_params),
         )
     except docker_engine.EngineUnavailable as exc:
         log.warning("grading %s: sandbox %s did not answer: %s", submission.pk, sandbox.pk, exc)
