@@ -75,10 +75,18 @@ def image_present(snapshot, params, answer=None):
 
 
 def image_absent(snapshot, params, answer=None):
-    ref = normalize_reference(params["image"])
-    if snapshot.image(ref) is None:
-        return ok(f"L'image {ref} a bien été supprimée.")
-    return fail(f"L'image {ref} est encore présente : supprimez-la (docker rmi {ref}).", expected="absente", found=ref)
+    """The image is gone under its name, and under each name of `also` (an image leaves the disk with its last name)."""
+    refs = [normalize_reference(r) for r in [params["image"], *(params.get("also") or ())]]
+    left = [r for r in refs if snapshot.image(r) is not None]
+    if not left:
+        return ok(f"L'image {_list(refs)} a bien été supprimée.")
+    ids = {snapshot.image(r).id for r in left}
+    found = ", ".join(f"{r} ({short_id(snapshot.image(r).id)})" for r in left)
+    return fail(
+        f"L'image {_list(left)} est encore présente : supprimez-la (docker rmi {' '.join(left)})."
+        + (" Une image reste sur le disque tant qu'elle garde un nom." if len(ids) < len(left) or len(refs) > 1 else ""),
+        expected=f"{_list(refs)} absente(s)", found=found,
+    )
 
 
 def same_image(snapshot, params, answer=None):
@@ -864,7 +872,7 @@ def different_images(snapshot, params, answer=None):
 
 CHECKS = {
     "image_present": CheckSpec(image_present, ("image",)),
-    "image_absent": CheckSpec(image_absent, ("image",)),
+    "image_absent": CheckSpec(image_absent, ("image",), ("also",)),
     "same_image": CheckSpec(same_image, ("images",)),
     "answer_image_id": CheckSpec(answer_image_id, ("image",), ("full",), needs_answer=True),
     "image_built": CheckSpec(image_built, ("image",), ("base", "cmd", "entrypoint", "non_root", "max_added_mb")),

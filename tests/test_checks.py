@@ -61,6 +61,9 @@ def test_an_image_pulled_by_digest_counts_as_present():
 def test_image_absent_passes_once_the_image_is_deleted_and_names_it_while_it_stays():
     assert check("image_absent", {"image": "busybox"}).passed
     assert "encore présente" in check("image_absent", {"image": "redis:7.0"}).message
+    # An image leaves the disk with its last name: each name asked for must be gone.
+    verdict = check("image_absent", {"image": "busybox", "also": ["nginx:1.22"]})
+    assert not verdict.passed and verdict.found == "nginx:1.22 (a1a1a1a1a1a1)" and "docker rmi nginx:1.22" in verdict.message
 
 
 def test_same_image_compares_image_ids_and_names_what_is_missing():
