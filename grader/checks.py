@@ -278,7 +278,8 @@ def multi_stage_smaller(snapshot, params, answer=None):
     image, own, failure = _built(snapshot, ref, params.get("base"))
     if failure:
         return failure
-    if not any(step.instruction.startswith("COPY --from=") for step in own):
+    # The history writes `COPY --from=build /a /b` as `COPY /a /b`; the step's build cache record keeps the whole instruction.
+    if not any("--from=" in step.instruction or _copied_from_a_stage(snapshot, step) for step in own):
         shown = _list([step.instruction[:50] for step in own if not step.empty_layer])
         return fail(
             f"{ref} n'a pas d'étape COPY --from=… : ce n'est pas une construction multi-étapes (étapes trouvées : {shown}).",
@@ -293,6 +294,13 @@ def multi_stage_smaller(snapshot, params, answer=None):
             expected=f"moins de {megabytes(single.size)}", found=megabytes(image.size),
         )
     return ok(f"{ref} pèse {megabytes(image.size)} contre {megabytes(single.size)} pour {than} : l'étape finale ne garde que le résultat.")
+
+
+def _copied_from_a_stage(snapshot, step):
+    return _step_keyword(step.created_by) == "COPY" and any(
+        record.created == step.created and "--from=" in record.description and _step_keyword(record.description) == "COPY"
+        for record in snapshot.build_cache
+    )
 
 
 def _step_keyword(text):

@@ -194,6 +194,9 @@ def test_multi_stage_smaller_wants_a_copy_from_a_stage_and_a_smaller_image():
     snapshot = Snapshot(images=(NODE, REBUILT, BUSYBOX_135, staged))
     verdict = check("multi_stage_smaller", params, snapshot=snapshot)
     assert verdict.passed and "4,1 Mo contre 300,0 Mo" in verdict.message
+    # Docker 26 writes the step as `COPY /app/public /www`: its build cache record keeps the --from.
+    record = BuildRecord("r-www", "[stage-1 2/2] COPY --from=build /app/public /www", created=300, last_used=300, usage_count=1)
+    assert check("multi_stage_smaller", params, snapshot=Snapshot(images=(NODE, REBUILT, BUSYBOX_135, small), build_cache=(record,))).passed
     verdict = check("multi_stage_smaller", params, snapshot=Snapshot(images=(NODE, REBUILT, BUSYBOX_135, small)))
     assert not verdict.passed and "COPY --from" in verdict.message
     assert "Aucune image mon-app:1.0 à comparer" in check("multi_stage_smaller", params, snapshot=Snapshot(images=(BUSYBOX_135, staged))).message
