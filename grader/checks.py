@@ -422,11 +422,6 @@ def container_ran(snapshot, params, answer=None):
     )
 
 
-def container_exists(snapshot, params, answer=None):
-    container, failure = _find_container(snapshot, params)
-    return failure or ok(f"Le conteneur {container.name} existe.")
-
-
 def container_running(snapshot, params, answer=None):
     container, failure = _find_container(snapshot, params)
     if failure:
@@ -885,7 +880,6 @@ CHECKS = {
     "answer_image_id": CheckSpec(answer_image_id, ("image",), ("full",), needs_answer=True),
     "image_built": CheckSpec(image_built, ("image",), ("base", "cmd", "entrypoint", "non_root", "max_added_mb")),
     "build_cache_reused": CheckSpec(build_cache_reused, ("image", "changed_step"), ("base",)),
-    "container_exists": CheckSpec(container_exists, ("name",), ("image",)),
     "container_running": CheckSpec(container_running, ("name",), ("image",)),
     "container_exited": CheckSpec(container_exited, ("name",), ("image", "exit_code")),
     "container_ran": CheckSpec(container_ran, ("image",)),

@@ -239,14 +239,13 @@ def test_the_image_count_answer_is_the_number_of_images_the_daemon_holds():
 
 
 def test_container_checks_tell_existing_running_and_exited_apart():
-    assert check("container_exists", {"name": "web"}).passed
     assert check("container_running", {"name": "web", "image": "nginx:1.22"}).passed
     assert check("container_exited", {"name": "hello", "exit_code": 0}).passed
     assert "ne tourne pas (état : exited)" in check("container_running", {"name": "hello"}).message
     assert "n'est pas terminé" in check("container_exited", {"name": "web"}).message
     verdict = check("container_exited", {"name": "site-cache-1", "exit_code": 0})
     assert verdict.message == "Le conteneur site-cache-1 s'est terminé avec le code 1, attendu : 0."
-    assert "Conteneurs présents : web, hello" in check("container_exists", {"name": "db"}).message
+    assert "Conteneurs présents : web, hello" in check("container_running", {"name": "db"}).message
 
 
 def test_container_from_the_wrong_image_is_refused():

@@ -39,7 +39,7 @@ def test_recorded_snapshot_round_trips_through_json():
     ("container_running", {"name": "web", "image": "nginx:1.22"}, None, True),
     ("container_exited", {"name": "bonjour", "exit_code": 0}, None, True),
     ("container_exited", {"name": "echec", "exit_code": 0}, None, False),
-    ("container_exists", {"name": "absent"}, None, False),
+    ("container_running", {"name": "absent"}, None, False),
     ("volume_exists", {"name": "donnees"}, None, True),
     ("container_mounts", {"name": "lecteur", "destination": "/data", "volume": "donnees", "read_only": True}, None, True),
     ("container_mounts", {"name": "web", "destination": "/data"}, None, False),
