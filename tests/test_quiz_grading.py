@@ -136,8 +136,8 @@ def test_command_feedback_says_what_is_wrong():
     assert grade("command", COMMAND, "docker images --notrunc").feedback == ("<p>Unknown flag for docker image ls: --notrunc.</p>",)
     assert grade("command", COMMAND, "docker images -a").feedback == ("<p>Right command, but not with the right options or arguments.</p>",)
     assert grade("command", COMMAND, "docker ps --no-trunc").feedback == ("<p>This command does something else.</p>",)
-    assert grade("command", COMMAND, "docker images <script>").feedback == ("<p>Right command, but not with the right options or arguments.</p>",)
-    escaped = grade("command", COMMAND, "docker <b>").feedback[0]
+    assert grade("command", COMMAND, "docker images '<script>'").feedback == ("<p>Right command, but not with the right options or arguments.</p>",)
+    escaped = grade("command", COMMAND, "docker '<b>'").feedback[0]
     assert "<b>" not in escaped and "&lt;b&gt;" in escaped
 
 
