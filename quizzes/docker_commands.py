@@ -391,10 +391,10 @@ def _shell_tokens(text):
                 word, in_word = None, False
                 break
             if c == "\\":
-                if i + 1 < n:
+                if i + 1 < n:  # a backslash at the very end would continue the line: nothing follows
                     word.append(text[i + 1])
+                    in_word = True
                 i += 2
-                in_word = True
                 continue
             if c == "'":
                 end = text.find("'", i + 1)

@@ -303,3 +303,7 @@ def test_go_templates_ignore_spaces_inside_actions_but_not_around_them():
     assert normalize_template('{{ index .Config.Labels "a  b" }}') == '{{index .Config.Labels "a  b"}}'
     assert normalize_template("{{- .X -}}") == "{{- .X -}}"
     assert normalize_template("{{.A}}") != normalize_template("{{.A}} ")
+
+
+def test_a_backslash_that_ends_the_answer_continues_nothing():
+    assert parse("docker ps -a \\") == parse("docker ps -a")

@@ -156,6 +156,7 @@ def test_no_answer_scores_zero_and_says_so():
     ("short", SHORT, 42, "This answer must be a text."),
     ("numeric", NUMERIC, "douze", "Enter a number, such as 12 or 1,5."),
     ("numeric", NUMERIC, True, "Enter a number."),
+    ("numeric", NUMERIC, ["12"], "Enter a number."),
     ("numeric", NUMERIC, "1" * 41, "This answer is too long (40 characters at most)."),
     ("command", COMMAND, "docker images " + "x" * 300, "This answer is too long (300 characters at most)."),
     ("matching", MATCHING, {"p9": "o1"}, "This item is not one of the question's items."),

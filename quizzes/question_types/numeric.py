@@ -35,7 +35,7 @@ class Numeric(TypedAnswer):
         return MAX_NUMBER_LENGTH
 
     def clean(self, spec, raw):
-        if isinstance(raw, bool):
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float, type(None))):
             raise AnswerRefused(_("Enter a number."))
         if isinstance(raw, int) and abs(raw) >= 10 ** MAX_NUMBER_LENGTH:
             raise AnswerRefused(_("Enter a number, such as 12 or 1,5."))
