@@ -94,9 +94,9 @@ def top_wrong_answers(kind, spec, answers, limit=TOP_WRONG_ANSWERS):
     `Démon` and `demon` where accents do not count); `text` is its most frequent spelling.
     """
     groups = defaultdict(Counter)
-    for answer in answers:
-        if isinstance(answer, str) and answer:
-            groups[same_answer(kind, spec, answer)][answer] += 1
+    # Each distinct spelling is read once (a command is parsed): a class types the same few thousands of times.
+    for answer, count in Counter(a for a in answers if isinstance(a, str) and a).items():
+        groups[same_answer(kind, spec, answer)][answer] += count
     rows = []
     for spellings in groups.values():
         text = sorted(spellings.items(), key=lambda item: (-item[1], item[0]))[0][0]
