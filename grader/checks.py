@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from grader.snapshot import normalize_reference, repository_of, short_id
+from grader.snapshot import http_probe_url, normalize_reference, repository_of, short_id
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class CheckSpec:
     needs_answer: bool = False
     # Files of nested volumes the check reads: params -> [(volume, path)]; the snapshot fetches them.
     files: object = None
+    # HTTP probes of the sandbox's published ports the check reads: params -> [(port, path)]; the snapshot fetches them.
+    http: object = None
 
 
 def ok(message):
@@ -245,6 +247,98 @@ def container_exited(snapshot, params, answer=None):
     return ok(f"Le conteneur {container.name} s'est terminé avec le code {code}.")
 
 
+def container_absent(snapshot, params, answer=None):
+    container = snapshot.container(params["name"])
+    if container is None:
+        return ok(f"Le conteneur {params['name']} a bien été supprimé.")
+    if container.status == "running":
+        advice = f"il tourne : arrêtez-le d'abord (docker stop {container.name}) ou forcez (docker rm -f {container.name})"
+    else:
+        advice = f"arrêté n'est pas supprimé : docker rm {container.name}"
+    return fail(f"Le conteneur {container.name} existe encore (état : {container.status}) ; {advice}.", expected="aucun conteneur", found=f"{container.name} ({container.status})")
+
+
+def container_restarted(snapshot, params, answer=None):
+    """The container was stopped once, then started again, and runs."""
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    if container.status != "running":
+        hint = f"relancez-le : docker start {container.name}" if container.finished_at else f"démarrez-le : docker start {container.name}"
+        return fail(f"Le conteneur {container.name} ne tourne pas (état : {container.status}) : {hint}.", expected="running", found=container.status)
+    if not container.finished_at:
+        return fail(f"Le conteneur {container.name} tourne, mais n'a jamais été arrêté : docker stop {container.name}, puis docker start {container.name}.",
+                    expected="arrêté puis relancé", found="jamais arrêté")
+    if not container.started_again:
+        return fail(f"Le conteneur {container.name} n'a pas été relancé depuis son arrêt : docker start {container.name}.", expected="relancé", found="arrêté")
+    return ok(f"Le conteneur {container.name} a été arrêté puis relancé ; il tourne (depuis {container.started_at[:19].replace('T', ' ')}).")
+
+
+def restart_policy(snapshot, params, answer=None):
+    """The container has one of the restart policies asked for, and the daemon restarted it at least `min_restarts` times."""
+    container, failure = _find_container(snapshot, params)
+    if failure:
+        return failure
+    wanted = [params["policy"]] if isinstance(params["policy"], str) else list(params["policy"])
+    if container.restart_policy not in wanted:
+        return fail(
+            f"Le conteneur {container.name} a la politique de redémarrage {container.restart_policy}, attendu : {' ou '.join(wanted)} "
+            f"(docker run --restart …, ou docker update --restart … {container.name}).",
+            expected=" ou ".join(wanted), found=container.restart_policy,
+        )
+    minimum = int(params.get("min_restarts", 0))
+    if container.restart_count < minimum:
+        return fail(
+            f"Docker n'a redémarré {container.name} que {container.restart_count} fois (attendu : au moins {minimum}) : "
+            "sa commande doit se terminer en échec pour que la politique le relance ; attendez quelques secondes.",
+            expected=f"au moins {minimum}", found=str(container.restart_count),
+        )
+    restarts = f" ; Docker l'a déjà relancé {container.restart_count} fois" if minimum else ""
+    return ok(f"Le conteneur {container.name} a la politique {container.restart_policy}{restarts}.")
+
+
+DEFAULT_NETWORKS = {"bridge", "host", "none"}
+
+
+def _names(command, target):
+    word = re.compile(rf"(?<![A-Za-z0-9_.-]){re.escape(target)}(?![A-Za-z0-9_-])")
+    return any(word.search(arg) for arg in command)
+
+
+def container_reached(snapshot, params, answer=None):
+    """A container that ended with exit code 0 reached `target` by its name, on a user-defined network they share."""
+    client, failure = _find_container(snapshot, {"name": params["name"], **({"image": params["image"]} if "image" in params else {})})
+    if failure:
+        return fail(failure.message + " (Lancé avec --rm ? Il a été supprimé en se terminant : relancez-le sans --rm.)", expected=failure.expected, found=failure.found)
+    target = snapshot.container(params["target"])
+    if target is None:
+        return fail(f"Aucun conteneur nommé {params['target']} à joindre.", expected=params["target"], found=_list([c.name for c in snapshot.containers]))
+    network = params.get("network")
+    shared = (set(client.networks) & set(target.networks)) - DEFAULT_NETWORKS
+    if network:
+        shared &= {network}
+    where = network or "un réseau défini par l'utilisateur"
+    if not client.ran:
+        return fail(f"{client.name} a été créé mais jamais démarré : docker start -a {client.name}.", expected="un conteneur lancé", found=f"{client.name} (créé)")
+    if client.status != "exited":
+        return fail(f"{client.name} n'est pas terminé (état : {client.status}) : sa commande doit joindre {target.name} puis se terminer.",
+                    expected="exited (0)", found=client.status)
+    if not shared:
+        return fail(
+            f"{client.name} et {target.name} ne sont pas tous deux sur {where} (réseaux de {client.name} : {_list(sorted(client.networks))} ; "
+            f"de {target.name} : {_list(sorted(target.networks))}). Sur le pont par défaut, les noms des conteneurs ne sont pas résolus.",
+            expected=f"{client.name} et {target.name} sur {where}", found=f"{client.name} : {_list(sorted(client.networks))}",
+        )
+    if client.exit_code != 0:
+        return fail(f"{client.name} s'est terminé avec le code {client.exit_code} : il n'a pas joint {target.name} (tourne-t-il ? docker logs {client.name}).",
+                    expected="code 0", found=str(client.exit_code))
+    if not _names(client.command, target.name):
+        shown = " ".join(client.command)
+        return fail(f"{client.name} a réussi, mais sa commande ({shown}) ne nomme pas {target.name} : joignez-le par son nom, pas par son adresse.",
+                    expected=f"le nom {target.name}", found=shown[:80])
+    return ok(f"{client.name} a joint {target.name} par son nom sur {_list(sorted(shared))}, et s'est terminé avec le code 0.")
+
+
 def answer_container_ip(snapshot, params, answer):
     container, failure = _find_container(snapshot, params)
     if failure:
@@ -277,6 +371,37 @@ def port_published(snapshot, params, answer=None):
         found = _list([str(p.host_port) for p in published])
         return fail(f"Le port {port} est publié sur {found}, attendu sur {host}.", expected=str(host), found=found)
     return ok(f"Le port {port} de {container.name} est publié.")
+
+
+def _probe(params):
+    return int(params["host_port"]) if not isinstance(params["host_port"], bool) else params["host_port"], params.get("path", "/")
+
+
+def port_answers(snapshot, params, answer=None):
+    """The container port is published on host_port, and a GET there, inside the sandbox, gets a real answer."""
+    published = port_published(snapshot, params)
+    if not published.passed:
+        return published
+    container = snapshot.container(params["name"])
+    port, path = _probe(params)
+    if container.status != "running":
+        return fail(f"Le port de {container.name} est publié, mais le conteneur ne tourne pas (état : {container.status}) : docker start {container.name}.",
+                    expected="running", found=container.status)
+    got = snapshot.http.get((port, path))
+    url = f"http://localhost:{port}{path}"
+    if got is None:
+        return fail(
+            f"Le port {port} est publié, mais rien n'y répond en HTTP ({url}) : le serveur du conteneur écoute-t-il bien sur le port "
+            f"{params['container_port']} ? Essayez curl {url} dans le terminal.",
+            expected=f"une réponse HTTP sur {url}", found="aucune réponse",
+        )
+    status = int(params.get("status", 200))
+    if got.status != status:
+        return fail(f"{url} répond {got.status}, attendu : {status}.", expected=str(status), found=str(got.status))
+    text = params.get("text")
+    if text and text not in got.body:
+        return fail(f"{url} répond, mais sa page ne contient pas « {text} ».", expected=text, found=" ".join(got.body.split())[:80] or "une page vide")
+    return ok(f"{url} répond {got.status} : le port {params['container_port']} de {container.name} est publié sur {port}.")
 
 
 # --- Volumes and networks ------------------------------------------------------------------
@@ -331,7 +456,7 @@ def volume_file_contains(snapshot, params, answer=None):
 def network_exists(snapshot, params, answer=None):
     if snapshot.network(params["name"]):
         return ok(f"Le réseau {params['name']} existe.")
-    names = [n.name for n in snapshot.networks]
+    names = sorted(n.name for n in snapshot.networks)
     return fail(f"Aucun réseau nommé {params['name']}. Réseaux présents : {_list(names)}.", expected=params["name"], found=_list(names))
 
 
@@ -346,20 +471,135 @@ def container_connected(snapshot, params, answer=None):
     return fail(f"{container.name} n'est pas connecté à {network} (réseaux : {shown}).", expected=network, found=shown)
 
 
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+DEPENDS_ON_LABEL = "com.docker.compose.depends_on"
+
+
+def _compose_containers(snapshot, project):
+    return [c for c in snapshot.containers if c.labels.get(PROJECT_LABEL) == project]
+
+
+def _services_found(containers):
+    """`web (running), cache (exited)`: each service of these containers with its state."""
+    states = {}
+    for c in containers:
+        states.setdefault(c.labels.get(SERVICE_LABEL, c.name), set()).add(c.status)
+    return _list([f"{service} ({', '.join(sorted(found))})" for service, found in sorted(states.items())])
+
+
 def compose_running(snapshot, params, answer=None):
     project, services = params["project"], list(params["services"])
-    running = {
-        c.labels.get("com.docker.compose.service")
-        for c in snapshot.containers
-        if c.labels.get("com.docker.compose.project") == project and c.status == "running"
-    }
+    mine = _compose_containers(snapshot, project)
+    running = {c.labels.get(SERVICE_LABEL) for c in mine if c.status == "running"}
     missing = [s for s in services if s not in running]
     if not missing:
         return ok(f"Le projet Compose {project} tourne avec {_list(services)}.")
+    expected = f"{project} : {_list(services)} en marche"
+    if mine:
+        stopped = [s for s in missing if any(c.labels.get(SERVICE_LABEL) == s for c in mine)]
+        absent = [s for s in missing if s not in stopped]
+        parts = []
+        if stopped:
+            parts.append(f"les conteneurs de {_list(stopped)} existent mais sont arrêtés (docker compose ps -a, puis docker compose logs pour savoir pourquoi)")
+        if absent:
+            parts.append(f"aucun conteneur pour {_list(absent)} (le service est-il dans compose.yaml ?)")
+        return fail(f"Le projet Compose {project} n'a pas tous ses services en marche : {' ; '.join(parts)}.",
+                    expected=expected, found=f"{project} : {_services_found(mine)}")
+    others = {}
+    for c in snapshot.containers:
+        other = c.labels.get(PROJECT_LABEL)
+        if other and c.labels.get(SERVICE_LABEL) in services:
+            others.setdefault(other, []).append(c)
+    if others:
+        other, containers = sorted(others.items())[0]
+        return fail(
+            f"Aucun projet Compose {project} ; le projet `{other}` fait tourner ces services : {_services_found(containers)}. "
+            f"Compose nomme le projet d'après le dossier : lancez docker compose depuis le dossier {project}, ou avec -p {project}.",
+            expected=expected, found=f"{other} : {_services_found(containers)}",
+        )
     return fail(
-        f"Le projet Compose {project} n'a pas ces services en marche : {_list(missing)}.",
-        expected=_list(services), found=_list(sorted(s for s in running if s)),
+        f"Aucun conteneur du projet Compose {project} : démarrez-le depuis son dossier avec docker compose up -d.",
+        expected=expected, found=_list(sorted({c.labels[PROJECT_LABEL] for c in snapshot.containers if PROJECT_LABEL in c.labels})),
     )
+
+
+def _depends_on(container):
+    """What a Compose container waits for, from its label: {service: condition} ("cache:service_healthy:false,…")."""
+    found = {}
+    for entry in container.labels.get(DEPENDS_ON_LABEL, "").split(","):
+        service, _, rest = entry.strip().partition(":")
+        if service:
+            found[service] = rest.split(":", 1)[0] or "service_started"
+    return found
+
+
+def compose_waits_healthy(snapshot, params, answer=None):
+    """`service` waits for `dependency` to be healthy (depends_on: condition: service_healthy), and it is."""
+    project, service, dependency = params["project"], params["service"], params["dependency"]
+    mine = _compose_containers(snapshot, project)
+    of = lambda name: [c for c in mine if c.labels.get(SERVICE_LABEL) == name]  # noqa: E731
+    for name in (service, dependency):
+        if not of(name):
+            return fail(f"Aucun conteneur du service {name} dans le projet {project} : démarrez-le avec docker compose up -d.",
+                        expected=f"{project} : {name}", found=f"{project} : {_services_found(mine)}" if mine else "aucun")
+    waited = _depends_on(of(service)[0])
+    if dependency not in waited:
+        return fail(f"{service} ne dépend pas de {dependency} : ajoutez depends_on à {service} dans compose.yaml.",
+                    expected=f"{dependency} : service_healthy", found=_list([f"{k} : {v}" for k, v in waited.items()]))
+    if waited[dependency] != "service_healthy":
+        return fail(
+            f"{service} attend seulement que {dependency} soit {'démarré' if waited[dependency] == 'service_started' else 'terminé'} "
+            f"(condition : {waited[dependency]}) : demandez condition: service_healthy.",
+            expected="service_healthy", found=waited[dependency],
+        )
+    health = of(dependency)[0].health
+    if health != "healthy":
+        said = {
+            "": f"{dependency} n'a pas de healthcheck : ajoutez healthcheck: à son service.",
+            "starting": f"{dependency} n'est pas encore déclaré sain (starting) : attendez quelques secondes.",
+            "unhealthy": f"{dependency} est déclaré malade (unhealthy) : sa commande de test échoue (docker compose ps, docker inspect).",
+        }
+        return fail(said.get(health, f"{dependency} est dans l'état de santé {health}."), expected="healthy", found=health or "aucun healthcheck")
+    return ok(f"{service} attend que {dependency} soit sain, et {dependency} l'est.")
+
+
+def compose_down(snapshot, params, answer=None):
+    """The project was brought down with its volumes (down -v): none of its containers or volumes is left; its image was built."""
+    project = params["project"]
+    image = normalize_reference(params["image"])
+    if snapshot.image(image) is None:
+        return fail(f"Aucune image {image} : construisez et démarrez d'abord le projet (docker compose up -d --build), puis arrêtez-le.",
+                    expected=image, found=_list(snapshot.all_tags()))
+    left = _compose_containers(snapshot, project)
+    if left:
+        stopped = all(c.status != "running" for c in left)
+        why = " : ils sont arrêtés mais pas supprimés (docker compose stop ne supprime rien)" if stopped else ""
+        return fail(f"Le projet {project} a encore des conteneurs{why} : docker compose down -v.",
+                    expected="aucun conteneur", found=_services_found(left))
+    volumes = [v.name for v in snapshot.volumes if v.labels.get(PROJECT_LABEL) == project]
+    if volumes:
+        return fail(f"Les conteneurs sont supprimés, mais le volume {_list(volumes)} reste : docker compose down -v supprime aussi les volumes du projet.",
+                    expected="aucun volume", found=_list(volumes))
+    return ok(f"Le projet {project} est arrêté, conteneurs, réseau et volumes supprimés ; l'image {image} reste pour la prochaine fois.")
+def different_images(snapshot, params, answer=None):
+    """Each tag, pulled from the registry, is an image of its own: another version is another image."""
+    refs = [normalize_reference(r) for r in params["images"]]
+    missing = [r for r in refs if snapshot.image(r) is None]
+    if missing:
+        return fail(f"Il manque {_list(missing)} : tirez d'abord ces images.", expected=_list(refs), found=_list(snapshot.all_tags()))
+    retagged = [r for r in refs if not any(repository_of(d) == repository_of(r) for d in snapshot.image(r).digests)]
+    if retagged:
+        return fail(
+            f"{_list(retagged)} n'a pas été tirée du registre (aucun digest : un tag posé avec docker tag ?). "
+            f"Tirez-la : docker pull {retagged[0]}.",
+            expected=f"{_list(refs)} tirées du registre", found=_list(f"{r} ({short_id(snapshot.image(r).id)})" for r in retagged),
+        )
+    ids = {r: snapshot.image(r).id for r in refs}
+    found = ", ".join(f"{r} = {short_id(i)}" for r, i in ids.items())
+    if len(set(ids.values())) == len(refs):
+        return ok(f"{_list(refs)} sont bien des images différentes : {found}.")
+    return fail(f"Ces tags désignent la même image : {found}. Deux versions différentes devraient être deux images.", expected="un IMAGE ID par tag", found=found)
 
 
 CHECKS = {
@@ -381,8 +621,18 @@ CHECKS = {
         volume_file_contains, ("volume", "path", "text"), files=lambda params: [(params["volume"], params["path"])],
     ),
     "network_exists": CheckSpec(network_exists, ("name",)),
-    "container_connected": CheckSpec(container_connected, ("name", "network")),
+    "container_connected": CheckSpec(container_connected, ("name", "network"), ("image",)),
     "compose_running": CheckSpec(compose_running, ("project", "services")),
+    "container_absent": CheckSpec(container_absent, ("name",)),
+    "container_restarted": CheckSpec(container_restarted, ("name",), ("image",)),
+    "restart_policy": CheckSpec(restart_policy, ("name", "policy"), ("min_restarts", "image")),
+    "container_reached": CheckSpec(container_reached, ("name", "target"), ("network", "image")),
+    "port_answers": CheckSpec(
+        port_answers, ("name", "container_port", "host_port"), ("path", "text", "status", "image"), http=lambda params: [_probe(params)],
+    ),
+    "compose_waits_healthy": CheckSpec(compose_waits_healthy, ("project", "service", "dependency")),
+    "compose_down": CheckSpec(compose_down, ("project", "image")),
+    "different_images": CheckSpec(different_images, ("images",)),
 }
 
 
@@ -396,7 +646,21 @@ def params_problems(name, params):
     problems = [f"missing param {key!r}" for key in spec.required if key not in params]
     allowed = set(spec.required) | set(spec.optional)
     problems += [f"unknown param {key!r} (allowed: {', '.join(sorted(allowed))})" for key in params if key not in allowed]
+    if spec.http and not problems:
+        try:
+            probes = spec.http(params)
+        except (TypeError, ValueError):
+            probes = [(params.get("host_port"), params.get("path", "/"))]
+        problems += [
+            f"cannot probe port {port!r} at path {path!r}: a port is a number from 1 to 65535, a path starts with /"
+            for port, path in probes if http_probe_url(port, path) is None
+        ]
     return problems
+
+
+def http_needed(name, params):
+    spec = CHECKS[name]
+    return spec.http(params) if spec.http else []
 
 
 def files_needed(name, params):

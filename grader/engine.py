@@ -66,6 +66,13 @@ SNAPSHOT_SECONDS = 20
 TERMINAL_COMMAND = ["tmux", "-f", "/etc/drydock/tmux.conf", "new-session", "-A", "-s", "drydock"]
 # The most of a volume file a check reads, in bytes.
 VOLUME_FILE_LIMIT = 64 * 1024
+# An HTTP probe of a published port: the most of its answer read (status line and headers included), and its seconds.
+HTTP_ANSWER_LIMIT = 16 * 1024
+HTTP_PROBE_SECONDS = 3
+# Inside the sandbox, by absolute path: its root filesystem is read-only, and ~/.curlrc is not read (-q). No
+# --max-filesize: curl would then drop the whole body of a larger page; the grader stops reading at the limit instead.
+HTTP_PROBE_PROGRAM = ("/usr/bin/timeout", str(HTTP_PROBE_SECONDS + 2), "/usr/bin/curl", "-q", "-s", "-i", "-g", "--proto", "=http",
+                      "--noproxy", "*", "--max-redirs", "0", "-m", str(HTTP_PROBE_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,15 @@ def volume_file_path(volume, path):
     return relative
 
 
+def parse_http_answer(output):
+    """A snapshot.HttpAnswer from what `curl -i` printed (bounded before), or None when no HTTP answer came."""
+    head, _, body = output.partition(b"\r\n\r\n")
+    status = re.match(rb"HTTP/[0-9.]+ ([1-5][0-9][0-9])(?: |\r|$)", head)
+    if status is None:
+        return None
+    return snapshot.HttpAnswer(status=int(status.group(1)), body=body.decode("utf-8", "replace"))
+
+
 class Engine(abc.ABC):
     """A Docker engine that runs sandboxes: one container each, with a Docker daemon of its own inside.
 
@@ -191,10 +207,17 @@ class Engine(abc.ABC):
         """Memory the sandbox uses now, page cache left out."""
 
     @abc.abstractmethod
-    def take_snapshot(self, name, socket_dir, *, files=()):
-        """A grader.snapshot.Snapshot of the nested daemon, with the text of each (volume, path) asked for (None if absent).
+    def take_snapshot(self, name, socket_dir, *, files=(), probes=()):
+        """A grader.snapshot.Snapshot of the nested daemon, with the text of each (volume, path) asked for (None if absent)
+        and the answer of each (port, path) probed with fetch_http.
 
         EngineUnavailable when the nested daemon does not answer.
+        """
+
+    @abc.abstractmethod
+    def fetch_http(self, name, port, path):
+        """A snapshot.HttpAnswer to a GET of http://127.0.0.1:<port><path> inside the sandbox (at most HTTP_ANSWER_LIMIT
+        bytes, in HTTP_PROBE_SECONDS); None if nothing answers in time or the port and path are not what http_probe_url accepts.
         """
 
     @abc.abstractmethod
@@ -542,7 +565,7 @@ class DockerEngine(Engine):
             memory = client.containers.get(name).stats(stream=False).get("memory_stats", {})
             return memory.get("usage", 0) - memory.get("stats", {}).get("cache", 0)
 
-    def take_snapshot(self, name, socket_dir, *, files=()):
+    def take_snapshot(self, name, socket_dir, *, files=(), probes=()):
         connection = _SandboxDaemonConnection(daemon_socket(socket_dir), pid_namespace=self._pid_namespace(name), timeout=10)
         deadline = time.monotonic() + SNAPSHOT_SECONDS
 
@@ -584,7 +607,31 @@ class DockerEngine(Engine):
         finally:
             connection.close()
         contents = {(volume, path): self.read_volume_file(name, volume, path) for volume, path in files}
-        return snapshot.Snapshot(images=images, containers=containers, volumes=volumes, networks=networks, files=contents)
+        answers = {(port, path): self.fetch_http(name, port, path) for port, path in probes}
+        return snapshot.Snapshot(images=images, containers=containers, volumes=volumes, networks=networks, files=contents, http=answers)
+
+    def fetch_http(self, name, port, path):
+        url = snapshot.http_probe_url(port, path)
+        if url is None:
+            return None
+        # In the sandbox container's network namespace, where its daemon publishes ports: never the host's network.
+        deadline = time.monotonic() + HTTP_PROBE_SECONDS + 5
+        with self._host_engine(name, timeout=HTTP_PROBE_SECONDS + 5) as client:
+            api = client.api
+            created = api.exec_create(name, [*HTTP_PROBE_PROGRAM, url], stdout=True, stderr=False)
+            output = b""
+            stream = api.exec_start(created["Id"], stream=True, demux=False)
+            try:
+                # Whatever answers (or whatever program the learner put there) is read no further than the limit and the time.
+                for chunk in stream:
+                    output += chunk
+                    if len(output) >= HTTP_ANSWER_LIMIT or time.monotonic() > deadline:
+                        break
+            except OSError:
+                pass  # it went silent past the client's timeout: what came so far is all there is
+            finally:
+                stream.close()
+        return parse_http_answer(output[:HTTP_ANSWER_LIMIT])
 
     def read_volume_file(self, name, volume, path):
         relative = volume_file_path(volume, path)
@@ -697,4 +744,20 @@ def _container(data):
         labels=data.get("Config", {}).get("Labels") or {},
         # Docker writes the zero time for a container that was created and never started.
         started_at="" if state.get("StartedAt", "").startswith("0001-") else state.get("StartedAt", ""),
+        **_container_life(data),
     )
+
+
+def _container_life(data):
+    """What a container went through: stops, restarts by its policy, health, the command it runs."""
+    state = data.get("State") or {}
+    policy = (data.get("HostConfig") or {}).get("RestartPolicy") or {}
+    finished = state.get("FinishedAt") or ""
+    return {
+        "finished_at": "" if finished.startswith("0001-") else finished,
+        "restart_policy": policy.get("Name") or "no",
+        "restart_max_retries": int(policy.get("MaximumRetryCount") or 0),
+        "restart_count": int(data.get("RestartCount") or 0),
+        "health": str((state.get("Health") or {}).get("Status") or ""),
+        "command": tuple(str(a) for a in [data.get("Path") or "", *(data.get("Args") or ())] if a != ""),
+    }

@@ -6,6 +6,7 @@ references are normalised the way the docker CLI does (`nginx` is
 typed with what the daemon holds.
 """
 
+import re
 from dataclasses import asdict, dataclass, field
 
 
@@ -27,6 +28,19 @@ def repository_of(ref):
     if "@" in ref:
         return ref.split("@", 1)[0]
     return ref.rsplit(":", 1)[0]
+
+
+def http_probe_url(port, path):
+    """The URL a probe of the sandbox's own published `port` fetches; None for anything but a port and an absolute path.
+
+    The host is always the sandbox's loopback, where its daemon publishes ports; a lab names only the port
+    and the path, and neither can carry another address.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        return None
+    if not isinstance(path, str) or not re.fullmatch(r"/[A-Za-z0-9._~%/?&=+,;:-]{0,200}", path) or path.startswith("//"):
+        return None
+    return f"http://127.0.0.1:{port}{path}"
 
 
 def short_id(image_id):
@@ -76,10 +90,40 @@ class Container:
     labels: dict = field(default_factory=dict)
     # When it last started ("" if it never did: created only).
     started_at: str = ""
+    # When it last stopped ("" if it never did). Docker's own RFC 3339 times, in UTC: they compare as text.
+    finished_at: str = ""
+    # HostConfig.RestartPolicy: "no", "always", "unless-stopped" or "on-failure" (with its maximum of retries).
+    restart_policy: str = "no"
+    restart_max_retries: int = 0
+    # How many times the daemon restarted it by its policy (a docker start by hand is not counted).
+    restart_count: int = 0
+    # State.Health.Status: "starting", "healthy" or "unhealthy"; "" without a healthcheck.
+    health: str = ""
+    # What it runs: its entrypoint and command, as the daemon started them (Path, then Args).
+    command: tuple = ()
 
     @property
     def ran(self):
         return bool(self.started_at)
+
+    @property
+    def started_again(self):
+        """It was stopped once, then started after that stop (docker stop + start, docker restart)."""
+        return bool(self.finished_at) and bool(self.started_at) and _instant(self.started_at) > _instant(self.finished_at)
+
+
+def _instant(docker_time):
+    """Docker's times ("2026-12-01T10:00:00.123456789Z") to a comparable key: nanoseconds padded, so text order is time order."""
+    base, _, rest = docker_time.rstrip("Z").partition(".")
+    return base, rest.ljust(9, "0")
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What answered a GET of http://127.0.0.1:<port><path> in the sandbox: the status and the start of the body."""
+
+    status: int
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,8 @@ class Snapshot:
     networks: tuple = ()
     # Contents of files the checks asked for: (volume, path) -> text, None when absent.
     files: dict = field(default_factory=dict)
+    # Answers of HTTP probes the checks asked for, inside the sandbox: (port, path) -> HttpAnswer, None when nothing answered.
+    http: dict = field(default_factory=dict)
 
     def image(self, ref):
         wanted = normalize_reference(ref)
@@ -132,6 +178,7 @@ def to_dict(snapshot):
     """Plain data for JSON (recorded snapshots used as test fixtures)."""
     data = asdict(snapshot)
     data["files"] = [{"volume": volume, "path": path, "text": text} for (volume, path), text in snapshot.files.items()]
+    data["http"] = [{"port": port, "path": path, "answer": asdict(answer) if answer else None} for (port, path), answer in snapshot.http.items()]
     return data
 
 
@@ -143,10 +190,13 @@ def from_dict(data):
                 **c,
                 "mounts": tuple(Mount(**m) for m in c["mounts"]),
                 "ports": tuple(Port(**p) for p in c["ports"]),
+                "command": tuple(c.get("command") or ()),
             })
             for c in data["containers"]
         ),
         volumes=tuple(Volume(**v) for v in data["volumes"]),
         networks=tuple(Network(**n) for n in data["networks"]),
         files={(f["volume"], f["path"]): f["text"] for f in data["files"]},
+        # Recorded before probes existed: none.
+        http={(h["port"], h["path"]): HttpAnswer(**h["answer"]) if h["answer"] else None for h in data.get("http") or ()},
     )

@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from quizzes import question_types
+from quizzes import question_types, signals
 from quizzes.models import Attempt, AttemptQuestion, Quiz
 
 # A submission sent as the countdown ends reaches the server a moment later; it is still on time.
@@ -153,7 +153,9 @@ def submit(*, attempt, now=None):
         total = sum(slot.points for slot in slots)
         score = sum(slot.score * slot.points for slot in slots) / total if total else 0.0
         Attempt.objects.filter(pk=attempt.pk).update(score=round(score, 4), is_late=cutoff is not None and now > cutoff)
-    return Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+    graded = Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+    signals.attempt_graded.send_robust(sender=Attempt, attempt=graded)
+    return graded
 
 
 def close_overdue(*, user, quiz=None, now=None):

@@ -99,7 +99,7 @@ def read_quiz(check, relative, *, lessons):
 
     settings = _read_settings(check, doc, quiz, file, question_count=len(question_list or []))
     return PackQuiz(
-        slug=slug, title=title, summary=summary, intro_html=markdown.render(intro).html if intro else "",
+        slug=slug, title=title, summary=summary, intro_html=markdown.render(intro, runnable=False).html if intro else "",
         lesson_slug=lesson or "", source_path=relative.as_posix(), settings=settings, questions=questions,
     )
 

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from courses.http import wants_json
+from courses.pager import pager_context
 from quizzes import attempts, question_types
 from quizzes.access import get_attempt_for_user, get_quiz_for_user
 from quizzes.models import Attempt
@@ -42,6 +43,7 @@ def quiz_detail(request, course_slug, quiz_slug):
         "course": quiz.course,
         "question_count": quiz.questions_per_attempt(quiz.questions.filter(is_published=True).count()),
         **standing,
+        **pager_context(request.user, quiz.course, "quizzes", quiz.slug),
     })
 
 

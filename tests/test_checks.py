@@ -3,7 +3,8 @@
 import pytest
 
 from grader.checks import CHECKS, params_problems, run_check
-from grader.snapshot import Container, Image, Mount, Network, Port, Snapshot, Volume, normalize_reference
+from grader.checks import http_needed
+from grader.snapshot import Container, HttpAnswer, Image, Mount, Network, Port, Snapshot, Volume, normalize_reference
 
 NGINX = Image(id="sha256:" + "a1" * 32, tags=("nginx:1.22", "nginx:latest"), digests=("nginx@sha256:" + "d1" * 32,), layers=("base", "n1", "n2"))
 REDIS = Image(id="sha256:" + "b2" * 32, tags=("redis:7.0",), digests=("redis@sha256:" + "d2" * 32,), layers=("base", "r1"))
@@ -163,7 +164,17 @@ def test_network_checks_list_the_networks_that_exist_when_one_is_missing():
 def test_compose_running_names_the_services_that_are_not_up():
     assert check("compose_running", {"project": "site", "services": ["web"]}).passed
     verdict = check("compose_running", {"project": "site", "services": ["web", "cache"]})
-    assert not verdict.passed and "cache" in verdict.message and verdict.found == "web"
+    assert not verdict.passed and "les conteneurs de cache existent mais sont arrêtés" in verdict.message
+    assert verdict.found == "site : cache (exited), web (running)" and verdict.expected == "site : web, cache en marche"
+    assert "aucun conteneur pour db" in check("compose_running", {"project": "site", "services": ["web", "db"]}).message
+
+
+def test_compose_running_names_the_project_that_runs_the_services_under_another_name():
+    verdict = check("compose_running", {"project": "autre-nom", "services": ["web", "cache"]})
+    assert not verdict.passed and "le projet `site` fait tourner ces services : cache (exited), web (running)" in verdict.message
+    assert "-p autre-nom" in verdict.message and verdict.found == "site : cache (exited), web (running)"
+    nothing = check("compose_running", {"project": "site", "services": ["web"]}, snapshot=Snapshot())
+    assert "Aucun conteneur du projet Compose site" in nothing.message and nothing.found == "aucun"
 
 
 def test_check_params_are_validated_for_the_pack_loader():
@@ -228,3 +239,161 @@ def test_a_task_that_says_start_refuses_a_container_that_was_only_created():
     assert check("container_mounts", params, snapshot=Snapshot(images=(NGINX,), containers=(started,))).passed
     # Without `started`, the mount alone is what is judged (as before).
     assert check("container_mounts", {**params, "started": False}, snapshot=Snapshot(images=(NGINX,), containers=(created,))).passed
+
+
+# --- A container's life, published ports that answer, user networks, Compose for real --------------------
+
+BUSYBOX = Image(id="sha256:" + "0f" * 32, tags=("busybox:1.35",), digests=("busybox@sha256:" + "d3" * 32,), layers=("bb",))
+
+
+def life(**changes):
+    base = {"id": "a" * 64, "name": "veilleur", "image": "nginx:1.22", "image_id": NGINX.id, "status": "running",
+            "started_at": "2026-12-01T10:00:00.5Z"}
+    return Container(**{**base, **changes})
+
+
+def test_a_container_stopped_then_started_again_is_told_from_one_never_stopped_or_still_stopped():
+    again = life(finished_at="2026-12-01T09:59:59.999999999Z", started_at="2026-12-01T10:00:00.1Z")
+    assert check("container_restarted", {"name": "veilleur", "image": "nginx:1.22"}, snapshot=Snapshot(images=(NGINX,), containers=(again,))).passed
+    never = check("container_restarted", {"name": "veilleur"}, snapshot=Snapshot(containers=(life(),)))
+    assert not never.passed and "n'a jamais été arrêté" in never.message and never.found == "jamais arrêté"
+    stopped = life(status="exited", finished_at="2026-12-01T10:00:02Z")
+    verdict = check("container_restarted", {"name": "veilleur"}, snapshot=Snapshot(containers=(stopped,)))
+    assert not verdict.passed and "docker start veilleur" in verdict.message and verdict.found == "exited"
+    # Same second, the start's fraction later than the stop's: compared as times, not as text.
+    close = life(finished_at="2026-12-01T10:00:00.9Z", started_at="2026-12-01T10:00:00.95Z")
+    assert close.started_again and not life(finished_at="2026-12-01T10:00:00.95Z", started_at="2026-12-01T10:00:00.9Z").started_again
+
+
+def test_container_absent_passes_once_removed_and_says_how_while_it_stays():
+    assert check("container_absent", {"name": "jetable"}).passed
+    running = check("container_absent", {"name": "web"})
+    assert not running.passed and "docker rm -f web" in running.message and running.found == "web (running)"
+    assert "arrêté n'est pas supprimé : docker rm hello" in check("container_absent", {"name": "hello"}).message
+
+
+def test_restart_policy_names_the_policy_found_and_counts_the_restarts_asked_for():
+    fragile = life(name="fragile", image="busybox:1.35", image_id=BUSYBOX.id, status="restarting", exit_code=1,
+                   restart_policy="on-failure", restart_max_retries=5, restart_count=2)
+    snapshot = Snapshot(images=(BUSYBOX,), containers=(fragile, life()))
+    params = {"name": "fragile", "policy": ["on-failure", "always", "unless-stopped"], "min_restarts": 1, "image": "busybox"}
+    verdict = check("restart_policy", params, snapshot=snapshot)
+    assert verdict.passed and "relancé 2 fois" in verdict.message
+    assert not check("restart_policy", {**params, "min_restarts": 3}, snapshot=snapshot).passed
+    none = check("restart_policy", {"name": "veilleur", "policy": "unless-stopped"}, snapshot=snapshot)
+    assert not none.passed and none.found == "no" and "docker update --restart" in none.message
+    assert check("restart_policy", {"name": "veilleur", "policy": "no"}, snapshot=snapshot).passed
+
+
+SERVEUR = life(name="serveur", networks={"mon-reseau": "172.20.0.2"})
+
+
+def client(**changes):
+    base = {"id": "c" * 64, "name": "client", "image": "busybox:1.35", "image_id": BUSYBOX.id, "status": "exited", "exit_code": 0,
+            "networks": {"mon-reseau": ""}, "command": ("wget", "-qO-", "http://serveur/"), "finished_at": "2026-12-01T10:00:01Z"}
+    return life(**{**base, **changes})
+
+
+def reached(*containers, **params):
+    return check("container_reached", {"name": "client", "target": "serveur", **params}, snapshot=Snapshot(images=(BUSYBOX,), containers=containers))
+
+
+def test_a_client_that_reached_the_server_by_name_on_a_shared_network_passes():
+    assert reached(SERVEUR, client(), network="mon-reseau", image="busybox").passed
+    assert reached(SERVEUR, client(command=("sh", "-c", "ping -c 1 serveur.mon-reseau"))).passed
+    assert reached(SERVEUR, client(command=("nslookup", "serveur"))).passed
+
+
+def test_a_client_on_the_default_bridge_by_address_or_still_running_is_refused_with_why():
+    bridge = reached(SERVEUR, client(networks={"bridge": ""}, exit_code=1))
+    assert not bridge.passed and "Sur le pont par défaut, les noms des conteneurs ne sont pas résolus" in bridge.message
+    by_address = reached(SERVEUR, client(command=("wget", "-qO-", "http://172.20.0.2/")))
+    assert not by_address.passed and "ne nomme pas serveur" in by_address.message and by_address.found == "wget -qO- http://172.20.0.2/"
+    assert "ne nomme pas" in reached(SERVEUR, client(command=("wget", "http://monserveur/"))).message
+    failed = reached(SERVEUR, client(exit_code=1))
+    assert not failed.passed and failed.found == "1" and "docker logs client" in failed.message
+    assert "n'est pas terminé" in reached(SERVEUR, client(status="running")).message
+    assert "sans --rm" in reached(SERVEUR).message
+    assert "tous deux sur autre" in reached(SERVEUR, client(), network="autre").message
+
+
+def test_port_answers_judges_the_binding_and_a_real_answer():
+    web = life(name="web", ports=(Port(80, "tcp", 8080),))
+    params = {"name": "web", "container_port": 80, "host_port": 8080, "text": "Welcome to nginx"}
+    assert http_needed("port_answers", params) == [(8080, "/")]
+    assert http_needed("port_answers", {**params, "path": "/sante"}) == [(8080, "/sante")]
+    page = HttpAnswer(200, "<h1>Welcome to nginx!</h1>")
+    verdict = check("port_answers", params, snapshot=Snapshot(containers=(web,), http={(8080, "/"): page}))
+    assert verdict.passed and verdict.message == "http://localhost:8080/ répond 200 : le port 80 de web est publié sur 8080."
+    silent = check("port_answers", params, snapshot=Snapshot(containers=(web,), http={(8080, "/"): None}))
+    assert not silent.passed and "rien n'y répond en HTTP" in silent.message and silent.found == "aucune réponse"
+    other = check("port_answers", params, snapshot=Snapshot(containers=(web,), http={(8080, "/"): HttpAnswer(200, "<p>Autre   page</p>")}))
+    assert not other.passed and "ne contient pas « Welcome to nginx »" in other.message and other.found == "<p>Autre page</p>"
+    missing = check("port_answers", params, snapshot=Snapshot(containers=(web,), http={(8080, "/"): HttpAnswer(404, "")}))
+    assert missing.message == "http://localhost:8080/ répond 404, attendu : 200."
+    unpublished = check("port_answers", {**params, "host_port": 9090}, snapshot=Snapshot(containers=(web,)))
+    assert not unpublished.passed and "attendu sur 9090" in unpublished.message
+    stopped = check("port_answers", params, snapshot=Snapshot(containers=(life(name="web", status="exited", ports=web.ports),)))
+    assert not stopped.passed and "ne tourne pas" in stopped.message
+
+
+def test_a_probe_in_a_lab_is_a_port_and_an_absolute_path_never_an_address():
+    base = {"name": "web", "container_port": 80}
+    assert params_problems("port_answers", {**base, "host_port": 8080, "path": "/sante"}) == []
+    for port, path in [(0, "/"), (70000, "/"), (True, "/"), ("x", "/"), (8080, "drydock-registry:5000/"), (8080, "//drydock-registry/"),
+                       (8080, "/@x y")]:
+        problems = params_problems("port_answers", {**base, "host_port": port, "path": path})
+        assert len(problems) == 1 and problems[0].startswith("cannot probe port"), (port, path, problems)
+
+
+def compose(service, *, project="compteur", depends_on="", **changes):
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": service}
+    if depends_on:
+        labels["com.docker.compose.depends_on"] = depends_on
+    return life(id=service[0] * 64, name=f"{project}-{service}-1", labels=labels, **changes)
+
+
+def test_compose_waits_healthy_reads_the_depends_on_label_and_the_dependencys_health():
+    params = {"project": "compteur", "service": "web", "dependency": "cache"}
+    web = compose("web", depends_on="cache:service_healthy:false")
+    assert check("compose_waits_healthy", params, snapshot=Snapshot(containers=(web, compose("cache", health="healthy")))).passed
+    started = Snapshot(containers=(compose("web", depends_on="cache:service_started:false"), compose("cache", health="healthy")))
+    verdict = check("compose_waits_healthy", params, snapshot=started)
+    assert not verdict.passed and "condition : service_started" in verdict.message and verdict.found == "service_started"
+    unhealthy = check("compose_waits_healthy", params, snapshot=Snapshot(containers=(web, compose("cache", health="unhealthy"))))
+    assert "unhealthy" in unhealthy.message and unhealthy.found == "unhealthy"
+    assert "pas de healthcheck" in check("compose_waits_healthy", params, snapshot=Snapshot(containers=(web, compose("cache")))).message
+    alone = check("compose_waits_healthy", params, snapshot=Snapshot(containers=(compose("web"), compose("cache", health="healthy"))))
+    assert "web ne dépend pas de cache" in alone.message
+    assert "Aucun conteneur du service cache" in check("compose_waits_healthy", params, snapshot=Snapshot(containers=(web,))).message
+
+
+def test_compose_down_wants_the_containers_and_the_volumes_gone_after_a_build():
+    built = Image(id="sha256:" + "e5" * 32, tags=("compteur-web:latest",), layers=("base", "app"))
+    data = Volume("compteur_donnees", {"com.docker.compose.project": "compteur", "com.docker.compose.volume": "donnees"})
+    params = {"project": "compteur", "image": "compteur-web"}
+    assert check("compose_down", params, snapshot=Snapshot(images=(built,), volumes=(Volume("autre"),))).passed
+    kept = check("compose_down", params, snapshot=Snapshot(images=(built,), volumes=(data,)))
+    assert not kept.passed and "le volume compteur_donnees reste" in kept.message and "down -v" in kept.message
+    stopped = check("compose_down", params, snapshot=Snapshot(images=(built,), containers=(compose("web", status="exited"),)))
+    assert not stopped.passed and "arrêtés mais pas supprimés" in stopped.message and stopped.found == "web (exited)"
+    never = check("compose_down", params, snapshot=Snapshot())
+    assert not never.passed and "Aucune image compteur-web:latest" in never.message
+
+
+def test_a_recorded_snapshot_without_the_new_fields_still_loads():
+    from grader.snapshot import from_dict, to_dict
+
+    data = to_dict(Snapshot(containers=(WEB,), http={(8080, "/"): HttpAnswer(200, "ok"), (8081, "/"): None}))
+    assert from_dict(data).http == {(8080, "/"): HttpAnswer(200, "ok"), (8081, "/"): None}
+    for key in ("finished_at", "restart_policy", "restart_max_retries", "restart_count", "health", "command"):
+        del data["containers"][0][key]
+    del data["http"]
+    old = from_dict(data)
+    assert old.containers[0] == WEB and old.containers[0].restart_policy == "no" and old.http == {}
+
+
+def test_different_images_tells_two_versions_apart_and_refuses_one_image_under_two_names():
+    # Fuller cases in tests/test_checks_versions.py.
+    assert check("different_images", {"images": ["nginx:1.22", "redis:7.0"]}).passed
+    assert not check("different_images", {"images": ["nginx:1.22", "nginx:latest"]}).passed
