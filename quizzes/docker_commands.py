@@ -348,6 +348,7 @@ def _refuse_dashes(text):
 # --- The shell around the command -----------------------------------------------------------
 
 _CONTROL = {"|", "||", "&&", ";", "&", "|&"}
+_OPERATOR_RE = re.compile(r"[0-9]*(?:\|\||&&|\|&|;;|&>>|&>|>>|>&|>\||<<<|<<|<&|<>|[|&;<>])")
 _REDIRECT_RE = re.compile(r"^(\d*)(>>|>&|>\||>|<<<|<<|<&|<>|<|&>>|&>)$")
 _ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -380,15 +381,14 @@ def _shell_tokens(text):
             if c in " \t":
                 break
             if c in "|&;<>":
-                if in_word and not "".join(word).isdigit():
+                # An operator; the digits typed just before a redirection are its file descriptor (`2>&1`).
+                descriptor = in_word and c in "<>" and re.fullmatch(r"[0-9]+", text[start:i])
+                if in_word and not descriptor:
                     break
-                # An operator, with the digits of a file descriptor before a redirection (`2>&1`).
-                match = re.match(r"\d*(?:\|\||&&|\|&|;;|&>>|&>|>>|>&|>\||<<<|<<|<&|<>|[|&;<>])", text[start:])
-                if match is None or (in_word and not re.match(r"\d+[<>]", text[start:])):
-                    break
-                i = start + match.end()
+                match = _OPERATOR_RE.match(text, start)
+                i = match.end()
                 tokens.append(_Token(text=match.group(0), raw=match.group(0), operator=True))
-                word, in_word = None, False
+                word = None
                 break
             if c == "\\":
                 if i + 1 < n:  # a backslash at the very end would continue the line: nothing follows
@@ -446,7 +446,7 @@ def _substitution_end(text, i):
 
 
 def _lines(text):
-    """The lines of a paste, continuations joined, blank lines, comments-only lines and prompts' `$ ` dropped."""
+    """The lines of a paste: continuations joined, blank lines and lines of comments dropped."""
     text = re.sub(r"\\\r?\n", " ", text)
     lines = []
     for line in text.splitlines():
@@ -513,7 +513,8 @@ def _simple_command(tokens):
         token = tokens[position]
         if token.operator and _REDIRECT_RE.match(token.text):
             target = tokens[position + 1].raw if position + 1 < len(tokens) and not tokens[position + 1].operator else ""
-            aside.append(f"{token.raw} {target}".strip() if not token.raw.endswith("&") or not target.isdigit() else token.raw + target)
+            joined = token.raw.endswith("&") and target.isdigit()  # `2>&1` is typed as one word
+            aside.append(token.raw + target if joined else f"{token.raw} {target}".strip())
             position += 2 if target else 1
             continue
         if token.operator:
