@@ -338,7 +338,17 @@ def fold_lookalikes(text):
 
 
 def _refuse_dashes(text):
-    for match in re.finditer(rf"(?:^|\s)([{_DASHES}]+)(-*)([A-Za-z][\w-]*)", text):
+    """A word typed with a long dash where a flag's hyphens go: CommandError saying what to type (quoted words are text)."""
+    words = []
+    for line in _lines(text):
+        try:
+            words += [token.raw for token in _shell_tokens(line)[0]]
+        except CommandError:
+            words += line.split()  # an unclosed quote is reported later; its dashes still are now
+    for word in words:
+        match = re.match(rf"([{_DASHES}]+)(-*)([A-Za-z][\w-]*)", word)
+        if match is None:
+            continue
         dashes, hyphens, name = match.groups()
         if len(name) == 1 and len(dashes) + len(hyphens) == 1:
             raise CommandError(_("A long dash %(dash)s comes before %(name)s: type one hyphen, -%(name)s.") % {"dash": dashes[0], "name": name})

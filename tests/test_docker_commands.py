@@ -307,3 +307,7 @@ def test_go_templates_ignore_spaces_inside_actions_but_not_around_them():
 
 def test_a_backslash_that_ends_the_answer_continues_nothing():
     assert parse("docker ps -a \\") == parse("docker ps -a")
+
+
+def test_a_long_dash_inside_quotes_is_text_not_a_flag():
+    assert parse("docker run alpine echo '\u2014bonjour'").args == ("alpine:latest", "echo", "\u2014bonjour")
