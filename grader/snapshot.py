@@ -48,16 +48,62 @@ def short_id(image_id):
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One step of an image's history (`docker history`), oldest first in Image.history."""
+
+    # Unix seconds: a step BuildKit took from its cache keeps the time it was first built.
+    created: int = 0
+    created_by: str = ""
+    # `buildkit.dockerfile.v0` for a step of a Dockerfile built by BuildKit.
+    comment: str = ""
+    size: int = 0
+    # The step changed only the image's configuration (ENV, CMD…), it added no layer.
+    empty_layer: bool = False
+
+    @property
+    def instruction(self):
+        """The Dockerfile instruction of a BuildKit step (`COPY package.json /app/`), without BuildKit's suffix."""
+        return self.created_by.removesuffix(" # buildkit").strip()
+
+
+BUILDKIT_STEP = "buildkit.dockerfile.v0"
+
+
+@dataclass(frozen=True)
 class Image:
     id: str
     tags: tuple = ()
     digests: tuple = ()
     layers: tuple = ()
     created: str = ""
+    # Bytes on disk, its base's layers included.
+    size: int = 0
+    # What its configuration says a container runs, and as whom (`docker inspect`'s Config).
+    cmd: tuple = ()
+    entrypoint: tuple = ()
+    user: str = ""
+    working_dir: str = ""
+    exposed_ports: tuple = ()
+    labels: dict = field(default_factory=dict)
+    healthcheck: tuple = ()
+    history: tuple = ()
 
     @property
     def references(self):
         return tuple(normalize_reference(t) for t in self.tags)
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """One record of BuildKit's build cache (`docker buildx du --verbose`): a step's result kept for reuse."""
+
+    id: str
+    description: str = ""
+    # Unix seconds of its creation (the `created` of the history step it made) and of its last use.
+    created: int = 0
+    last_used: int = 0
+    # How many builds used it: 2 or more, a later build took it from the cache.
+    usage_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +192,8 @@ class Snapshot:
     networks: tuple = ()
     # Contents of files the checks asked for: (volume, path) -> text, None when absent.
     files: dict = field(default_factory=dict)
+    # BuildKit's cache records of regular steps, newest first.
+    build_cache: tuple = ()
     # Answers of HTTP probes the checks asked for, inside the sandbox: (port, path) -> HttpAnswer, None when nothing answered.
     http: dict = field(default_factory=dict)
 
@@ -182,9 +230,16 @@ def to_dict(snapshot):
     return data
 
 
+def _image_from_dict(data):
+    """An Image from plain data; snapshots recorded before images had a config or a history load too."""
+    tuples = {key: tuple(data.get(key) or ()) for key in ("tags", "digests", "layers", "cmd", "entrypoint", "exposed_ports", "healthcheck")}
+    history = tuple(HistoryEntry(**entry) for entry in data.get("history") or ())
+    return Image(**{**data, **tuples, "history": history})
+
+
 def from_dict(data):
     return Snapshot(
-        images=tuple(Image(**{**i, "tags": tuple(i["tags"]), "digests": tuple(i["digests"]), "layers": tuple(i["layers"])}) for i in data["images"]),
+        images=tuple(_image_from_dict(i) for i in data["images"]),
         containers=tuple(
             Container(**{
                 **c,
@@ -197,6 +252,7 @@ def from_dict(data):
         volumes=tuple(Volume(**v) for v in data["volumes"]),
         networks=tuple(Network(**n) for n in data["networks"]),
         files={(f["volume"], f["path"]): f["text"] for f in data["files"]},
+        build_cache=tuple(BuildRecord(**r) for r in data.get("build_cache") or ()),
         # Recorded before probes existed: none.
         http={(h["port"], h["path"]): HttpAnswer(**h["answer"]) if h["answer"] else None for h in data.get("http") or ()},
     )

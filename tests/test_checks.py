@@ -4,7 +4,9 @@ import pytest
 
 from grader.checks import CHECKS, params_problems, run_check
 from grader.checks import http_needed
-from grader.snapshot import Container, HttpAnswer, Image, Mount, Network, Port, Snapshot, Volume, normalize_reference
+from grader.snapshot import (
+    BUILDKIT_STEP, BuildRecord, Container, HistoryEntry, HttpAnswer, Image, Mount, Network, Port, Snapshot, Volume, normalize_reference,
+)
 
 NGINX = Image(id="sha256:" + "a1" * 32, tags=("nginx:1.22", "nginx:latest"), digests=("nginx@sha256:" + "d1" * 32,), layers=("base", "n1", "n2"))
 REDIS = Image(id="sha256:" + "b2" * 32, tags=("redis:7.0",), digests=("redis@sha256:" + "d2" * 32,), layers=("base", "r1"))
@@ -59,6 +61,9 @@ def test_an_image_pulled_by_digest_counts_as_present():
 def test_image_absent_passes_once_the_image_is_deleted_and_names_it_while_it_stays():
     assert check("image_absent", {"image": "busybox"}).passed
     assert "encore présente" in check("image_absent", {"image": "redis:7.0"}).message
+    # An image leaves the disk with its last name: each name asked for must be gone.
+    verdict = check("image_absent", {"image": "busybox", "also": ["nginx:1.22"]})
+    assert not verdict.passed and verdict.found == "nginx:1.22 (a1a1a1a1a1a1)" and "docker rmi nginx:1.22" in verdict.message
 
 
 def test_same_image_compares_image_ids_and_names_what_is_missing():
@@ -87,21 +92,150 @@ def test_full_image_id_is_required_when_asked():
     assert not verdict.passed and "--no-trunc" in verdict.message
 
 
-def test_image_built_refuses_a_pulled_image():
-    assert check("image_built", {"image": "app:1"}).passed
+def step(created, text, size=0, *, empty=False, buildkit=True):
+    return HistoryEntry(created=created, created_by=text, comment=BUILDKIT_STEP if buildkit else "", size=size, empty_layer=empty)
+
+
+NODE = Image(
+    id="sha256:" + "d5" * 32, tags=("node:18",), digests=("node@sha256:" + "d6" * 32,), layers=("base", "node"), size=300_000_000,
+    history=(step(100, "", 74_000_000, buildkit=False), step(110, "/bin/sh -c apt-get install nodejs", 226_000_000, buildkit=False),
+             step(111, '/bin/sh -c #(nop)  CMD ["node"]', empty=True, buildkit=False)),
+)
+OWN = (
+    step(200, "WORKDIR /app"), step(200, "ENV NODE_ENV=production", empty=True),
+    step(200, "COPY package.json package-lock.json /app/ # buildkit", 386), step(201, "RUN /bin/sh -c npm ci # buildkit", 2_600),
+)
+
+
+def built(*steps, tags=("mon-app:1.0",), **config):
+    """An image BuildKit built FROM node:18 with these own steps (after OWN's first four unless told)."""
+    layers = NODE.layers + tuple(f"own{i}" for i, s in enumerate(steps) if not s.empty_layer)
+    size = NODE.size + sum(s.size for s in steps)
+    return Image(id="sha256:" + f"{abs(hash(steps)):x}".rjust(64, "0")[:64], tags=tags, layers=layers, size=size, history=NODE.history + steps, **config)
+
+
+REBUILT = built(*OWN, step(260, "COPY server.js /app/ # buildkit", 1_060), step(260, 'CMD ["node" "server.js"]', empty=True), cmd=("node", "server.js"))
+# The RUN step's record was loaded by a second build: usage 2.
+CACHE_USED = (BuildRecord("r-npm", "mount / from exec /bin/sh -c npm ci", created=201, last_used=260, usage_count=2),
+              BuildRecord("r-pkg", "[3/5] COPY package.json package-lock.json /app/", created=200, last_used=201, usage_count=1))
+
+
+def test_image_built_wants_dockerfile_steps_beyond_the_base():
+    snapshot = Snapshot(images=(NODE, REBUILT))
+    verdict = check("image_built", {"image": "mon-app:1.0", "base": "node:18", "cmd": ["node", "server.js"]}, snapshot=snapshot)
+    assert verdict.passed and "4 couche(s) ajoutée(s)" in verdict.message
+    # Without the base named, the image of the snapshot it starts with is its base.
+    assert check("image_built", {"image": "mon-app:1.0"}, snapshot=snapshot).passed
     assert "vient d'un registre" in check("image_built", {"image": "nginx"}).message
     assert "docker build -t app:2" in check("image_built", {"image": "app:2"}).message
+    # An old recorded image without history proves no build.
+    assert not check("image_built", {"image": "app:1"}).passed
 
 
-def test_build_cache_reused_counts_shared_layers():
-    assert check("build_cache_reused", {"image": "app:1", "min_shared_layers": 2}).passed
-    verdict = check("build_cache_reused", {"image": "app:1", "min_shared_layers": 3})
-    assert not verdict.passed and verdict.found == "2"
-    lone = Snapshot(images=(APP,))
-    assert "Une seule construction" in check("build_cache_reused", {"image": "app:1"}, snapshot=lone).message
-    node = Image(id="sha256:" + "d5" * 32, tags=("node:18",), layers=("base", "node"))
-    with_its_base = Snapshot(images=(node, APP))
-    assert "Une seule construction" in check("build_cache_reused", {"image": "app:1"}, snapshot=with_its_base).message
+def test_image_built_refuses_docker_commit_a_retag_and_another_base():
+    committed = built(*OWN, step(300, "sh -c echo x > /tmp/x", 3, buildkit=False), tags=("mon-app:1.0",))
+    verdict = check("image_built", {"image": "mon-app:1.0", "base": "node:18"}, snapshot=Snapshot(images=(NODE, committed)))
+    assert not verdict.passed and "docker commit" in verdict.message and "sh -c echo x > /tmp/x" in verdict.found
+    retagged = Image(**{**NODE.__dict__, "tags": ("node:18", "mon-app:1.0")})
+    verdict = check("image_built", {"image": "mon-app:1.0", "base": "node:18"}, snapshot=Snapshot(images=(retagged,)))
+    assert not verdict.passed and "même image que node:18" in verdict.message
+    verdict = check("image_built", {"image": "mon-app:1.0", "base": "busybox:1.35"}, snapshot=Snapshot(images=(NODE, REBUILT, BUSYBOX_135)))
+    assert not verdict.passed and "pas construite sur busybox:1.35" in verdict.message and verdict.found == "node:18"
+
+
+def test_image_built_judges_the_config_the_dockerfile_gives():
+    app = built(*OWN, step(260, "COPY . /app/ # buildkit", 31_000_000), entrypoint=("node", "/app/bonjour.js"), cmd=("monde",), working_dir="/app")
+    snapshot = Snapshot(images=(NODE, app))
+    params = {"image": "mon-app:1.0", "base": "node:18"}
+    assert check("image_built", {**params, "entrypoint": ["node", "bonjour.js"], "cmd": ["monde"]}, snapshot=snapshot).passed
+    verdict = check("image_built", {**params, "entrypoint": ["node", "autre.js"]}, snapshot=snapshot)
+    assert verdict.message == 'Le ENTRYPOINT de mon-app:1.0 est ["node", "/app/bonjour.js"], attendu : ["node", "autre.js"].'
+    shell = built(*OWN, entrypoint=("/bin/sh", "-c", "node bonjour.js"))
+    verdict = check("image_built", {**params, "entrypoint": ["node", "bonjour.js"]}, snapshot=Snapshot(images=(NODE, shell)))
+    assert "forme shell" in verdict.message and "forme exec" in verdict.message
+    verdict = check("image_built", {**params, "non_root": True}, snapshot=snapshot)
+    assert not verdict.passed and verdict.found == "aucun USER (root par défaut)"
+    for user, passed in (("root", False), ("0:0", False), ("nobody", True), ("1000:1000", True)):
+        image = built(*OWN, user=user)
+        assert check("image_built", {**params, "non_root": True}, snapshot=Snapshot(images=(NODE, image))).passed is passed, user
+    verdict = check("image_built", {**params, "max_added_mb": 1}, snapshot=snapshot)
+    assert not verdict.passed and "31,0 Mo" in verdict.message and ".dockerignore" in verdict.message and "COPY . /app/" in verdict.message
+    assert check("image_built", {**params, "max_added_mb": 1}, snapshot=Snapshot(images=(NODE, REBUILT))).passed
+
+
+def test_build_cache_reused_wants_the_steps_before_the_change_from_the_cache_and_the_rest_redone():
+    params = {"image": "mon-app:1.0", "changed_step": "COPY server.js", "base": "node:18"}
+    verdict = check("build_cache_reused", params, snapshot=Snapshot(images=(NODE, REBUILT), build_cache=CACHE_USED))
+    assert verdict.passed and "repris 2 étape(s) du cache" in verdict.message
+    # One build only (or --no-cache): the RUN step's record was never loaded again.
+    once = tuple(BuildRecord(r.id, r.description, created=r.created, last_used=r.last_used, usage_count=1) for r in CACHE_USED)
+    verdict = check("build_cache_reused", params, snapshot=Snapshot(images=(NODE, REBUILT), build_cache=once))
+    assert not verdict.passed and "d'un seul coup" in verdict.message and "RUN /bin/sh -c npm ci (00:03:21)" in verdict.found
+    # Rebuilt with nothing changed: COPY server.js came from the cache too.
+    unchanged = built(*OWN, step(201, "COPY server.js /app/ # buildkit", 1_060))
+    verdict = check("build_cache_reused", params, snapshot=Snapshot(images=(NODE, unchanged), build_cache=CACHE_USED))
+    assert not verdict.passed and "viennent elles aussi du cache" in verdict.message
+    assert "n'a pas d'étape « COPY index.html »" in check(
+        "build_cache_reused", {**params, "changed_step": "COPY index.html"}, snapshot=Snapshot(images=(NODE, REBUILT), build_cache=CACHE_USED),
+    ).message
+    # WORKDIR alone before the change proves nothing: BuildKit reuses it even under --no-cache.
+    verdict = check("build_cache_reused", {**params, "changed_step": "COPY package.json"}, snapshot=Snapshot(images=(NODE, REBUILT), build_cache=CACHE_USED))
+    assert not verdict.passed and "aucune" in verdict.found
+    assert "Aucune image mon-app:1.0" in check("build_cache_reused", params, snapshot=Snapshot(images=(NODE,))).message
+
+
+def test_multi_stage_smaller_wants_a_copy_from_a_stage_and_a_smaller_image():
+    small = Image(
+        id="sha256:" + "5a" * 32, tags=("bonjour-web:1.0",), layers=BUSYBOX_135.layers + ("www",), size=4_100_000,
+        history=BUSYBOX_135.history + (step(300, "COPY /app/public /www # buildkit", 2_000),),
+    )
+    staged = Image(**{**small.__dict__, "history": BUSYBOX_135.history + (step(300, "COPY --from=build /app/public /www # buildkit", 2_000),)})
+    params = {"image": "bonjour-web:1.0", "than": "mon-app:1.0", "base": "busybox:1.35"}
+    snapshot = Snapshot(images=(NODE, REBUILT, BUSYBOX_135, staged))
+    verdict = check("multi_stage_smaller", params, snapshot=snapshot)
+    assert verdict.passed and "4,1 Mo contre 300,0 Mo" in verdict.message
+    # Docker 26 writes the step as `COPY /app/public /www`: its build cache record keeps the --from.
+    record = BuildRecord("r-www", "[stage-1 2/2] COPY --from=build /app/public /www", created=300, last_used=300, usage_count=1)
+    assert check("multi_stage_smaller", params, snapshot=Snapshot(images=(NODE, REBUILT, BUSYBOX_135, small), build_cache=(record,))).passed
+    verdict = check("multi_stage_smaller", params, snapshot=Snapshot(images=(NODE, REBUILT, BUSYBOX_135, small)))
+    assert not verdict.passed and "COPY --from" in verdict.message
+    assert "Aucune image mon-app:1.0 à comparer" in check("multi_stage_smaller", params, snapshot=Snapshot(images=(BUSYBOX_135, staged))).message
+    heavy = Image(**{**staged.__dict__, "size": 400_000_000})
+    verdict = check("multi_stage_smaller", params, snapshot=Snapshot(images=(NODE, REBUILT, BUSYBOX_135, heavy)))
+    assert not verdict.passed and verdict.found == "400,0 Mo"
+
+
+def test_image_pushed_wants_the_registry_digest_of_that_repository():
+    ref = "localhost:5000/outils/busybox:1.35"
+    tagged = Image(**{**BUSYBOX_135.__dict__, "tags": ("busybox:1.35", ref), "digests": ("busybox@sha256:" + "e1" * 32,)})
+    verdict = check("image_pushed", {"image": ref, "source": "busybox:1.35"}, snapshot=Snapshot(images=(tagged,)))
+    assert not verdict.passed and "docker push localhost:5000/outils/busybox:1.35" in verdict.message
+    pushed = Image(**{**tagged.__dict__, "digests": tagged.digests + ("localhost:5000/outils/busybox@sha256:" + "e1" * 32,)})
+    assert check("image_pushed", {"image": ref}, snapshot=Snapshot(images=(pushed,))).passed
+    verdict = check("image_pushed", {"image": ref, "source": "busybox:1.35"}, snapshot=Snapshot(images=(BUSYBOX_135,)))
+    assert "docker tag busybox:1.35 localhost:5000/outils/busybox:1.35" in verdict.message and verdict.found == "busybox:1.35"
+
+
+def test_pruning_checks_name_what_is_left_and_what_should_have_stayed():
+    old = Container(id="3" * 64, name="ancien-1", image="busybox:1.35", image_id=BUSYBOX_135.id, status="exited", started_at="2026-12-01T10:00:00Z")
+    kept = Container(id="4" * 64, name="journal", image="busybox:1.35", image_id=BUSYBOX_135.id, status="exited", started_at="2026-12-01T10:00:00Z")
+    verdict = check("stopped_containers_removed", {"keep": ["journal"]}, snapshot=Snapshot(containers=(WEB, old, kept)))
+    assert not verdict.passed and verdict.found == "ancien-1 (exited)"
+    assert check("stopped_containers_removed", {"keep": ["journal", "web"]}, snapshot=Snapshot(containers=(WEB, kept))).passed
+    verdict = check("stopped_containers_removed", {"keep": ["journal"]}, snapshot=Snapshot(containers=(WEB,)))
+    assert not verdict.passed and "journal a été supprimé" in verdict.message
+    dangling = Image(id="sha256:" + "dd" * 32, layers=("x",))
+    verdict = check("dangling_images_removed", {"keep": ["busybox:1.35"]}, snapshot=Snapshot(images=(BUSYBOX_135, dangling)))
+    assert not verdict.passed and verdict.found == "<none> dddddddddddd"
+    assert check("dangling_images_removed", {"keep": ["busybox:1.35"]}, snapshot=Snapshot(images=(BUSYBOX_135,))).passed
+    verdict = check("dangling_images_removed", {"keep": ["busybox:1.35", "nginx:1.22"]}, snapshot=Snapshot(images=(BUSYBOX_135,)))
+    assert not verdict.passed and "nginx:1.22 a été supprimée" in verdict.message and "prune -a" in verdict.message
+
+
+def test_the_image_count_answer_is_the_number_of_images_the_daemon_holds():
+    assert check("answer_image_count", {}, " 4 ").passed
+    assert "ne garde pas 3 images" in check("answer_image_count", {}, "3").message
+    assert "n'est pas un nombre" in check("answer_image_count", {}, "quatre").message
 
 
 def test_container_checks_tell_existing_running_and_exited_apart():

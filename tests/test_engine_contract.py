@@ -16,12 +16,13 @@ from django.conf import settings
 
 from grader import engine
 from grader.fake_engine import FakeEngine
-from grader.snapshot import Container, HttpAnswer, Volume, http_probe_url
+from grader.snapshot import BUILDKIT_STEP, BuildRecord, Container, HistoryEntry, HttpAnswer, Image, Volume, http_probe_url
 from labs.models import Lab, Sandbox
 from labs.packs import archive_folder
 from labs.sandboxes import spec_for
 
 READY_TIMEOUT = 30
+BUILT_DOCKERFILE = 'FROM busybox:1.35\nWORKDIR /srv\nRUN echo hi > /hi\nLABEL cours=drydock\nCMD ["cat", "/hi"]\n'
 _numbers = count(1)
 
 
@@ -62,6 +63,22 @@ class FakeHarness(Harness):
     def silence_daemon(self, spec):
         self.engine.sandboxes[spec.name].daemon_answers = False
         return spec.socket_dir
+
+    def build(self, name, tag):
+        """What a nested Docker 26 holds after BUILT_DOCKERFILE was built: the image, its base's steps first, and BuildKit's records."""
+        sandbox = self.engine.sandboxes[name]
+        base = (HistoryEntry(created=1, created_by="/bin/sh -c #(nop) COPY dir:0 in / ", size=1_982_357),
+                HistoryEntry(created=2, created_by='/bin/sh -c #(nop)  CMD ["sh"]', empty_layer=True))
+        image = Image(
+            id="sha256:" + "b1" * 32, tags=(tag,), layers=("sha256:" + "01" * 32, "sha256:" + "02" * 32, "sha256:" + "03" * 32), created="3", size=1_982_360,
+            cmd=("cat", "/hi"), working_dir="/srv", labels={"cours": "drydock"},
+            history=base + (HistoryEntry(created=3, created_by="WORKDIR /srv", comment=BUILDKIT_STEP),
+                            HistoryEntry(created=3, created_by="RUN /bin/sh -c echo hi > /hi # buildkit", comment=BUILDKIT_STEP, size=3),
+                            HistoryEntry(created=3, created_by="LABEL cours=drydock", comment=BUILDKIT_STEP, empty_layer=True),
+                            HistoryEntry(created=3, created_by='CMD ["cat" "/hi"]', comment=BUILDKIT_STEP, empty_layer=True)),
+        )
+        records = (BuildRecord(id="r1", description="mount / from exec /bin/sh -c echo hi > /hi", created=3, last_used=3, usage_count=1),)
+        sandbox.state = replace(sandbox.state, images=sandbox.state.images + (image,), build_cache=sandbox.state.build_cache + records)
 
     def live_a_life(self, name):
         sandbox = self.engine.sandboxes[name]
@@ -113,6 +130,11 @@ class RealHarness(Harness):
     def write_volume_file(self, name, volume, path, text):
         script = f"docker volume create {volume} >/dev/null && printf %s {shlex.quote(text)} > /var/lib/docker/volumes/{volume}/_data/{path}"
         docker("exec", name, "sh", "-c", script)
+
+    def build(self, name, tag):
+        script = f"printf '%s' {shlex.quote(BUILT_DOCKERFILE)} | docker build -q -t {tag} - >/dev/null && docker pull -q busybox:1.35 >/dev/null"
+        built = docker("exec", name, "sh", "-c", script, check=False)
+        assert built.returncode == 0, built.stdout + built.stderr
 
     def live_a_life(self, name):
         """veilleur: a restart policy and a healthcheck, stopped then started; fragile: exits 3, restarted twice by its policy."""
@@ -235,6 +257,23 @@ def test_a_volume_file_is_read_and_no_path_leaves_its_volume(harness, started):
     assert harness.engine.read_volume_file(started.name, "donnees", "../../../../message.txt") == "Bonjour\n"
     assert harness.engine.read_volume_file(started.name, "donnees", "../../../../etc/hostname") is None
     assert harness.engine.read_volume_file(started.name, "../donnees", "message.txt") is None
+
+
+def test_a_built_image_shows_its_configuration_its_history_and_the_build_cache(harness, started):
+    harness.build(started.name, "essai:1")
+    snapshot = harness.engine.take_snapshot(started.name, started.socket_dir)
+    image = snapshot.image("essai:1")
+    assert image.cmd == ("cat", "/hi") and image.entrypoint == () and image.working_dir == "/srv" and image.user == ""
+    assert image.labels.get("cours") == "drydock" and image.size > 0 and not image.digests
+    own = [step for step in image.history if step.comment == BUILDKIT_STEP]
+    assert [(step.instruction, step.empty_layer) for step in own] == [
+        ("WORKDIR /srv", False), ("RUN /bin/sh -c echo hi > /hi", False), ("LABEL cours=drydock", True), ('CMD ["cat" "/hi"]', True),
+    ]
+    # Oldest first, in Unix seconds; the base's steps come before, and one step adds each layer.
+    assert [step.created for step in image.history] == sorted(step.created for step in image.history) and own[0].created > 0
+    assert len(image.layers) == sum(not step.empty_layer for step in image.history)
+    run = [record for record in snapshot.build_cache if "echo hi" in record.description]
+    assert run and run[0].created == own[1].created and run[0].usage_count >= 1
 
 
 def test_a_published_port_answers_a_probe_and_no_probe_leaves_the_sandboxs_loopback(harness, started):

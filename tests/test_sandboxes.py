@@ -266,13 +266,13 @@ def test_build_cache_lab_with_the_course_dockerfile(client, alice, course, celer
     first = in_sandbox(sandbox, "cd /root/node-app && docker build -t mon-app:1.0 . 2>&1")
     assert first.exit_code == 0, first.output
     assert check(client, lab, "construire").status == Submission.Status.PASSED
-    assert "Une seule construction" in check(client, lab, "reconstruire").message
-    in_sandbox(sandbox, "cd /root/node-app && sed -i 's/\"version\": \"1.0.0\"/\"version\": \"1.0.1\"/' package.json")
+    assert "d'un seul coup" in check(client, lab, "reconstruire").message
+    in_sandbox(sandbox, "cd /root/node-app && sed -i 's/Bonjour depuis Drydock/Salut depuis Drydock/' server.js")
     second = in_sandbox(sandbox, "cd /root/node-app && docker build -t mon-app:1.0 . 2>&1")
     assert second.exit_code == 0 and "CACHED" in second.output, second.output  # BuildKit, Docker 26
     verdict = check(client, lab, "reconstruire")
     assert verdict.status == Submission.Status.PASSED, verdict.message
-    assert "couches en cache" in verdict.message
+    assert "repris 2 étape(s) du cache" in verdict.message
 
 
 def test_compose_lab_brings_up_two_services_sharing_a_volume(client, alice, course, celery_worker):
