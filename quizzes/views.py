@@ -96,13 +96,13 @@ def _answers_from(request, attempt):
             raise _BadRequest(_("This request is too large."))
         try:
             data = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             raise _BadRequest(_("This request is not valid JSON.")) from None
         if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
             raise _BadRequest(_("Missing field: answers."))
         answers = {}
         for key, value in data["answers"].items():
-            answers[int(key) if str(key).isdigit() else key] = value
+            answers[attempts.slot_key(key)] = value
         return answers
     ids = request.POST.getlist("slot")
     if not ids:

@@ -263,3 +263,17 @@ def test_staff_can_browse_quizzes_questions_and_attempts_in_the_admin(client, le
 
 def test_the_fixture_quiz_has_eight_questions():
     assert len(QUIZ["questions"]) == 8
+
+
+def test_a_command_typed_with_a_long_dash_is_refused_in_french_with_what_to_type(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    command = attempt.slots.get(kind="command")
+    url = reverse("quizzes:attempt_save", args=[attempt.pk])
+    refused = learner_client.post(url, {"slot": str(command.pk), f"q-{command.pk}": "docker images \u2014no-trunc"}, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {str(command.pk): "Un tiret long \u2014 précède no-trunc : tapez deux traits d'union, --no-trunc."}
+    saved = learner_client.post(url, {"slot": str(command.pk), f"q-{command.pk}": "docker images --no-trunc | more"}, HTTP_ACCEPT="application/json")
+    assert saved.status_code == 200
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
+    results = learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).text
+    assert "Seule la commande docker est notée ; laissé de côté : | more." in results
