@@ -239,3 +239,26 @@ def test_a_second_tab_opens_a_second_terminal_on_the_same_sandbox(lab_page):
     page.click("#terminal-tab-2")
     page.wait_for_function("document.querySelector('#terminal-2').innerText.includes('seen=1')", timeout=15_000)
     assert page.locator("#terminal-3").count() == 0
+
+
+def test_a_selection_is_copied_and_pasted_back(lab_page, browser):
+    page = lab_page
+    browser.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("#terminal")
+    page.keyboard.type("clear; echo copy-me-$((3*3))\n")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('copy-me-9\\n')", timeout=15_000)
+    row = page.locator("#terminal .xterm-rows > div").nth(0).bounding_box()  # `clear` put the answer on the first row
+    page.mouse.move(row["x"] + 2, row["y"] + row["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(row["x"] + row["width"] - 2, row["y"] + row["height"] / 2, steps=5)
+    page.mouse.up()
+    page.click("#terminal-copy")
+    page.wait_for_timeout(200)
+    assert page.evaluate("navigator.clipboard.readText()").strip() == "copy-me-9"
+    page.click("#terminal")
+    page.keyboard.type("echo pasted-")
+    page.keyboard.press("Control+Shift+V")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('echo pasted-copy-me-9')", timeout=15_000)
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('\\npasted-copy-me-9')", timeout=15_000)
+    assert "pasted-copy-me-9copy-me-9" not in page.locator("#terminal").inner_text()  # pasted once, not twice
