@@ -21,16 +21,18 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Min, TextField
+from django.db.models import Min, Q, TextField
 from django.db.models.functions import Cast
 
 from classrooms.access import member_ids
 from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
-from quizzes.question_types import TYPES
+from quizzes.question_types import TYPES, same_answer
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 PICKED_KINDS = [kind for kind, question_type in TYPES.items() if question_type.answered_by_picking]
+TYPED_KINDS = [kind for kind, question_type in TYPES.items() if question_type.answered_by_typing]
 TOP_FAILURES = 5
+TOP_WRONG_ANSWERS = 5
 
 
 # --- Pure computations ---------------------------------------------------------------------
@@ -85,6 +87,23 @@ def pick_frequencies(kind, choice_ids, answers):
     return {cid: counts.get(cid, 0) for cid in choice_ids}
 
 
+def top_wrong_answers(kind, spec, answers, limit=TOP_WRONG_ANSWERS):
+    """[{"text", "count", "spellings"}] of the wrong answers typed, most frequent first (ties: alphabetical).
+
+    Answers that grade alike are one (`docker images -a` and `docker image ls --all`,
+    `Démon` and `demon` where accents do not count); `text` is its most frequent spelling.
+    """
+    groups = defaultdict(Counter)
+    # Each distinct spelling is read once (a command is parsed): a class types the same few thousands of times.
+    for answer, count in Counter(a for a in answers if isinstance(a, str) and a).items():
+        groups[same_answer(kind, spec, answer)][answer] += count
+    rows = []
+    for spellings in groups.values():
+        text = sorted(spellings.items(), key=lambda item: (-item[1], item[0]))[0][0]
+        rows.append({"text": text, "count": sum(spellings.values()), "spellings": len(spellings)})
+    return sorted(rows, key=lambda row: (-row["count"], row["text"]))[:limit]
+
+
 def checks_until_pass(statuses):
     """Number of checks up to and including the first pass, from a learner's checks oldest first; None: never passed."""
     for number, status in enumerate(statuses, start=1):
@@ -109,6 +128,7 @@ class QuestionStats:
     facility: float = None
     discrimination: float = None
     choices: list = field(default_factory=list)  # [{"html", "correct", "count", "percent"}]
+    wrong_answers: list = field(default_factory=list)  # [{"text", "count", "spellings", "percent"}], typed answers only
 
     @property
     def flag(self):
@@ -145,7 +165,7 @@ def quiz_statistics(classroom, quizzes=None):
     by_attempt = defaultdict(list)
     for attempt_id, quiz_id, question_id, score, points in slots.values_list("attempt_id", "attempt__quiz_id", "question_id", "score", "points").iterator(chunk_size=5000):
         by_attempt[attempt_id].append((quiz_id, question_id, score or 0.0, points))
-    per_question = defaultdict(lambda: {"scores": [], "rest": [], "answers": []})
+    per_question = defaultdict(lambda: {"scores": [], "rest": [], "answers": [], "wrong": []})
     scores_per_quiz = defaultdict(list)
     for rows in by_attempt.values():
         total = sum(score * points for _, _, score, points in rows)
@@ -155,14 +175,15 @@ def quiz_statistics(classroom, quizzes=None):
             data = per_question[question_id]
             data["scores"].append(score)
             data["rest"].append(total - score * points)
-    # Answers only where picks are counted, fetched as JSON text and decoded once per distinct
-    # text: a class answers the same few choices thousands of times.
-    raw = slots.filter(kind__in=PICKED_KINDS).annotate(raw=Cast("answer", TextField())).values_list("question_id", "raw")
+    # Answers only where picks are counted, or typed answers that scored less than full marks,
+    # fetched as JSON text and decoded once per distinct text: a class answers the same few
+    # choices thousands of times.
+    raw = slots.filter(Q(kind__in=PICKED_KINDS) | Q(kind__in=TYPED_KINDS, score__lt=1)).annotate(raw=Cast("answer", TextField()))
     decoded = {None: None}
-    for question_id, text in raw.iterator(chunk_size=5000):
+    for question_id, kind, text in raw.values_list("question_id", "kind", "raw").iterator(chunk_size=5000):
         if text not in decoded:
             decoded[text] = json.loads(text)
-        per_question[question_id]["answers"].append(decoded[text])
+        per_question[question_id]["wrong" if kind in TYPED_KINDS else "answers"].append(decoded[text])
     result = []
     for quiz in quizzes:
         stats = []
@@ -176,6 +197,10 @@ def quiz_statistics(classroom, quizzes=None):
                 entry.facility = facility_index(data["scores"])
                 entry.discrimination = discrimination_index(data["scores"], data["rest"])
             entry.choices = _choices(question, data["answers"] if data else [])
+            if data and question.kind in TYPED_KINDS:
+                entry.wrong_answers = top_wrong_answers(question.kind, question.spec, data["wrong"])
+                for row in entry.wrong_answers:
+                    row["percent"] = round(100 * row["count"] / entry.attempts)
             stats.append(entry)
         scores = scores_per_quiz.get(quiz.pk, [])
         result.append(QuizStats(quiz=quiz, attempts=len(scores), questions=stats, scores=scores))

@@ -3,6 +3,11 @@
 markdown-it-py renders (CommonMark, tables, fenced code with language
 classes, anchored headings); nh3 then keeps only the tags and attributes a
 lesson needs, so a pack can never inject script or styles into a page.
+
+A shell block the Run button may type gets the class `runnable` on its
+`<code>` (static/js/drydock.js gives only those a button): a `sh`/`bash`
+block not marked ```` ```sh shown ```` that starts nothing interactive
+(`courses/runnable.py`).
 """
 
 from dataclasses import dataclass, field
@@ -11,6 +16,8 @@ import nh3
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
+
+from courses import runnable as runnable_blocks
 
 ALLOWED_TAGS = {
     "a", "abbr", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "figcaption",
@@ -50,6 +57,18 @@ class ImageRef:
 
 
 @dataclass
+class CodeBlock:
+    language: str
+    shown: bool  # marked ```sh shown: displayed, never run
+    code: str
+    line: int  # 1-based line of the block's first line of code, within the Markdown text
+
+    @property
+    def runnable_language(self):
+        return self.language in runnable_blocks.LANGUAGES
+
+
+@dataclass
 class RenderedMarkdown:
     html: str
     toc: list = field(default_factory=list)
@@ -68,12 +87,31 @@ def find_images(text):
     return images
 
 
-def render(text, *, image_urls=None):
-    """Render lesson Markdown; `image_urls` maps each image src to the URL to serve it from."""
+def find_code_blocks(text):
+    """Every fenced code block, with its language, its shown-only mark and its first line of code."""
+    blocks = []
+    for token in _md.parse(text):
+        if token.type == "fence":
+            language, shown = runnable_blocks.fence_info(token.info)
+            blocks.append(CodeBlock(language=language, shown=shown, code=token.content, line=token.map[0] + 2))
+    return blocks
+
+
+def render(text, *, image_urls=None, runnable=True):
+    """Render lesson Markdown; `image_urls` maps each image src to the URL to serve it from.
+
+    With `runnable` false (quizzes) no block gets a Run button.
+    """
     image_urls = image_urls or {}
     tokens = _md.parse(text)
     toc = []
     for index, token in enumerate(tokens):
+        if token.type == "fence":
+            language, shown = runnable_blocks.fence_info(token.info)
+            # The mark is for the loader, not the reader: the block shows as any sh block.
+            token.info = language
+            if runnable and not shown and language in runnable_blocks.LANGUAGES and runnable_blocks.runnable(token.content):
+                token.attrSet("class", "runnable")
         if token.type == "heading_open" and int(token.tag[1]) in TOC_LEVELS:
             inline = tokens[index + 1]
             toc.append({"level": int(token.tag[1]), "anchor": token.attrGet("id"), "text": inline.content})

@@ -8,7 +8,8 @@ learner's progress points to: what left the pack is unpublished.
 This module reads the course file and the lessons itself. The other files a
 chapter lists (labs, quizzes) are read and loaded by the apps that own them,
 through `courses.activities`, with the public helpers here: `parse_yaml`,
-`Checker`, `relative_file`, `upsert` and `LoadReport`.
+`Checker` (with `Checker.code_blocks` for the Markdown and shell commands a
+learner may run), `relative_file`, `upsert` and `LoadReport`.
 """
 
 import hashlib
@@ -18,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import yaml
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from courses import activities, markdown
+from courses import activities, markdown, runnable
 from courses.models import Chapter, Course, CourseAsset, Lesson
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -180,6 +182,38 @@ class Checker:
     def __init__(self, root):
         self.root = root
         self.problems = []
+        self._catalog = None
+
+    @property
+    def catalog(self):
+        """The course registry's images (settings.COURSE_IMAGE_CATALOG), read once per pack; None if unset."""
+        if self._catalog is None:
+            path = getattr(settings, "COURSE_IMAGE_CATALOG", None)
+            self._catalog = False
+            if path:
+                try:
+                    self._catalog = runnable.Catalog.from_file(path)
+                except (OSError, ValueError, KeyError) as exc:
+                    self.add(str(path), None, None, f"the course image catalogue cannot be read: {exc}")
+        return self._catalog or None
+
+    def code_blocks(self, file, texts, *, commands=()):
+        """Check what a learner may run from one file: its runnable sh blocks and shell commands.
+
+        `texts` are (Markdown, line of its first line in the file) pairs, every
+        Markdown text of the file; `commands` (shell text, line) pairs that run
+        as they are (a lab's setup steps). An image made anywhere in the file
+        (`docker build -t`, `docker tag`) may be used anywhere in it.
+        """
+        blocks = [
+            (block.code, first_line + block.line - 1)
+            for text, first_line in texts
+            for block in markdown.find_code_blocks(text or "")
+            if block.runnable_language and not block.shown
+        ]
+        blocks += [(command, line) for command, line in commands]
+        for problem in runnable.problems(blocks, self.catalog):
+            self.add(file, problem.line, "sh block", problem.message)
 
     def display(self, relative):
         """A file of the pack named as its author would type it."""
@@ -409,6 +443,7 @@ def _read_lesson(root, relative, course_slug, check, assets):
     minutes = check.minutes(meta.get("minutes"), doc, ("minutes",), file)
     if not body.strip():
         check.add(file, body_line, None, "the lesson has no text after its front matter")
+    check.code_blocks(file, [(body, body_line)])
 
     image_urls = {}
     for image in markdown.find_images(body):

@@ -6,7 +6,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from courses import activities, progress
+from courses import activities, pager, progress
 from courses.access import get_course_for_user, get_lesson_for_user
 from courses.http import wants_json
 from courses.models import Course, CourseAsset
@@ -59,10 +59,9 @@ def course_detail(request, course_slug):
 def lesson_detail(request, course_slug, lesson_slug):
     course = get_course_for_user(request.user, course_slug)
     lesson = get_lesson_for_user(request.user, course, lesson_slug)
-    ordered = list(progress.published_lessons(course).order_by("position").values("slug", "title", "position"))
-    index = next((i for i, item in enumerate(ordered) if item["slug"] == lesson.slug), None)
-    previous_lesson = ordered[index - 1] if index else None
-    next_lesson = ordered[index + 1] if index is not None and index + 1 < len(ordered) else None
+    ordered = list(progress.published_lessons(course).order_by("position").values_list("slug", flat=True))
+    index = next((i for i, slug in enumerate(ordered) if slug == lesson.slug), None)
+    previous_step, next_step = pager.neighbours(request.user, course, "lessons", lesson.slug)
     return render(
         request,
         "courses/lesson_detail.html",
@@ -70,8 +69,8 @@ def lesson_detail(request, course_slug, lesson_slug):
             "course": course,
             "lesson": lesson,
             "is_read": lesson.pk in progress.read_lesson_ids(request.user, course),
-            "previous_lesson": previous_lesson,
-            "next_lesson": next_lesson,
+            "previous_step": previous_step,
+            "next_step": next_step,
             "position": (index + 1) if index is not None else None,
             "lesson_count": len(ordered),
         },

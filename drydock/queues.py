@@ -11,12 +11,16 @@ import os
 GRADE = "grade"
 PROVISION = "provision"
 HOUSEKEEPING = "housekeeping"
+# Posting grades to an LMS waits on a server outside: never in front of removals and the reaper (housekeeping
+# has one process, and a full host's admission queue moves only as removals free room).
+LMS = "lms"
 
 # Queue -> (environment variable of its concurrency, default).
 CONCURRENCY = {
     GRADE: ("CELERY_GRADE_CONCURRENCY", 2),
     PROVISION: ("CELERY_PROVISION_CONCURRENCY", 2),
     HOUSEKEEPING: ("CELERY_HOUSEKEEPING_CONCURRENCY", 1),
+    LMS: ("CELERY_LMS_CONCURRENCY", 1),
 }
 
 ROUTES = {
@@ -25,6 +29,8 @@ ROUTES = {
     "labs.remove_sandbox": {"queue": HOUSEKEEPING},
     "labs.reap_sandboxes": {"queue": HOUSEKEEPING},
     "labs.refill_pools": {"queue": HOUSEKEEPING},
+    "lti.post_score": {"queue": LMS},
+    "lti.flush_scores": {"queue": LMS},
 }
 
 

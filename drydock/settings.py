@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "labs",
     "quizzes",
     "classrooms",
+    "lti",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before the X-Frame-Options middleware, so it sees the response after it: LTI sessions show in the LMS's frame.
+    "lti.middleware.LtiFrameMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -205,6 +208,9 @@ SANDBOX_DISK_GB = env_int("SANDBOX_DISK_GB", 10, minimum=1, maximum=1024)
 SANDBOX_DISK_TEMPLATES = VAR_DIR / "disk-templates"
 # Docker's default seccomp profile plus what a nested daemon needs (images/README.md).
 SANDBOX_SECCOMP_PROFILE = BASE_DIR / "images" / "sandbox" / "seccomp.json"
+# What the course registry serves (images/build.py makes it): the pack loader refuses a runnable
+# code block that pulls or runs an image not in it. None: no such check.
+COURSE_IMAGE_CATALOG = BASE_DIR / "images" / "catalog.json"
 SANDBOX_REGISTRY_MIRROR = env_str("SANDBOX_REGISTRY_MIRROR", "http://drydock-registry:5000")
 # Host folder holding one sub-folder per sandbox, where its nested daemon's socket appears.
 SANDBOX_SOCKET_ROOT = Path(env_str("SANDBOX_SOCKET_ROOT", str(VAR_DIR / "sandboxes")))
@@ -239,6 +245,8 @@ TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 5
 CELERY_BEAT_SCHEDULE = {
     "reap-sandboxes": {"task": "labs.reap_sandboxes", "schedule": 60.0},
     "refill-sandbox-pools": {"task": "labs.refill_pools", "schedule": 15.0},
+    # Scores for the LMS whose Celery retry was lost or used up are sent again (lti/outbox.py).
+    "flush-lti-scores": {"task": "lti.flush_scores", "schedule": 60.0},
 }
 # A worker killed mid-task gets its message back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("quizzes.urls")),
     path("", include("courses.urls")),
     path("classes/", include("classrooms.urls")),
+    path("lti/", include("lti.urls")),
     path("compte/inscription/", accounts.signup, name="signup"),
     path("compte/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -8,6 +8,7 @@ objects or exceptions. `default()` is the engine the platform runs on.
 """
 
 import abc
+import datetime
 import functools
 import http.client
 import json
@@ -101,6 +102,13 @@ def terminal_command(session=1):
     return command + TERMINAL_COMMAND[3:-1] + [name]
 # The most of a volume file a check reads, in bytes.
 VOLUME_FILE_LIMIT = 64 * 1024
+# An HTTP probe of a published port: the most of its answer read (status line and headers included), and its seconds.
+HTTP_ANSWER_LIMIT = 16 * 1024
+HTTP_PROBE_SECONDS = 3
+# Inside the sandbox, by absolute path: its root filesystem is read-only, and ~/.curlrc is not read (-q). No
+# --max-filesize: curl would then drop the whole body of a larger page; the grader stops reading at the limit instead.
+HTTP_PROBE_PROGRAM = ("/usr/bin/timeout", str(HTTP_PROBE_SECONDS + 2), "/usr/bin/curl", "-q", "-s", "-i", "-g", "--proto", "=http",
+                      "--noproxy", "*", "--max-redirs", "0", "-m", str(HTTP_PROBE_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,15 @@ def volume_file_path(volume, path):
     return relative
 
 
+def parse_http_answer(output):
+    """A snapshot.HttpAnswer from what `curl -i` printed (bounded before), or None when no HTTP answer came."""
+    head, _, body = output.partition(b"\r\n\r\n")
+    status = re.match(rb"HTTP/[0-9.]+ ([1-5][0-9][0-9])(?: |\r|$)", head)
+    if status is None:
+        return None
+    return snapshot.HttpAnswer(status=int(status.group(1)), body=body.decode("utf-8", "replace"))
+
+
 class Engine(abc.ABC):
     """A Docker engine that runs sandboxes: one container each, with a Docker daemon of its own inside.
 
@@ -226,10 +243,17 @@ class Engine(abc.ABC):
         """Memory the sandbox uses now, page cache left out."""
 
     @abc.abstractmethod
-    def take_snapshot(self, name, socket_dir, *, files=()):
-        """A grader.snapshot.Snapshot of the nested daemon, with the text of each (volume, path) asked for (None if absent).
+    def take_snapshot(self, name, socket_dir, *, files=(), probes=()):
+        """A grader.snapshot.Snapshot of the nested daemon, with the text of each (volume, path) asked for (None if absent)
+        and the answer of each (port, path) probed with fetch_http.
 
         EngineUnavailable when the nested daemon does not answer.
+        """
+
+    @abc.abstractmethod
+    def fetch_http(self, name, port, path):
+        """A snapshot.HttpAnswer to a GET of http://127.0.0.1:<port><path> inside the sandbox (at most HTTP_ANSWER_LIMIT
+        bytes, in HTTP_PROBE_SECONDS); None if nothing answers in time or the port and path are not what http_probe_url accepts.
         """
 
     @abc.abstractmethod
@@ -372,13 +396,13 @@ def daemon_socket(socket_dir):
     return str(Path(socket_dir) / disks.MOUNT / disks.RUN / "docker.sock")
 
 
-def _nested_get(connection, path):
+def _nested_get(connection, path, *, api=NESTED_API):
     """JSON (or text) of one GET to a nested daemon; EngineUnavailable on anything but a 200 of a sane size.
 
     What answers may be a learner's own program: its answers are bounded, and
     any shape the parsers do not expect is an EngineUnavailable, never a crash.
     """
-    connection.request("GET", NESTED_API + path, headers={"Host": "docker"})
+    connection.request("GET", api + path, headers={"Host": "docker"})
     response = connection.getresponse()
     body = response.read(NESTED_ANSWER_LIMIT + 1)
     if len(body) > NESTED_ANSWER_LIMIT:
@@ -577,7 +601,7 @@ class DockerEngine(Engine):
             memory = client.containers.get(name).stats(stream=False).get("memory_stats", {})
             return memory.get("usage", 0) - memory.get("stats", {}).get("cache", 0)
 
-    def take_snapshot(self, name, socket_dir, *, files=()):
+    def take_snapshot(self, name, socket_dir, *, files=(), probes=()):
         connection = _SandboxDaemonConnection(daemon_socket(socket_dir), pid_namespace=self._pid_namespace(name), timeout=10)
         deadline = time.monotonic() + SNAPSHOT_SECONDS
 
@@ -593,16 +617,8 @@ class DockerEngine(Engine):
             return found
 
         try:
-            images = tuple(
-                snapshot.Image(
-                    id=image["Id"],
-                    tags=tuple(t for t in image.get("RepoTags") or () if t != "<none>:<none>"),
-                    digests=tuple(image.get("RepoDigests") or ()),
-                    layers=tuple(get(f"/images/{image['Id']}/json").get("RootFS", {}).get("Layers") or ()),
-                    created=str(image.get("Created", "")),
-                )
-                for image in listed("/images/json")
-            )
+            images = tuple(_image(image, get(f"/images/{image['Id']}/json"), listed(f"/images/{image['Id']}/history")) for image in listed("/images/json"))
+            build_cache = _build_cache(connection, deadline)
             containers = tuple(_container(get(f"/containers/{c['Id']}/json")) for c in listed("/containers/json?all=1"))
             volumes = tuple(snapshot.Volume(name=v["Name"], labels=v.get("Labels") or {}) for v in (get("/volumes").get("Volumes") or ()))
             networks = tuple(snapshot.Network(name=n["Name"], driver=n.get("Driver", "")) for n in listed("/networks"))
@@ -619,7 +635,33 @@ class DockerEngine(Engine):
         finally:
             connection.close()
         contents = {(volume, path): self.read_volume_file(name, volume, path) for volume, path in files}
-        return snapshot.Snapshot(images=images, containers=containers, volumes=volumes, networks=networks, files=contents)
+        answers = {(port, path): self.fetch_http(name, port, path) for port, path in probes}
+        return snapshot.Snapshot(
+            images=images, containers=containers, volumes=volumes, networks=networks, files=contents, http=answers, build_cache=build_cache,
+        )
+
+    def fetch_http(self, name, port, path):
+        url = snapshot.http_probe_url(port, path)
+        if url is None:
+            return None
+        # In the sandbox container's network namespace, where its daemon publishes ports: never the host's network.
+        deadline = time.monotonic() + HTTP_PROBE_SECONDS + 5
+        with self._host_engine(name, timeout=HTTP_PROBE_SECONDS + 5) as client:
+            api = client.api
+            created = api.exec_create(name, [*HTTP_PROBE_PROGRAM, url], stdout=True, stderr=False)
+            output = b""
+            stream = api.exec_start(created["Id"], stream=True, demux=False)
+            try:
+                # Whatever answers (or whatever program the learner put there) is read no further than the limit and the time.
+                for chunk in stream:
+                    output += chunk
+                    if len(output) >= HTTP_ANSWER_LIMIT or time.monotonic() > deadline:
+                        break
+            except OSError:
+                pass  # it went silent past the client's timeout: what came so far is all there is
+            finally:
+                stream.close()
+        return parse_http_answer(output[:HTTP_ANSWER_LIMIT])
 
     def read_volume_file(self, name, volume, path):
         relative = volume_file_path(volume, path)
@@ -707,6 +749,74 @@ class DockerEngine(Engine):
         return problems
 
 
+# Instructions that add a layer (the others only change the image's configuration).
+LAYER_INSTRUCTIONS = ("RUN ", "COPY ", "ADD ", "WORKDIR ")
+# The most of one history step's command kept in a snapshot, in characters.
+HISTORY_TEXT_LIMIT = 1000
+# The build cache alone needs the `type` filter: Docker 26 answers it from API 1.44 (it closes the connection
+# at 1.42 and 1.43, measured); Docker 20.10 answers 400, and the snapshot then has no build cache.
+BUILD_CACHE_PATH = "/v1.44/system/df?type=build-cache"
+
+
+def _image(summary, details, history):
+    """snapshot.Image from /images/json's entry, /images/{id}/json and /images/{id}/history."""
+    config = details.get("Config") or {}
+    steps = []
+    for step in reversed(history):  # the API gives the newest first
+        created_by = str(step.get("CreatedBy") or "")[:HISTORY_TEXT_LIMIT]
+        size = int(step.get("Size") or 0)
+        # The API does not say which steps added no layer: a step of size 0 whose instruction only configures.
+        bare = created_by.removeprefix("/bin/sh -c #(nop) ").strip()
+        steps.append(snapshot.HistoryEntry(
+            created=int(step.get("Created") or 0), created_by=created_by, comment=str(step.get("Comment") or "")[:HISTORY_TEXT_LIMIT],
+            size=size, empty_layer=size == 0 and bool(created_by) and not bare.startswith(LAYER_INSTRUCTIONS),
+        ))
+    return snapshot.Image(
+        id=summary["Id"],
+        tags=tuple(t for t in summary.get("RepoTags") or () if t != "<none>:<none>"),
+        digests=tuple(summary.get("RepoDigests") or ()),
+        layers=tuple(details.get("RootFS", {}).get("Layers") or ()),
+        created=str(summary.get("Created", "")),
+        size=int(summary.get("Size") or 0),
+        cmd=tuple(config.get("Cmd") or ()),
+        entrypoint=tuple(config.get("Entrypoint") or ()),
+        user=str(config.get("User") or ""),
+        working_dir=str(config.get("WorkingDir") or ""),
+        exposed_ports=tuple(sorted(config.get("ExposedPorts") or ())),
+        labels=dict(config.get("Labels") or {}),
+        healthcheck=tuple((config.get("Healthcheck") or {}).get("Test") or ()),
+        history=tuple(steps),
+    )
+
+
+def _unix_seconds(timestamp):
+    """`2026-12-02T01:49:10.875835831Z` -> its Unix second (Python reads no nanoseconds)."""
+    if not timestamp:
+        return 0
+    whole = datetime.datetime.fromisoformat(str(timestamp)[:19]).replace(tzinfo=datetime.timezone.utc)
+    return int(whole.timestamp())
+
+
+def _build_cache(connection, deadline):
+    """The newest NESTED_OBJECT_LIMIT records of regular build steps in BuildKit's cache; () if the daemon keeps none."""
+    if time.monotonic() > deadline:
+        raise EngineUnavailable(f"the sandbox's Docker daemon took more than {SNAPSHOT_SECONDS} s to describe itself")
+    try:
+        records = _nested_get(connection, BUILD_CACHE_PATH, api="").get("BuildCache") or []
+    except EngineUnavailable as exc:
+        if "answered 400" in str(exc):
+            return ()
+        raise
+    regular = [
+        snapshot.BuildRecord(
+            id=str(r.get("ID", "")), description=str(r.get("Description") or "")[:HISTORY_TEXT_LIMIT],
+            created=_unix_seconds(r.get("CreatedAt")), last_used=_unix_seconds(r.get("LastUsedAt")), usage_count=int(r.get("UsageCount") or 0),
+        )
+        for r in records if r.get("Type") == "regular"
+    ]
+    return tuple(sorted(regular, key=lambda r: -r.created)[:NESTED_OBJECT_LIMIT])
+
+
 def _container(data):
     state = data.get("State", {})
     settings_ = data.get("NetworkSettings", {})
@@ -733,4 +843,20 @@ def _container(data):
         labels=data.get("Config", {}).get("Labels") or {},
         # Docker writes the zero time for a container that was created and never started.
         started_at="" if state.get("StartedAt", "").startswith("0001-") else state.get("StartedAt", ""),
+        **_container_life(data),
     )
+
+
+def _container_life(data):
+    """What a container went through: stops, restarts by its policy, health, the command it runs."""
+    state = data.get("State") or {}
+    policy = (data.get("HostConfig") or {}).get("RestartPolicy") or {}
+    finished = state.get("FinishedAt") or ""
+    return {
+        "finished_at": "" if finished.startswith("0001-") else finished,
+        "restart_policy": policy.get("Name") or "no",
+        "restart_max_retries": int(policy.get("MaximumRetryCount") or 0),
+        "restart_count": int(data.get("RestartCount") or 0),
+        "health": str((state.get("Health") or {}).get("Status") or ""),
+        "command": tuple(str(a) for a in [data.get("Path") or "", *(data.get("Args") or ())] if a != ""),
+    }

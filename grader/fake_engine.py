@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from grader import engine
-from grader.snapshot import Network, Snapshot
+from grader.snapshot import Network, Snapshot, http_probe_url
 
 
 def fresh_daemon_state():
@@ -151,11 +151,23 @@ class FakeEngine(engine.Engine):
         sandbox = self._sandbox(name)
         return sandbox.memory_bytes if sandbox.status == "running" else 0
 
-    def take_snapshot(self, name, socket_dir, *, files=()):
+    def take_snapshot(self, name, socket_dir, *, files=(), probes=()):
         sandbox = self._sandbox(name)
         if sandbox.status != "running" or not sandbox.daemon_answers:
             raise engine.EngineUnavailable("the sandbox's Docker daemon did not answer")
-        return replace(sandbox.state, files={(volume, path): self.read_volume_file(name, volume, path) for volume, path in files})
+        return replace(
+            sandbox.state,
+            files={(volume, path): self.read_volume_file(name, volume, path) for volume, path in files},
+            http={(port, path): self.fetch_http(name, port, path) for port, path in probes},
+        )
+
+    def fetch_http(self, name, port, path):
+        """What a test put in the sandbox's state.http for that port and path answers; anything else, nothing."""
+        sandbox = self._running(name)
+        if http_probe_url(port, path) is None:
+            return None
+        answer = sandbox.state.http.get((port, path))
+        return replace(answer, body=answer.body.encode()[:engine.HTTP_ANSWER_LIMIT].decode("utf-8", "ignore")) if answer else None
 
     def read_volume_file(self, name, volume, path):
         sandbox = self._running(name)

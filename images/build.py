@@ -180,13 +180,31 @@ def load_catalog() -> tuple[str, list[str], list[Entry]]:
                      course=item.get("course", False), package=item.get("package"),
                      version_cmd=item.get("version_cmd"))
                for item in data["images"]]
+    bases = [data["base"], *data.get("more_bases", [])]
+    check_catalog(entries, bases)
     for entry in entries:
         if entry.context is None:
             continue
         if not entry.dockerfile.is_file():
             raise BuildError(f"{entry.name}: no Dockerfile at {entry.dockerfile}")
         entry.froms = dockerfile_froms(entry.dockerfile)
-    return data["base"], [data["base"], *data.get("more_bases", [])], entries
+    return data["base"], bases, entries
+
+
+def check_catalog(entries: list[Entry], bases: list[str]) -> None:
+    """One tag, one image: a name may have an entry per version (nginx 1.22 and
+    1.26 are two images), but no tag may belong to two of them."""
+    owner: dict[str, Entry] = {}
+    for entry in entries:
+        if not entry.tags:
+            raise BuildError(f"{entry.name}: an entry of catalog.json needs at least one tag")
+        for ref in entry.refs:
+            if ref in owner and owner[ref] is not entry:
+                raise BuildError(f"{ref} is tagged by two entries of catalog.json")
+            owner[ref] = entry
+        if entry.context is None and entry.ref not in bases:
+            raise BuildError(f"{entry.name}: an entry without context publishes a base, "
+                             f"but {entry.ref} is not one ({', '.join(bases)})")
 
 
 def suite_of(tag: str) -> str:
@@ -221,9 +239,9 @@ def build_order(entries: list[Entry]) -> list[Entry]:
     def visit(entry: Entry) -> None:
         if entry in ordered:
             return
-        if entry.name in visiting:
+        if entry.ref in visiting:
             raise BuildError(f"{entry.name}: circular FROM")
-        visiting.add(entry.name)
+        visiting.add(entry.ref)
         for ref in entry.froms:
             if ref in by_ref:
                 visit(by_ref[ref])
@@ -717,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
         with step("images"):
             for entry in build_order(entries):
                 if entry.context is None:
-                    tags = tag_all(entry, inspect("image", base)["Id"], None)
+                    # A base published as it is (debian:bookworm-slim, debian:trixie-slim).
+                    tags = tag_all(entry, inspect("image", entry.ref)["Id"], None)
                 else:
                     tags = ensure_image(entry, force=args.force)
                 if entry.course:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from grader import checks
 from grader import engine as docker_engine
-from labs import queue, sandboxes
+from labs import queue, sandboxes, signals
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 log = logging.getLogger(__name__)
@@ -88,13 +88,17 @@ def grade(submission_id, *, engine):
     try:
         snapshot = engine.take_snapshot(
             sandbox.container_name, sandboxes.socket_dir(sandbox), files=checks.files_needed(task.check_name, task.check_params),
+            probes=checks.http_needed(task.check_name, task.check_params),
         )
     except docker_engine.EngineUnavailable as exc:
         log.warning("grading %s: sandbox %s did not answer: %s", submission.pk, sandbox.pk, exc)
         return _finish(submission, Submission.Status.ERROR, _("Your sandbox did not answer. Check again in a moment, or reset the sandbox."))
     verdict = checks.run_check(task.check_name, snapshot, task.check_params, submission.answer)
     status = Submission.Status.PASSED if verdict.passed else Submission.Status.FAILED
-    return _finish(submission, status, verdict.message, expected=verdict.expected, found=verdict.found)
+    graded = _finish(submission, status, verdict.message, expected=verdict.expected, found=verdict.found)
+    if graded.status == Submission.Status.PASSED:
+        signals.task_passed.send_robust(sender=Submission, submission=graded)
+    return graded
 
 
 def _finish(submission, status, message, *, expected="", found=""):

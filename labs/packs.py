@@ -89,6 +89,9 @@ def read_lab(check, relative, *, lessons):
     minutes = check.minutes(lab.get("minutes"), doc, ("minutes",), file)
     instructions = check.text(lab.get("instructions"), doc, ("instructions",), file)
 
+    # What a learner may run from this lab (its Markdown's sh blocks, its setup commands), checked once the file is read.
+    runnable_texts = [(lab.get("instructions"), _first_line(doc, ("instructions",), lab.get("instructions")))]
+    setup_commands = []
     setup, files = [], []
     steps = lab.get("setup") or []
     if not isinstance(steps, list):
@@ -108,6 +111,7 @@ def read_lab(check, relative, *, lessons):
             if "to" in step:
                 check.add(file, doc.line(*path, "to"), path + ("to",), "only a copy step has a destination")
             setup.append({"label": label, "run": command})
+            setup_commands.append((command, _first_line(doc, path + ("run",), step.get("run"))))
             continue
         source = check.text(step.get("copy"), doc, path + ("copy",), file)
         destination = step.get("to")
@@ -150,16 +154,25 @@ def read_lab(check, relative, *, lessons):
             check.add(file, doc.line(*path, "answer"), path + ("answer",), f"check {check_name} does not read an answer: remove answer")
         prompt = check.text(task.get("prompt"), doc, path + ("prompt",), file)
         hint = check.text(task.get("hint"), doc, path + ("hint",), file) if task.get("hint") is not None else ""
+        for key in ("prompt", "hint"):
+            runnable_texts.append((task.get(key), _first_line(doc, path + (key,), task.get(key))))
         tasks.append(PackTask(
             slug=task_slug, title=check.text(task.get("title"), doc, path + ("title",), file),
             prompt_html=markdown.render(prompt).html, check_name=check_name or "", check_params=params,
             answer_label=answer if isinstance(answer, str) else "", hint_html=markdown.render(hint).html if hint else "",
         ))
+    check.code_blocks(file, [(text, line) for text, line in runnable_texts if isinstance(text, str)], commands=setup_commands)
     return PackLab(
         slug=slug, title=title, summary=summary, minutes=minutes, source_path=relative.as_posix(),
         instructions_markdown=instructions, instructions_html=markdown.render(instructions).html,
         setup=setup, files=files, tasks=tasks,
     )
+
+
+def _first_line(doc, path, value):
+    """The line of the file where a text value starts: the next one for a block scalar (`key: |`)."""
+    line = doc.line(*path)
+    return line + 1 if isinstance(value, str) and value.endswith("\n") else line
 
 
 def load_lab(report, *, course, chapter, position, item, lessons_by_slug):

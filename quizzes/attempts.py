@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from quizzes import question_types
+from quizzes import question_types, signals
 from quizzes.models import Attempt, AttemptQuestion, Quiz
 
 # A submission sent as the countdown ends reaches the server a moment later; it is still on time.
@@ -103,6 +103,11 @@ def time_is_up(attempt, now=None):
     return attempt.deadline is not None and now > attempt.deadline + GRACE
 
 
+def slot_key(key):
+    """A slot id as a request names it: an int when it can be one (ASCII digits, a database's size), else as given."""
+    return int(key) if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 18 else key
+
+
 def save_answers(*, attempt, answers, now=None):
     """Save {slot id: raw answer}; return {slot id: message} for the answers refused (the others are saved)."""
     now = now or timezone.now()
@@ -110,7 +115,7 @@ def save_answers(*, attempt, answers, now=None):
         raise AttemptClosed(_("This attempt is already submitted: its answers can no longer change."))
     if time_is_up(attempt, now):
         raise AttemptClosed(_("Time is up: answers can no longer change."))
-    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in answers if isinstance(k, int)])}
+    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in answers if isinstance(k, int) and 0 < k < 2**63])}
     errors = {}
     for slot_id, raw in answers.items():
         slot = slots.get(slot_id)
@@ -148,7 +153,9 @@ def submit(*, attempt, now=None):
         total = sum(slot.points for slot in slots)
         score = sum(slot.score * slot.points for slot in slots) / total if total else 0.0
         Attempt.objects.filter(pk=attempt.pk).update(score=round(score, 4), is_late=cutoff is not None and now > cutoff)
-    return Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+    graded = Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+    signals.attempt_graded.send_robust(sender=Attempt, attempt=graded)
+    return graded
 
 
 def close_overdue(*, user, quiz=None, now=None):

@@ -40,6 +40,8 @@ class PackQuestion:
     explanation_html: str
     points: int
     spec: dict
+    # What the self-check graded: {"right": answers claimed right that grade right, "wrong": the same for wrong ones}.
+    self_checked: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -97,7 +99,7 @@ def read_quiz(check, relative, *, lessons):
 
     settings = _read_settings(check, doc, quiz, file, question_count=len(question_list or []))
     return PackQuiz(
-        slug=slug, title=title, summary=summary, intro_html=markdown.render(intro).html if intro else "",
+        slug=slug, title=title, summary=summary, intro_html=markdown.render(intro, runnable=False).html if intro else "",
         lesson_slug=lesson or "", source_path=relative.as_posix(), settings=settings, questions=questions,
     )
 
@@ -177,10 +179,23 @@ def read_question(check, doc, path, file, *, quiz_slug, require_explanation=True
     points = 1
     if data.get("points") is not None:
         points = reader.whole(data["points"], ("points",), what="a whole number of points (1 or more)") or 1
+    problems_before = len(check.problems)
     spec = question_type.read_spec(reader, data)
     if spec is None:
         return None
-    return PackQuestion(slug=slug, kind=kind, prompt_html=prompt_html, explanation_html=explanation_html, points=points, spec=spec)
+    checked = {"right": 0, "wrong": 0}
+    if len(check.problems) == problems_before:
+        # Each answer the question claims right (its key, its accepted answers) must grade right, each
+        # expected wrong answer wrong: a regex that misses its own examples is caught here, not by learners.
+        for rel, _raw, right, problem in question_types.self_check(kind, spec):
+            if problem:
+                reader.problem(rel, f"self-check: {problem}")
+            else:
+                checked["right" if right else "wrong"] += 1
+    return PackQuestion(
+        slug=slug, kind=kind, prompt_html=prompt_html, explanation_html=explanation_html, points=points, spec=spec,
+        self_checked=checked,
+    )
 
 
 def load_quiz(report, *, course, chapter, position, item, lessons_by_slug):
@@ -222,6 +237,10 @@ def describe_quiz(quiz):
         "slug": quiz.slug, "title": quiz.title, "questions": len(quiz.questions), "types": quiz.type_counts(),
         "draws": quiz.settings["pool_size"], "time_limit": quiz.settings["time_limit_minutes"],
         "attempts": quiz.settings["max_attempts"],
+        # Per question: how many of the answers it claims right, and wrong, were graded so by its own type.
+        "self_checks": [
+            {"slug": question.slug, "type": question.kind, **question.self_checked} for question in quiz.questions
+        ],
     }
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from courses.http import wants_json
+from courses.pager import pager_context
 from quizzes import attempts, question_types
 from quizzes.access import get_attempt_for_user, get_quiz_for_user
 from quizzes.models import Attempt
@@ -42,6 +43,7 @@ def quiz_detail(request, course_slug, quiz_slug):
         "course": quiz.course,
         "question_count": quiz.questions_per_attempt(quiz.questions.filter(is_published=True).count()),
         **standing,
+        **pager_context(request.user, quiz.course, "quizzes", quiz.slug),
     })
 
 
@@ -94,13 +96,13 @@ def _answers_from(request, attempt):
             raise _BadRequest(_("This request is too large."))
         try:
             data = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             raise _BadRequest(_("This request is not valid JSON.")) from None
         if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
             raise _BadRequest(_("Missing field: answers."))
         answers = {}
         for key, value in data["answers"].items():
-            answers[int(key) if str(key).isdigit() else key] = value
+            answers[attempts.slot_key(key)] = value
         return answers
     ids = request.POST.getlist("slot")
     if not ids:

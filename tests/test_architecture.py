@@ -11,7 +11,8 @@ ALLOWED = {
     "quizzes": {"courses", "grader"},
     "labs": {"courses", "grader"},
     "classrooms": {"courses", "quizzes", "labs", "grader"},
-    "drydock": {"courses", "quizzes", "labs", "grader", "classrooms"},
+    "lti": {"courses", "quizzes", "labs", "classrooms"},
+    "drydock": {"courses", "quizzes", "labs", "grader", "classrooms", "lti"},
 }
 
 

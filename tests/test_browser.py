@@ -56,9 +56,15 @@ def test_learner_pulls_a_tag_in_the_browser_terminal_and_the_task_turns_green(le
     page.wait_for_selector("#terminal[data-ready='1']", timeout=30_000)
     page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)
 
-    page.click("#terminal")
-    page.keyboard.type("docker pull nginx:1.22\n")
+    # The Run button of the instructions' first block types its commands into the terminal.
+    runnable = page.locator(".prose pre > code.runnable")
+    assert runnable.count() == page.locator(".run-button").count() >= 3
+    assert runnable.first.inner_text().startswith("docker pull nginx:1.22\n")
+    page.locator(".run-button").first.click()
     page.wait_for_function("document.querySelector('#terminal').innerText.includes('Downloaded newer image')", timeout=60_000)
+    # A line ending in a backslash goes on with the next: one command, as a shell reads it.
+    typed = page.evaluate("window.drydockTerminal.commands('docker run -d \\\\\\n  --name web \\\\\\n  nginx:1.26\\n\\n# note\\ndocker ps\\n')")
+    assert typed == ["docker run -d --name web nginx:1.26", "docker ps"]
 
     task = page.locator("#tache-tirer-nginx-1-22")
     task.locator("button[type=submit]").click()

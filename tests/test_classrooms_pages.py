@@ -128,6 +128,7 @@ def test_quiz_statistics_page_documents_and_shows_the_indices(ines_client, world
     page = ines_client.get(url("quiz_statistics", world)).text
     assert "Facility index" in page and "Moodle" in page and "rest of the attempt" in page
     assert "71 %" in page and "50 %" in page and "2 (50 %)" in page
+    assert "Top wrong answers" in page and "1 (25 %) — <code>ip</code>" in page
 
 
 def test_lab_statistics_page_shows_medians_and_frequent_failures(ines_client, world):

@@ -96,3 +96,21 @@ def test_statistics_of_another_classroom_count_only_its_learners(world):
 def test_quiz_statistics_keep_each_attempts_score_for_the_distribution(world):
     [entry] = statistics.quiz_statistics(world.class_a)
     assert sorted(round(score, 4) for score in entry.scores) == [0, 0.3333, 0.6667, 1]
+
+
+def test_top_wrong_answers_group_spellings_that_grade_alike_most_frequent_first():
+    spec = {"accept": ["docker images --no-trunc"], "wrong": []}
+    typed = ["docker images -a", "docker image ls --all", "docker images -a", "docker ps", "docker ps", "docker ps", "docker imagez", None, ""]
+    assert statistics.top_wrong_answers(Question.Kind.COMMAND, spec, typed) == [
+        {"text": "docker images -a", "count": 3, "spellings": 2},
+        {"text": "docker ps", "count": 3, "spellings": 1},
+        {"text": "docker imagez", "count": 1, "spellings": 1},
+    ]
+    short = {"accept": ["IPAddress"], "case_sensitive": False}
+    assert statistics.top_wrong_answers(Question.Kind.SHORT, short, ["Ip", "ip", "IP adresse"], limit=1) == [{"text": "Ip", "count": 2, "spellings": 2}]
+
+
+def test_quiz_statistics_show_what_learners_typed_for_typed_answers(world):
+    [(_quiz, _attempts, (q1, q2, q3))] = statistics.quiz_statistics(world.class_a)
+    assert q3.wrong_answers == [{"text": "ip", "count": 1, "spellings": 1, "percent": 25}]
+    assert q1.wrong_answers == [] and q2.wrong_answers == []

@@ -16,12 +16,13 @@ from django.conf import settings
 
 from grader import engine
 from grader.fake_engine import FakeEngine
-from grader.snapshot import Volume
+from grader.snapshot import BUILDKIT_STEP, BuildRecord, Container, HistoryEntry, HttpAnswer, Image, Volume, http_probe_url
 from labs.models import Lab, Sandbox
 from labs.packs import archive_folder
 from labs.sandboxes import spec_for
 
 READY_TIMEOUT = 30
+BUILT_DOCKERFILE = 'FROM busybox:1.35\nWORKDIR /srv\nRUN echo hi > /hi\nLABEL cours=drydock\nCMD ["cat", "/hi"]\n'
 _numbers = count(1)
 
 
@@ -63,6 +64,36 @@ class FakeHarness(Harness):
         self.engine.sandboxes[spec.name].daemon_answers = False
         return spec.socket_dir
 
+    def build(self, name, tag):
+        """What a nested Docker 26 holds after BUILT_DOCKERFILE was built: the image, its base's steps first, and BuildKit's records."""
+        sandbox = self.engine.sandboxes[name]
+        base = (HistoryEntry(created=1, created_by="/bin/sh -c #(nop) COPY dir:0 in / ", size=1_982_357),
+                HistoryEntry(created=2, created_by='/bin/sh -c #(nop)  CMD ["sh"]', empty_layer=True))
+        image = Image(
+            id="sha256:" + "b1" * 32, tags=(tag,), layers=("sha256:" + "01" * 32, "sha256:" + "02" * 32, "sha256:" + "03" * 32), created="3", size=1_982_360,
+            cmd=("cat", "/hi"), working_dir="/srv", labels={"cours": "drydock"},
+            history=base + (HistoryEntry(created=3, created_by="WORKDIR /srv", comment=BUILDKIT_STEP),
+                            HistoryEntry(created=3, created_by="RUN /bin/sh -c echo hi > /hi # buildkit", comment=BUILDKIT_STEP, size=3),
+                            HistoryEntry(created=3, created_by="LABEL cours=drydock", comment=BUILDKIT_STEP, empty_layer=True),
+                            HistoryEntry(created=3, created_by='CMD ["cat" "/hi"]', comment=BUILDKIT_STEP, empty_layer=True)),
+        )
+        records = (BuildRecord(id="r1", description="mount / from exec /bin/sh -c echo hi > /hi", created=3, last_used=3, usage_count=1),)
+        sandbox.state = replace(sandbox.state, images=sandbox.state.images + (image,), build_cache=sandbox.state.build_cache + records)
+
+    def live_a_life(self, name):
+        sandbox = self.engine.sandboxes[name]
+        common = {"image": "busybox:1.35", "image_id": "sha256:" + "0f" * 32, "started_at": "2026-12-01T10:00:05.2Z"}
+        sandbox.state = replace(sandbox.state, containers=(
+            Container(id="1" * 64, name="veilleur", status="running", finished_at="2026-12-01T10:00:04.9Z", restart_policy="unless-stopped",
+                      health="healthy", command=("sleep", "300"), **common),
+            Container(id="2" * 64, name="fragile", status="exited", exit_code=3, finished_at="2026-12-01T10:00:06Z", restart_policy="on-failure",
+                      restart_max_retries=2, restart_count=2, command=("sh", "-c", "exit 3"), **common),
+        ))
+
+    def serve_http(self, name, port, text):
+        sandbox = self.engine.sandboxes[name]
+        sandbox.state = replace(sandbox.state, http={**sandbox.state.http, (port, "/"): HttpAnswer(200, text)})
+
     def lose_image(self, image):
         self.engine.missing_images.add(image)
 
@@ -98,6 +129,34 @@ class RealHarness(Harness):
 
     def write_volume_file(self, name, volume, path, text):
         script = f"docker volume create {volume} >/dev/null && printf %s {shlex.quote(text)} > /var/lib/docker/volumes/{volume}/_data/{path}"
+        docker("exec", name, "sh", "-c", script)
+
+    def build(self, name, tag):
+        script = f"printf '%s' {shlex.quote(BUILT_DOCKERFILE)} | docker build -q -t {tag} - >/dev/null && docker pull -q busybox:1.35 >/dev/null"
+        built = docker("exec", name, "sh", "-c", script, check=False)
+        assert built.returncode == 0, built.stdout + built.stderr
+
+    def live_a_life(self, name):
+        """veilleur: a restart policy and a healthcheck, stopped then started; fragile: exits 3, restarted twice by its policy."""
+        script = """
+        set -e
+        docker run -d --name veilleur --restart unless-stopped --health-cmd true --health-interval 1s busybox:1.35 sleep 300 >/dev/null
+        docker stop -t 0 veilleur >/dev/null && docker start veilleur >/dev/null
+        docker run -d --name fragile --restart on-failure:2 busybox:1.35 sh -c 'exit 3' >/dev/null
+        for i in $(seq 100); do
+            [ "$(docker inspect -f '{{.State.Health.Status}}' veilleur) $(docker inspect -f '{{.RestartCount}} {{.State.Status}}' fragile)" = "healthy 2 exited" ] && exit 0
+            sleep 0.2
+        done
+        exit 1
+        """
+        docker("exec", name, "sh", "-c", script)
+
+    def serve_http(self, name, port, text):
+        """A nested container publishing `port`, whose web server answers `text` at /."""
+        script = (
+            f"docker run -d -p {port}:8000 -e TEXT={shlex.quote(text)} busybox:1.35 sh -c 'mkdir /www && echo \"$TEXT\" > /www/index.html && httpd -f -p 8000 -h /www'"
+            f" >/dev/null && for i in $(seq 50); do curl -sf localhost:{port}/ >/dev/null && exit 0; sleep 0.1; done; exit 1"
+        )
         docker("exec", name, "sh", "-c", script)
 
     def silence_daemon(self, spec):
@@ -200,6 +259,48 @@ def test_a_volume_file_is_read_and_no_path_leaves_its_volume(harness, started):
     assert harness.engine.read_volume_file(started.name, "../donnees", "message.txt") is None
 
 
+def test_a_built_image_shows_its_configuration_its_history_and_the_build_cache(harness, started):
+    harness.build(started.name, "essai:1")
+    snapshot = harness.engine.take_snapshot(started.name, started.socket_dir)
+    image = snapshot.image("essai:1")
+    assert image.cmd == ("cat", "/hi") and image.entrypoint == () and image.working_dir == "/srv" and image.user == ""
+    assert image.labels.get("cours") == "drydock" and image.size > 0 and not image.digests
+    own = [step for step in image.history if step.comment == BUILDKIT_STEP]
+    assert [(step.instruction, step.empty_layer) for step in own] == [
+        ("WORKDIR /srv", False), ("RUN /bin/sh -c echo hi > /hi", False), ("LABEL cours=drydock", True), ('CMD ["cat" "/hi"]', True),
+    ]
+    # Oldest first, in Unix seconds; the base's steps come before, and one step adds each layer.
+    assert [step.created for step in image.history] == sorted(step.created for step in image.history) and own[0].created > 0
+    assert len(image.layers) == sum(not step.empty_layer for step in image.history)
+    run = [record for record in snapshot.build_cache if "echo hi" in record.description]
+    assert run and run[0].created == own[1].created and run[0].usage_count >= 1
+
+
+def test_a_published_port_answers_a_probe_and_no_probe_leaves_the_sandboxs_loopback(harness, started):
+    harness.serve_http(started.name, 8080, "Bonjour du port")
+    snapshot = harness.engine.take_snapshot(started.name, started.socket_dir, probes=[(8080, "/"), (8081, "/")])
+    assert snapshot.http[(8080, "/")].status == 200 and "Bonjour du port" in snapshot.http[(8080, "/")].body
+    assert snapshot.http[(8081, "/")] is None
+    # The lab names a port and a path; neither can name another host, another scheme or curl's options.
+    for port, path in [
+        (0, "/"), (65536, "/"), ("8080", "/"), (True, "/"), (8080, ""), (8080, "index.html"),
+        (8080, "@drydock-registry:5000/v2/"), (8080, "//drydock-registry:5000/v2/"), (8080, "/ -x drydock-registry:5000"),
+        (8080, "http://drydock-registry:5000/"), (8080, "/{a,b}"), (8080, "/\ndrydock-registry"),
+    ]:
+        assert http_probe_url(port, path) is None, (port, path)
+        assert harness.engine.fetch_http(started.name, port, path) is None, (port, path)
+
+
+def test_what_a_container_went_through_is_described(harness, started):
+    harness.live_a_life(started.name)
+    snapshot = harness.engine.take_snapshot(started.name, started.socket_dir)
+    veilleur, fragile = snapshot.container("veilleur"), snapshot.container("fragile")
+    assert (veilleur.status, veilleur.restart_policy, veilleur.restart_count, veilleur.health) == ("running", "unless-stopped", 0, "healthy")
+    assert veilleur.started_again and veilleur.command == ("sleep", "300")
+    assert (fragile.status, fragile.exit_code, fragile.restart_policy, fragile.restart_max_retries) == ("exited", 3, "on-failure", 2)
+    assert fragile.restart_count == 2 and fragile.health == "" and fragile.command == ("sh", "-c", "exit 3")
+
+
 def test_memory_use_is_counted_in_bytes(harness, started):
     used = harness.engine.memory_usage_bytes(started.name)
     assert isinstance(used, int) and used > 0
@@ -272,6 +373,7 @@ def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_p
         "memory_usage_bytes": lambda: silent.memory_usage_bytes(spec.name),
         "take_snapshot": lambda: silent.take_snapshot(spec.name, str(tmp_path)),
         "read_volume_file": lambda: silent.read_volume_file(spec.name, "donnees", "message.txt"),
+        "fetch_http": lambda: silent.fetch_http(spec.name, 8080, "/"),
         "open_terminal": lambda: silent.open_terminal(spec.name),
         "resize_terminal": lambda: silent.resize_terminal("no-such-exec", rows=24, cols=80),
         "sweep_folders": lambda: silent.sweep_folders(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(), older_than=0),

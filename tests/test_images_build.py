@@ -33,3 +33,73 @@ def test_the_build_and_the_platform_agree_on_the_names_in_this_run(settings):
 def test_a_mirror_that_is_not_a_registry_container_stops_the_build_with_a_clear_error(mirror):
     with pytest.raises(build.BuildError, match="must be http://<registry container name>:<port>"):
         build.registry_address({"SANDBOX_REGISTRY_MIRROR": mirror})
+
+
+# --- The catalogue: two nginx versions, one image under several tags, shared bases ------------
+
+
+def course_entries():
+    _, _, entries = build.load_catalog()
+    return {ref: entry for entry in entries if entry.course for ref in entry.refs}
+
+
+def test_nginx_latest_is_the_1_26_image_under_its_full_version_tag_and_1_22_is_another():
+    entries = course_entries()
+    assert entries["nginx:latest"] is entries["nginx:1.26"] is entries["nginx:1.26.3"]
+    assert entries["nginx:1.22"] is entries["nginx:1.22.1"]
+    assert entries["nginx:1.22"] is not entries["nginx:1.26"]
+    assert entries["nginx:1.22"].froms == ["debian:bookworm-slim"]
+    assert entries["nginx:1.26"].froms == ["debian:trixie-slim"]
+
+
+def test_the_bookworm_images_share_their_base_and_nginx_1_26_shares_trixie_with_published_images():
+    entries = course_entries()
+    for ref in ("nginx:1.22", "redis:7.0", "httpd:2.4", "node:18"):
+        assert entries[ref].froms == ["debian:bookworm-slim"], ref
+    # debian:trixie-slim is a course image itself, and registry:2 is built on it too.
+    assert entries["debian:trixie-slim"].context is None and "debian:13-slim" in entries
+    assert entries["registry:2"].froms == ["debian:trixie-slim"]
+
+
+def test_registry_2_is_a_writable_registry_on_5000_with_its_storage_a_volume():
+    dockerfile = (BASE_DIR / "images" / "registry-2" / "Dockerfile").read_text()
+    config = (BASE_DIR / "images" / "registry-2" / "config.yml").read_text()
+    assert "VOLUME /var/lib/registry" in dockerfile and "EXPOSE 5000" in dockerfile
+    assert "rootdirectory: /var/lib/registry" in config and "addr: :5000" in config
+    assert "readonly" not in config
+    assert {"registry:2", "registry:latest", "registry:2.8.3"} <= set(course_entries())
+
+
+def test_every_versioned_entry_lists_its_full_version_tag_so_packs_can_name_it():
+    _, _, entries = build.load_catalog()
+    for entry in entries:
+        if entry.package or entry.version_cmd:
+            assert any(build.re.fullmatch(r"\d+\.\d+\.\d+", tag) for tag in entry.tags), entry.name
+
+
+def test_a_tag_claimed_by_two_entries_or_a_base_that_is_not_one_stops_the_build():
+    one = build.Entry(name="nginx", tags=["1.22", "latest"], context="nginx-1.22", course=True)
+    two = build.Entry(name="nginx", tags=["1.26", "latest"], context="nginx-1.26", course=True)
+    with pytest.raises(build.BuildError, match="nginx:latest is tagged by two entries"):
+        build.check_catalog([one, two], ["debian:bookworm-slim"])
+    base = build.Entry(name="debian", tags=["sid-slim"], context=None, course=True)
+    with pytest.raises(build.BuildError, match="debian:sid-slim is not one"):
+        build.check_catalog([base], ["debian:bookworm-slim"])
+    build.check_catalog([one, build.Entry(name="nginx", tags=["1.26"], context="nginx-1.26", course=True)], ["debian:bookworm-slim"])
+
+
+def test_two_entries_of_one_name_are_built_in_from_order():
+    _, _, entries = build.load_catalog()
+    order = [entry.ref for entry in build.build_order(entries)]
+    assert order.index("debian:trixie-slim") < order.index("nginx:1.26") and order.index("debian:bookworm-slim") < order.index("nginx:1.22")
+
+
+@pytest.mark.integration
+def test_the_course_registry_serves_every_catalogue_tag_one_image_per_entry():
+    port = int(build.os.environ.get("DRYDOCK_REGISTRY_PORT", "5000"))
+    _, _, entries = build.load_catalog()
+    for entry in (e for e in entries if e.course):
+        ids = {tag: build.registry_image_id(port, f"library/{entry.name}", tag) for tag in entry.tags}
+        assert None not in ids.values(), f"{entry.name}: not served: {[t for t, i in ids.items() if i is None]}"
+        assert len(set(ids.values())) == 1, f"{entry.name}: {ids}"
+    assert build.registry_image_id(port, "library/nginx", "1.22") != build.registry_image_id(port, "library/nginx", "1.26")

@@ -39,8 +39,8 @@ def test_anonymous_visitors_are_sent_to_log_in_from_a_lab(client, lab):
 def test_lab_page_shows_instructions_tasks_and_a_start_button(learner_client, lab):
     page = learner_client.get(lab.get_absolute_url()).text
     assert "Tirer nginx en version 1.22" in page and "Démarrer le bac à sable" in page
-    assert 'class="language-sh"' in page
-    assert "0 sur 4 tâches faites" in page
+    assert 'class="runnable language-sh"' in page
+    assert "0 sur 5 tâches faites" in page
 
 
 def test_another_learner_cannot_see_check_extend_or_stop_my_sandbox(client, learner, bob, lab):

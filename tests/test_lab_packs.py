@@ -111,3 +111,14 @@ def test_removed_lab_is_unpublished(db, lab_pack):
     lab_pack.write()
     assert load_pack(read_pack(root)).unpublished["labs"] == 1
     assert not Lab.objects.get().is_published
+
+
+def test_every_check_is_used_by_a_shipped_lab(shipped_pack):
+    """A check no lab names is dead code that looks tested: wire it into a lab or delete it."""
+    import yaml
+
+    from grader.checks import CHECKS
+    from tests.conftest import SHIPPED_PACK
+
+    used = {task["check"] for path in (SHIPPED_PACK / "labs").glob("*.yaml") for task in yaml.safe_load(path.read_text())["tasks"]}
+    assert set(CHECKS) - used == set()

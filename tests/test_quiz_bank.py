@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from quizzes import attempts
+from quizzes.question_types import clean, grade
 from quizzes.models import Attempt, Question, Quiz
 from tests.quizzes import right_answers
 
@@ -56,3 +57,53 @@ def test_every_shipped_quiz_can_be_taken_and_hides_its_answers_until_submitted(l
         assert results.status_code == 200
     assert Attempt.objects.filter(user=learner, score=1).count() == len(quizzes)
     assert Question.objects.filter(quiz__course=shipped_course).count() >= 40
+
+
+def bank_question(shipped_pack, slug):
+    return next(q for quiz in shipped_pack.activities("quizzes") for q in quiz.questions if q.slug == slug)
+
+
+def right(question, answer):
+    return grade(question.kind, question.spec, clean(question.kind, question.spec, answer)).score == 1
+
+
+def test_every_explanation_explains(shipped_pack):
+    for quiz in shipped_pack.activities("quizzes"):
+        for question in quiz.questions:
+            assert len(re.sub(r"<[^>]+>", "", question.explanation_html)) >= 80, question.slug
+
+
+def test_the_ip_question_takes_the_form_the_lesson_recommends(shipped_pack):
+    question = bank_question(shipped_pack, "adresse-ip")
+    for answer in (
+        "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' web",
+        "docker inspect -f '{{ range .NetworkSettings.Networks }}{{ .IPAddress }}{{ end }}' web",
+        "docker container inspect --format='{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web",
+        "docker inspect -f '{{ .NetworkSettings.IPAddress }}' web",
+    ):
+        assert right(question, answer), answer
+    assert "range .NetworkSettings.Networks" in question.spec["accept"][0]  # what the review shows as right
+
+
+def test_the_volume_questions_take_mount_and_name(shipped_pack):
+    mount = bank_question(shipped_pack, "monter-un-volume")
+    assert right(mount, "docker run --rm --mount source=data,target=/data debian:bookworm-slim cat /data/message.txt")
+    assert right(mount, "docker run --mount type=volume,src=data,dst=/data --rm debian:bookworm-slim cat /data/message.txt")
+    create = bank_question(shipped_pack, "creer-un-volume")
+    assert right(create, "docker volume create --name data") and right(create, "docker volume create data")
+
+
+def test_the_weak_items_of_the_bank_are_rewritten(shipped_pack):
+    """Issue 13: one order only, no absolute rule against the lessons, shared layers, no version trivia, no answer in a prompt."""
+    questions = [q for quiz in shipped_pack.activities("quizzes") for q in quiz.questions]
+    texts = {q.slug: q.prompt_html + q.explanation_html for q in questions}
+    assert "marche aussi" not in texts["ordre-d-une-application"]
+    assert bank_question(shipped_pack, "serveur-docker").kind == "single"
+    assert "base critique" in texts["serveur-docker"]  # the exception the lesson on limits makes
+    shared = bank_question(shipped_pack, "ce-qui-est-partage").spec["choices"]
+    assert any(c["correct"] and "couches" in c["html"] for c in shared)
+    assert not any(re.search(r"version \d+", text) and "AUTOMATED" in text for text in texts.values())
+    assert "nombre-de-services-lamp" not in texts
+    for question in questions:
+        if question.kind == "numeric":
+            assert not re.search(rf"(?<![\w.:-]){question.spec['answer']:g}(?![\w.])", question.prompt_html), question.slug

@@ -4,7 +4,7 @@ import pytest
 from django.http import QueryDict
 from django.utils import translation
 
-from quizzes.question_types import AnswerRefused, answer_from_form, clean, grade
+from quizzes.question_types import AnswerRefused, answer_from_form, clean, grade, same_answer, self_check
 
 SINGLE = {"choices": [
     {"id": "a", "html": "Elle s'exécute", "correct": False, "feedback_html": "<p>Non : une image est inerte.</p>"},
@@ -136,8 +136,8 @@ def test_command_feedback_says_what_is_wrong():
     assert grade("command", COMMAND, "docker images --notrunc").feedback == ("<p>Unknown flag for docker image ls: --notrunc.</p>",)
     assert grade("command", COMMAND, "docker images -a").feedback == ("<p>Right command, but not with the right options or arguments.</p>",)
     assert grade("command", COMMAND, "docker ps --no-trunc").feedback == ("<p>This command does something else.</p>",)
-    assert grade("command", COMMAND, "docker images <script>").feedback == ("<p>Right command, but not with the right options or arguments.</p>",)
-    escaped = grade("command", COMMAND, "docker <b>").feedback[0]
+    assert grade("command", COMMAND, "docker images '<script>'").feedback == ("<p>Right command, but not with the right options or arguments.</p>",)
+    escaped = grade("command", COMMAND, "docker '<b>'").feedback[0]
     assert "<b>" not in escaped and "&lt;b&gt;" in escaped
 
 
@@ -156,6 +156,7 @@ def test_no_answer_scores_zero_and_says_so():
     ("short", SHORT, 42, "This answer must be a text."),
     ("numeric", NUMERIC, "douze", "Enter a number, such as 12 or 1,5."),
     ("numeric", NUMERIC, True, "Enter a number."),
+    ("numeric", NUMERIC, ["12"], "Enter a number."),
     ("numeric", NUMERIC, "1" * 41, "This answer is too long (40 characters at most)."),
     ("command", COMMAND, "docker images " + "x" * 300, "This answer is too long (300 characters at most)."),
     ("matching", MATCHING, {"p9": "o1"}, "This item is not one of the question's items."),
@@ -181,3 +182,43 @@ def test_a_form_gives_each_type_its_raw_answer():
     assert answer_from_form("ordering", ORDERING, data, "q-3") == {"i1": "2"}
     assert answer_from_form("command", COMMAND, data, "q-4") == "docker ps"
     assert answer_from_form("single", SINGLE, data, "q-9") is None
+
+
+def test_an_accented_regex_matches_the_answers_folded_like_it():
+    spec = {**SHORT, "accept": [], "regex": "conteneurs? arrêtés?"}
+    for answer in ("conteneur arrêté", "Conteneurs arretes", "CONTENEUR  ARRÊTÉS", "conteneur arrete\u0301"):
+        assert score("short", spec, answer) == 1, answer
+    assert score("short", spec, "conteneur") == 0
+    strict = {**spec, "ignore_accents": False}
+    assert score("short", strict, "conteneur arrêté") == 1
+    assert score("short", strict, "conteneur arrete") == 0
+
+
+def test_short_answers_fold_typographic_look_alikes():
+    spec = {**SHORT, "accept": ["l'image de base", "docker-compose"]}
+    for answer in ("l\u2019image de base", "l'image\u00a0de\u202fbase", "l'ima\u200bge de base", "docker\u2013compose"):
+        assert score("short", spec, answer) == 1, answer
+
+
+def test_a_right_command_with_shell_around_it_is_right_and_says_what_was_left_aside():
+    result = grade("command", COMMAND, clean("command", COMMAND, "$ docker images --no-trunc | more"))
+    assert result.score == 1
+    assert result.feedback == ("<p>Only the docker command is graded; left aside: | more.</p>",)
+    assert grade("command", COMMAND, "docker images --no-trunc").feedback == ()
+
+
+def test_typed_answers_that_grade_alike_are_grouped_as_one():
+    assert same_answer("command", COMMAND, "docker images -a") == same_answer("command", COMMAND, "docker image ls --all | more")
+    assert same_answer("short", SHORT, "Dócker  HUB") == same_answer("short", SHORT, "docker hub")
+    assert same_answer("numeric", NUMERIC, "12,0") == same_answer("numeric", NUMERIC, "12")
+
+
+def test_self_check_grades_the_answers_a_question_claims_right_or_wrong():
+    assert [(rel, right, problem) for rel, _raw, right, problem in self_check("command", COMMAND)] == [
+        (("accept", 0), True, ""), (("accept", 1), True, ""), (("wrong", 0, "answer"), False, ""),
+    ]
+    loose = {**SHORT, "wrong": [{"answer": "DOCKER HUB", "feedback_html": ""}]}
+    [*_, (rel, _raw, right, problem)] = self_check("short", loose)
+    assert rel == ("wrong", 0, "answer") and problem == "'DOCKER HUB' is given as wrong but grades right"
+    assert all(not problem for kind, spec in (("single", SINGLE), ("multiple", MULTIPLE), ("true_false", TRUE_FALSE),
+               ("numeric", NUMERIC), ("matching", MATCHING), ("ordering", ORDERING)) for *_, problem in self_check(kind, spec))

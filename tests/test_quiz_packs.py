@@ -207,3 +207,38 @@ def test_summary_counts_quizzes_and_question_types(db, pack_builder, capsys):
 
 def test_the_fixture_quiz_has_one_question_of_every_type():
     assert len({q["type"] for q in QUIZ["questions"]}) == 8
+
+
+def test_an_accepted_answer_that_misses_its_own_regex_is_refused_at_load(pack_builder):
+    root = add_quiz(pack_builder, with_question(3, accept=["conteneur arrêté", "conteneur stoppé"], regex="conteneurs? arrêtés?", case_sensitive=False, wrong=[])).write()
+    [problem] = problems_of(root)
+    assert "questions[3].accept[1]: 'conteneur stoppé' does not match the question's regex (folded as answers are)" in problem
+    assert "conteneur stoppé" in line_of(root, problem)
+
+
+def test_an_expected_wrong_answer_that_grades_right_is_refused_at_load(pack_builder):
+    root = add_quiz(pack_builder, with_question(3, case_sensitive=False)).write()  # "IpAddress" is then "IPAddress"
+    [problem] = problems_of(root)
+    assert "questions[3].wrong[0].answer: self-check: 'IpAddress' is given as wrong but grades right" in problem
+    root = add_quiz(pack_builder, with_question(4, tolerance=60, wrong=[{"answer": 64, "feedback": "Empreinte complète."}])).write()
+    [problem] = problems_of(root)
+    assert "questions[4].wrong[0].answer: self-check: '64.0' is given as wrong but grades right" in problem
+
+
+def test_the_commands_of_the_cli_reference_are_accepted_answers(pack_builder):
+    lines = ["docker --version", "docker -v", "docker run --help", "docker image rmi nginx:1.26", "docker system info",
+             "docker volume create --name data", "docker inspect web | more"]
+    pack = read_pack(add_quiz(pack_builder, with_question(7, accept=lines, wrong=[])).write())
+    assert pack.activities("quizzes")[0].questions[7].spec["accept"] == lines
+
+
+def test_check_reports_the_self_check_of_every_question(db, pack_builder, capsys):
+    root = add_quiz(pack_builder).write()
+    call_command("load_course", str(root), "--check")
+    out = capsys.readouterr().out
+    assert "self-check: 8 answers given as right grade right, 7 given as wrong grade wrong" in out
+    assert "✓ champ (short): 1 accepted, 1 expected wrong" in out
+    assert "✓ lister (command): 1 accepted, 1 expected wrong" in out
+    call_command("load_course", str(root), "--check", "--json")
+    checks = json.loads(capsys.readouterr().out)["chapters"][0]["quizzes"][0]["self_checks"]
+    assert checks[7] == {"slug": "lister", "type": "command", "right": 1, "wrong": 1}

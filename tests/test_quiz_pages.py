@@ -243,7 +243,8 @@ def test_attempt_and_results_pages_run_a_fixed_number_of_queries(learner_client,
     learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, right_answers(slots)))
     with django_assert_max_num_queries(6):
         assert learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).status_code == 200
-    with django_assert_max_num_queries(8):
+    # Three of these make the pager's path (the lessons, then each kind of activity), whatever the course's size.
+    with django_assert_max_num_queries(10):
         assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
 
 
@@ -262,3 +263,17 @@ def test_staff_can_browse_quizzes_questions_and_attempts_in_the_admin(client, le
 
 def test_the_fixture_quiz_has_eight_questions():
     assert len(QUIZ["questions"]) == 8
+
+
+def test_a_command_typed_with_a_long_dash_is_refused_in_french_with_what_to_type(learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    command = attempt.slots.get(kind="command")
+    url = reverse("quizzes:attempt_save", args=[attempt.pk])
+    refused = learner_client.post(url, {"slot": str(command.pk), f"q-{command.pk}": "docker images \u2014no-trunc"}, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {str(command.pk): "Un tiret long \u2014 précède no-trunc : tapez deux traits d'union, --no-trunc."}
+    saved = learner_client.post(url, {"slot": str(command.pk), f"q-{command.pk}": "docker images --no-trunc | more"}, HTTP_ACCEPT="application/json")
+    assert saved.status_code == 200
+    learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
+    results = learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).text
+    assert "Seule la commande docker est notée ; laissé de côté : | more." in results

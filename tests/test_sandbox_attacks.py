@@ -331,3 +331,30 @@ def test_a_killed_sandbox_and_a_disk_a_crash_left_end_in_a_clear_state_with_noth
     assert not (folder / "disk").is_mount() and not folder.exists()
     mounts = Path("/proc/self/mounts").read_text()
     assert str(folder) not in mounts and str(crashed) not in mounts
+
+
+def test_the_graders_http_probe_reaches_only_the_sandboxs_own_loopback_and_reads_a_bounded_answer(sandbox):
+    probe = lambda port, path="/": engine.default().fetch_http(sandbox.container_name, port, path)  # noqa: E731
+    # The learner's ~/.curlrc sends their own curl through the registry; the probe does not read it (-q).
+    run_in(sandbox, "printf 'proxy = \"http://drydock-registry:5000\"\\n' > /root/.curlrc")
+    reached = run_in(sandbox, "curl -s -o /dev/null -w '%{http_code}' -m 3 http://localhost:5000/v2/").output
+    assert reached == "200", reached  # what the learner's own curl reaches that way
+    assert probe(5000, "/v2/") is None
+    for port, path in [(5000, "@drydock-registry:5000/v2/"), (5000, "//drydock-registry:5000/v2/"), ("drydock-registry:5000", "/v2/")]:
+        assert probe(port, path) is None
+    run_in(sandbox, "rm /root/.curlrc")
+    # A page far larger than the limit: read up to the limit, no further.
+    served = run_in(sandbox, """
+    docker run -d -p 8080:8000 busybox:1.35 sh -c 'mkdir /www && head -c 5000000 /dev/zero | tr "\\\\0" a > /www/index.html && httpd -f -p 8000 -h /www' >/dev/null
+    for i in $(seq 50); do curl -sf -o /dev/null localhost:8080/ && echo serving && break; sleep 0.1; done
+    """, timeout=60)
+    assert "serving" in served.output, served.output
+    answer = probe(8080)
+    assert answer.status == 200 and 0 < len(answer.body) < engine.HTTP_ANSWER_LIMIT and set(answer.body) == {"a"}
+    # A program of the learner's mounted over curl, printing without end: bounded in bytes and time, believed like their own daemon.
+    flooded = run_in(sandbox, "printf '#!/bin/sh\\nyes \"HTTP/1.1 200 OK\"\\n' > /root/flood && chmod +x /root/flood && mount --bind /root/flood /usr/bin/curl && echo mounted")
+    assert "mounted" in flooded.output, flooded.output
+    started = time.monotonic()
+    answer = probe(8080)
+    assert time.monotonic() - started < engine.HTTP_PROBE_SECONDS + 6
+    assert answer is None or len(answer.body) < engine.HTTP_ANSWER_LIMIT

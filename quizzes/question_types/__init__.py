@@ -10,6 +10,7 @@ its template, then `makemigrations` for the new choice of `Question.kind`.
 The functions below are what the attempt workflow and the pages call, by kind.
 """
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from quizzes.question_types.base import AnswerRefused, Grade, message
@@ -21,7 +22,7 @@ from quizzes.question_types.ordering import Ordering
 from quizzes.question_types.short import Short
 from quizzes.question_types.true_false import TrueFalse
 
-__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade", "view"]
+__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade", "same_answer", "self_check", "view"]
 
 # In this order in the choices of Question.kind and in the pack checker's messages.
 TYPES = {question_type.kind: question_type for question_type in (
@@ -54,3 +55,31 @@ def view(kind, spec, order, answer, *, name, review=False):
         "feedback_in_place": question_type.feedback_in_place,
         **question_type.view(spec, order, answer, review=review),
     }
+
+
+def same_answer(kind, spec, answer):
+    """For the types answered by typing: the form under which two answers that grade alike are counted as one."""
+    return TYPES[kind].same_answer(spec, answer)
+
+
+def self_check(kind, spec):
+    """Grade the answers the question itself claims right or wrong (its key, its accepted and expected wrong answers).
+
+    [(rel path, raw answer, right?, problem)]: `problem` is "" when the claim holds,
+    else what went wrong, in English, for the pack checker.
+    """
+    results = []
+    with translation.override(None):
+        for rel, raw, right in TYPES[kind].samples(spec):
+            try:
+                score = grade(kind, spec, clean(kind, spec, raw)).score
+            except AnswerRefused as refused:
+                problem = f"{raw!r} is refused as an answer: {refused}"
+            else:
+                problem = ""
+                if right and score < 1:
+                    problem = f"{raw!r} is given as right but grades {score:.0%}"
+                elif not right and score >= 1:
+                    problem = f"{raw!r} is given as wrong but grades right"
+            results.append((rel, raw, right, problem))
+    return results

@@ -6,6 +6,7 @@ shape its type's `clean` returns. Everything here is a pure function of
 those two, so a type is tested without the database.
 """
 
+import unicodedata
 from dataclasses import dataclass
 
 from django.utils.html import format_html
@@ -41,7 +42,11 @@ class QuestionType:
     - `view(spec, order, answer, review=)`: what its template shows; right
       answers only with `review`, never in an open attempt.
     - `options(spec)` and `picks(answer)`: for the types answered by picking,
-      what statistics count.
+      what statistics count; `same_answer(spec, answer)`, for the types answered
+      by typing, the form under which statistics group answers that grade alike.
+    - `samples(spec)`: answers the pack claims right or wrong, [(rel path, raw
+      answer, right?)]; the pack checker grades each one through `clean` and
+      `grade` (quizzes.question_types.self_check).
     """
 
     kind = ""
@@ -51,6 +56,8 @@ class QuestionType:
     feedback_in_place = False
     # Statistics count how often each option is picked, for these types only.
     answered_by_picking = False
+    # Statistics list the most frequent wrong answers typed, for these types only.
+    answered_by_typing = False
 
     @property
     def template(self):
@@ -81,9 +88,22 @@ class QuestionType:
     def picks(self, answer):
         return [answer]
 
+    def samples(self, spec):
+        return []
+
 
 class TypedAnswer(QuestionType):
     """A question answered by typing one line: a text, a number, a command."""
+
+    answered_by_typing = True
+
+    def same_answer(self, spec, answer):
+        return answer
+
+    def samples(self, spec):
+        return [(("accept", index), text, True) for index, text in enumerate(spec.get("accept", []))] + [
+            (("wrong", index, "answer"), wrong["answer"], False) for index, wrong in enumerate(spec.get("wrong", []))
+        ]
 
     def max_length(self, spec):
         raise NotImplementedError
@@ -111,6 +131,11 @@ def text_answer(raw, limit):
     text = raw.strip()
     if len(text) > limit:
         raise AnswerRefused(_("This answer is too long (%(max)s characters at most).") % {"max": limit})
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        # Half of a UTF-16 pair (JSON allows "\ud800"): no page or database could show it.
+        raise AnswerRefused(_("This answer holds a character that is not valid text."))
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text):
+        raise AnswerRefused(_("This answer holds an invisible control character: type it again."))
     return text or None
 
 

@@ -56,6 +56,13 @@ class Choices(QuestionType):
     def options(self, spec):
         return [{"id": c["id"], "html": c["html"], "correct": bool(c.get("correct"))} for c in spec.get("choices", [])]
 
+    def samples(self, spec):
+        right = [c["id"] for c in spec["choices"] if c["correct"]]
+        return [(("choices",), right if self.multiple else right[0], True)] + [
+            (("choices", index), choice["id"] if not self.multiple else [choice["id"]], False)
+            for index, choice in enumerate(spec["choices"]) if not choice["correct"]
+        ]
+
     def feedback(self, spec, picked):
         return tuple(c["feedback_html"] for c in spec["choices"] if c["id"] in picked and c.get("feedback_html"))
 

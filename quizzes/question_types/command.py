@@ -4,7 +4,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _, gettext_lazy
 
 from quizzes import docker_commands
-from quizzes.question_types.base import Grade, TypedAnswer, message, wrong_feedback
+from quizzes.question_types.base import AnswerRefused, Grade, TypedAnswer, message, wrong_feedback
 
 
 class Command(TypedAnswer):
@@ -38,17 +38,33 @@ class Command(TypedAnswer):
     def max_length(self, spec):
         return docker_commands.MAX_LENGTH
 
+    def clean(self, spec, raw):
+        text = super().clean(spec, raw)
+        # What the learner can fix before submitting (a long dash for --, a paste of several
+        # lines) is refused now, with the reason; a wrong command is graded wrong.
+        problem = text and docker_commands.typing_problem(text)
+        if problem:
+            raise AnswerRefused(problem)
+        return text
+
     def grade(self, spec, answer):
         try:
-            typed = docker_commands.parse(answer)
+            reading = docker_commands.read(answer)
         except docker_commands.CommandError as error:
             return Grade(0.0, (message(str(error)),))
+        typed, notes = reading.command, tuple(message(note) for note in reading.notes)
         accepted = [docker_commands.parse(line) for line in spec["accept"]]
         if typed in accepted:
-            return Grade(1.0)
+            return Grade(1.0, notes)
         targeted = wrong_feedback(spec, lambda wrong: docker_commands.parse(wrong) == typed)
         if targeted:
-            return Grade(0.0, targeted)
+            return Grade(0.0, targeted + notes)
         if any(command.path == typed.path for command in accepted):
-            return Grade(0.0, (message(_("Right command, but not with the right options or arguments.")),))
-        return Grade(0.0, (message(_("This command does something else.")),))
+            return Grade(0.0, (message(_("Right command, but not with the right options or arguments.")),) + notes)
+        return Grade(0.0, (message(_("This command does something else.")),) + notes)
+
+    def same_answer(self, spec, answer):
+        try:
+            return str(docker_commands.parse(answer))
+        except docker_commands.CommandError:
+            return " ".join(answer.split())

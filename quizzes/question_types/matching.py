@@ -51,6 +51,9 @@ class Matching(QuestionType):
 
         return answer_by_id(raw, ids(spec, "pairs"), wrong_shape=_("Match each item with one answer."), value=option)
 
+    def samples(self, spec):
+        return [(("pairs",), {pair["id"]: pair["match"] for pair in spec["pairs"]}, True)]
+
     def grade(self, spec, answer):
         right = sum(1 for pair in spec["pairs"] if answer.get(pair["id"]) == pair["match"])
         return Grade(round(right / len(spec["pairs"]), 4))

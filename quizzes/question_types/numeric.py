@@ -35,8 +35,10 @@ class Numeric(TypedAnswer):
         return MAX_NUMBER_LENGTH
 
     def clean(self, spec, raw):
-        if isinstance(raw, bool):
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float, type(None))):
             raise AnswerRefused(_("Enter a number."))
+        if isinstance(raw, int) and abs(raw) >= 10 ** MAX_NUMBER_LENGTH:
+            raise AnswerRefused(_("Enter a number, such as 12 or 1,5."))
         if isinstance(raw, (int, float)):
             raw = str(raw)
         text = super().clean(spec, raw)
@@ -49,6 +51,15 @@ class Numeric(TypedAnswer):
         if value is not None and abs(value - spec["answer"]) <= spec.get("tolerance", 0) + 1e-9:
             return Grade(1.0)
         return Grade(0.0, wrong_feedback(spec, lambda wrong: value is not None and abs(value - wrong) <= 1e-9))
+
+    def same_answer(self, spec, answer):
+        value = parse_number(answer)
+        return answer if value is None else f"{value:g}"
+
+    def samples(self, spec):
+        return [(("answer",), str(spec["answer"]), True)] + [
+            (("wrong", index, "answer"), str(wrong["answer"]), False) for index, wrong in enumerate(spec.get("wrong", []))
+        ]
 
     def right_answer(self, spec):
         return {"right": spec["answer"], "tolerance": spec.get("tolerance", 0)}

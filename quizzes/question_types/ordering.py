@@ -1,9 +1,13 @@
 """Ordering: items shown shuffled, each given its position; credit for each item right after its predecessor."""
 
+import re
+
 from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
 from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids
+
+POSITION_RE = re.compile(r"^\s*[0-9]{1,4}\s*$")
 
 
 class Ordering(QuestionType):
@@ -31,13 +35,17 @@ class Ordering(QuestionType):
         items = ids(spec, "items")
 
         def position(given):
-            if isinstance(given, str) and given.strip().isdigit():
+            # ASCII digits only, a few of them: `²`.isdigit() is true, and int() of 5,000 digits raises.
+            if isinstance(given, str) and POSITION_RE.match(given):
                 given = int(given)
             if not isinstance(given, int) or isinstance(given, bool) or not 1 <= given <= len(items):
                 raise AnswerRefused(_("A position is a number from 1 to %(count)s.") % {"count": len(items)})
             return given
 
         return answer_by_id(raw, items, wrong_shape=_("Give each item a position."), value=position)
+
+    def samples(self, spec):
+        return [(("items",), {item["id"]: index for index, item in enumerate(spec["items"], start=1)}, True)]
 
     def grade(self, spec, answer):
         """Credit for each item placed right after the one that precedes it in the right order."""

@@ -66,7 +66,8 @@ class SpecReader:
         text = self.text(value, rel, required=required)
         if not text:
             return ""
-        return markdown.render_inline(text) if inline else markdown.render(text).html
+        # A quiz asks; its commands are read, never run from the page.
+        return markdown.render_inline(text) if inline else markdown.render(text, runnable=False).html
 
     def items(self, value, rel, *, minimum, what):
         if not isinstance(value, list) or len(value) < minimum:

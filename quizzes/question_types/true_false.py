@@ -23,13 +23,18 @@ class TrueFalse(QuestionType):
         }
 
     def clean(self, spec, raw):
-        if raw in (None, ""):
+        if raw is None or raw == "":
             return None
-        if raw in (True, "true"):
+        # `is`, not `in`: 1 == True in Python, and a JSON 1 is not an answer to a true-or-false question.
+        if raw is True or raw == "true":
             return True
-        if raw in (False, "false"):
+        if raw is False or raw == "false":
             return False
         raise AnswerRefused(_("Answer true or false."))
+
+    def samples(self, spec):
+        right = "true" if spec["answer"] else "false"
+        return [(("answer",), right, True), (("answer",), "false" if spec["answer"] else "true", False)]
 
     def grade(self, spec, answer):
         feedback = spec.get("feedback_true_html" if answer else "feedback_false_html") or ""

@@ -58,15 +58,18 @@
     observer.observe(end);
   }
 
-  // Click-to-run: shell code blocks get a button that types them into the
+  // Click-to-run: shell code blocks the server marked runnable (class
+  // "runnable": courses/markdown.py) get a button that types them into the
   // learner's open terminal (this page's, or a lab open in another tab).
+  // Blocks marked shown-only, or that start a pager or an interactive
+  // program, never get one.
   function addRunButtons() {
     var channel = "BroadcastChannel" in window ? new BroadcastChannel("drydock-terminal") : null;
     var shown = false;
     function show() {
       if (shown) return;
       shown = true;
-      document.querySelectorAll(".prose pre > code.language-sh, .prose pre > code.language-bash").forEach(function (code) {
+      document.querySelectorAll(".prose pre > code.runnable").forEach(function (code) {
         var holder = code.parentElement.parentElement;
         var button = document.createElement("button");
         button.type = "button";

@@ -372,15 +372,31 @@
   });
   refreshButtons();
 
-  // Click-to-run: code blocks on this page, and lessons open in other tabs, type into this terminal.
-  function run(command) {
-    var session = active;
-    session.term.focus();
-    command.split("\n").forEach(function (line) {
-      if (line.trim()) input(session, line + "\r");
+  // Click-to-run: code blocks on this page, and lessons open in other tabs, type into this terminal,
+  // one command per line; a line ending in a backslash goes on with the next, as in a script.
+  // Only blocks the server marked runnable get a button (courses/runnable.py: no pager, no
+  // interactive program, which would swallow the lines typed after it).
+  function commands(text) {
+    var found = [], pending = "";
+    text.split("\n").forEach(function (line) {
+      var trimmed = line.trim();
+      if (/\\$/.test(trimmed) && !/\\\\$/.test(trimmed)) {
+        pending += trimmed.slice(0, -1).trim() + " ";
+        return;
+      }
+      var command = (pending + trimmed).trim();
+      pending = "";
+      if (command && command.charAt(0) !== "#") found.push(command);
     });
+    if (pending.trim()) found.push(pending.trim());
+    return found;
   }
-  window.drydockTerminal = { run: run };
+  function run(text) {
+    var session = active;  // the tab on show
+    session.term.focus();
+    commands(text).forEach(function (command) { input(session, command + "\r"); });
+  }
+  window.drydockTerminal = { run: run, commands: commands };
   if ("BroadcastChannel" in window) {
     var channel = new BroadcastChannel("drydock-terminal");
     channel.onmessage = function (event) {

@@ -59,6 +59,7 @@ class Command(BaseCommand):
                     f", {quiz['attempts']} attempts" if quiz["attempts"] else ", unlimited attempts",
                 ])
                 self.stdout.write(f"      quiz {quiz['slug']}: {quiz['questions']} questions ({types}){details}")
+                self._print_self_checks(quiz.get("self_checks", []))
         for warning in summary["warnings"]:
             self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
         if checked_only:
@@ -72,6 +73,19 @@ class Command(BaseCommand):
         if load["removed_files"]:
             parts.append(f"removed {load['removed_files']} unused files")
         self.stdout.write(self.style.SUCCESS("Loaded: " + "; ".join(parts) + "."))
+
+
+    def _print_self_checks(self, checks):
+        """Each question's own answers graded by its type: the key of every question, and per typed question its lines."""
+        if not checks:
+            return
+        right, wrong = sum(c["right"] for c in checks), sum(c["wrong"] for c in checks)
+        self.stdout.write(f"        self-check: {right} answers given as right grade right, {wrong} given as wrong grade wrong")
+        for entry in checks:
+            if entry["type"] in ("short", "command", "numeric"):
+                self.stdout.write(
+                    f"          ✓ {entry['slug']} ({entry['type']}): {entry['right']} accepted, {entry['wrong']} expected wrong"
+                )
 
 
 def _counts(counts):

@@ -1,0 +1,17 @@
+"""Grades announced by the quizzes and labs become outbox rows for the LMS (connected in LtiConfig.ready())."""
+
+from django.dispatch import receiver
+
+from labs.signals import task_passed
+from lti import scores
+from quizzes.signals import attempt_graded
+
+
+@receiver(task_passed, dispatch_uid="lti.task_passed")
+def lab_task_passed(sender, submission, **kwargs):
+    scores.record(user=submission.user, lab=submission.task.lab)
+
+
+@receiver(attempt_graded, dispatch_uid="lti.attempt_graded")
+def quiz_attempt_graded(sender, attempt, **kwargs):
+    scores.record(user=attempt.user, quiz=attempt.quiz)
