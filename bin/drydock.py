@@ -643,9 +643,25 @@ def compose_env(extra=None):
     env = {**os.environ, "DOCKER_HOST": engine_url(), **(extra or {})}
     env.setdefault("DOCKER_SOCKET", engine_socket_path())
     if "DOCKER_NETNS_DIR" not in env:
-        # Drydock's own engine keeps its network namespaces in its exec root; a stock engine in /var/run/docker.
-        env["DOCKER_NETNS_DIR"] = str(engine_exec_root() / "netns") if not os.environ.get("DOCKER_HOST") else "/var/run/docker/netns"
+        env["DOCKER_NETNS_DIR"] = engine_netns_dir()
     return env
+
+
+def engine_netns_dir():
+    """Where the engine keeps its containers' network namespaces (in its exec root: /var/run/docker/netns
+    for a stock engine), asked of a throw-away container since `docker info` does not say."""
+    started = docker_cli("run", "-d", "--rm", "--label", "drydock.build=1", "--network", "bridge",
+                         "debian:bookworm-slim", "sleep", "60", timeout=60)
+    if started is None or started.returncode != 0:
+        raise SetupError("could not start a container to find the engine's netns folder: set DOCKER_NETNS_DIR")
+    container = started.stdout.strip()
+    try:
+        key = docker_cli("inspect", "--format", "{{.NetworkSettings.SandboxKey}}", container).stdout.strip()
+    finally:
+        docker_cli("rm", "-f", container)
+    if not key.startswith("/"):
+        raise SetupError("the engine did not say where its network namespaces are: set DOCKER_NETNS_DIR")
+    return str(Path(key).parent)
 
 
 def compose(*args, env, quiet=False, check=True, timeout=None):

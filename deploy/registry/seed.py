@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -77,13 +78,16 @@ def main():
     port = int(os.environ.get("DRYDOCK_REGISTRY_SEED_PORT", "5001"))
     client = docker.DockerClient(base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"), timeout=900)
     todo = course_tags(client)
+    # Its log goes to a file: a pipe nobody reads would fill up and block the registry mid-push.
+    log = tempfile.TemporaryFile(mode="w+")
     server = subprocess.Popen(["docker-registry", "serve", WRITABLE], env={**os.environ, "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while not answers(port):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"registry-seed | the writable registry did not answer on 127.0.0.1:{port}: {server.stderr.read()[-800:] if server.poll() is not None else 'timeout'}")
+                log.seek(0)
+                raise SystemExit(f"registry-seed | the writable registry did not answer on 127.0.0.1:{port}: {log.read()[-800:]}")
             time.sleep(0.1)
         pushed = 0
         for name, tag, image_id in todo:
