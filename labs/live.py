@@ -227,3 +227,11 @@ def timeline(user, lab, *, limit=300):
 def live_entry(row):
     """What the lab page is pushed for a new timeline row."""
     return {"at": row.at.isoformat(), "kind": "passed" if row.kind == SandboxEvent.Kind.PASSED else "action", "text": describe(row)}
+
+
+def timelines(user, course):
+    """[(lab, timeline)] of the course's labs the learner did something in, in the course's order."""
+    labs = course.labs.filter(
+        Q(sandboxes__owner=user, sandboxes__events__isnull=False) | Q(tasks__submissions__user=user)
+    ).distinct().order_by("chapter__position", "position")
+    return [(lab, entries) for lab in labs if (entries := timeline(user, lab))]

@@ -313,3 +313,36 @@ def test_a_resumed_watch_asks_for_events_after_the_last_one_recorded(ready):
     event = pull_event(offset=2)
     live.record_and_regrade(sandbox.pk, engine=fake, events=[(event, True)])
     assert live.resume_from(sandbox.pk, sandbox.ready_at) == pytest.approx(event.time_ns / 1e9, abs=1e-5)
+
+
+# --- What instructors see of it ------------------------------------------------------------------------
+
+
+def test_instructors_see_the_timeline_and_the_wrong_actions_before_a_pass(ready, client):
+    from django.urls import reverse
+
+    from classrooms import live_statistics, statistics
+    from classrooms.models import Classroom, Membership
+    from tests.classrooms_fixtures import make_instructor
+
+    fake, user, sandbox = ready
+    ines = make_instructor("ines")
+    classroom = Classroom.objects.create(course=sandbox.lab.course, owner=ines, title="Classe A")
+    Membership.objects.create(classroom=classroom, user=user)
+    Sandbox.objects.filter(pk=sandbox.pk).update(ready_at=timezone.now() - timedelta(seconds=10))
+    live.record_and_regrade(sandbox.pk, engine=fake, events=[(pull_event("nginx:latest", offset=-3), True)])
+    live.record_and_regrade(sandbox.pk, engine=fake, events=[(events.parse_event(EXEC), True)])
+    nginx_pulled(fake, sandbox)
+    live.record_and_regrade(sandbox.pk, engine=fake, events=[(pull_event("nginx:1.22", offset=-1), True)])
+
+    stats = live_statistics.attach(statistics.lab_statistics(classroom), classroom)
+    first = stats[0][1][0]
+    assert first.task.slug == "tirer-nginx" and first.wrong_actions == [("a tiré nginx:latest", 1)]
+    assert first.median_ready_seconds is not None and first.median_ready_seconds >= 0
+
+    client.force_login(ines)
+    page = client.get(reverse("classrooms:learner", args=[classroom.pk, user.pk])).text
+    assert "Dans le bac à sable de « Tirer »" in page
+    assert page.index("a tiré nginx:latest") < page.index("a tiré nginx:1.22") < page.index("tâche 1 réussie (Tirer nginx)")
+    stats_page = client.get(reverse("classrooms:lab_statistics", args=[classroom.pk])).text
+    assert "Fausses pistes avant la réussite" in stats_page and "1 ×</strong> a tiré nginx:latest" in stats_page
