@@ -523,13 +523,15 @@ def up(host, port):
     for queue, command in workers.items():
         supervisor.start(f"worker-{queue}", command, env)
     supervisor.start("beat", [bin_dir / "celery", "-A", "drydock", "beat", "--loglevel", "INFO", "--pidfile=", "--schedule", VAR / "celerybeat-schedule"], env)
+    # Live checks: one asyncio process follows every ready sandbox's daemon events (labs/watcher.py).
+    supervisor.start("watcher", [venv_python(), BASE / "manage.py", "watch_sandboxes"], env)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     threading.Thread(target=_announce_when_ready, args=(url, supervisor), daemon=True).start()
     dead = supervisor.wait()
     if dead:
         say(f"{dead} exited with code {supervisor.processes[dead].returncode}: stopping the others")
     else:
-        say("stopping web, workers and beat")
+        say("stopping web, workers, beat and the watcher")
     supervisor.stop()
     say("stopped")
     return 1 if dead else 0

@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from classrooms import charts, exports, joining, statistics
+from classrooms import charts, exports, joining, live_statistics, statistics
 from classrooms import matrix as progress_matrix
 from classrooms.access import (
     classrooms_for_instructor, get_classroom_for_instructor, get_member_for_instructor,
@@ -26,7 +26,7 @@ from classrooms.models import Membership
 from courses.models import LessonProgress
 from quizzes.models import Attempt
 from grader import engine as docker_engine
-from labs import sandboxes
+from labs import live, sandboxes
 from labs.models import Sandbox, Submission
 
 SORTS = ("name", "progress", "-progress")
@@ -227,6 +227,7 @@ def learner_detail(request, pk, user_pk):
     events.sort(key=lambda event: event["at"], reverse=True)
     return render(request, "classrooms/learner_detail.html", {
         "classroom": classroom, "learner": learner, "events": events, "tab": "matrix",
+        "lab_timelines": live.timelines(learner, course),
     })
 
 
@@ -251,7 +252,7 @@ def quiz_statistics(request, pk):
 def lab_statistics(request, pk):
     classroom = get_classroom_for_instructor(request.user, pk)
     return render(request, "classrooms/lab_statistics.html", {
-        "classroom": classroom, "labs": statistics.lab_statistics(classroom), "tab": "labs",
+        "classroom": classroom, "labs": live_statistics.attach(statistics.lab_statistics(classroom), classroom), "tab": "labs",
     })
 
 

@@ -259,3 +259,8 @@ CELERY_TASK_ROUTES = queues.ROUTES
 CELERY_TASK_DEFAULT_QUEUE = queues.HOUSEKEEPING
 # Checks one learner may ask for in any minute; more get a message saying when to try again.
 CHECKS_PER_MINUTE = env_int("CHECKS_PER_MINUTE", 20, minimum=1)
+
+# Live checks (labs/live.py, manage.py watch_sandboxes): the activity timeline's bounds and the watcher's grading threads.
+LIVE_EVENTS_PER_SANDBOX = env_int("LIVE_EVENTS_PER_SANDBOX", 2000, minimum=10)
+LIVE_EVENTS_RETENTION_DAYS = env_int("LIVE_EVENTS_RETENTION_DAYS", 90, minimum=1)
+LIVE_GRADE_THREADS = env_int("LIVE_GRADE_THREADS", 4, minimum=1, maximum=64)

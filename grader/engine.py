@@ -538,6 +538,10 @@ class DockerEngine(Engine):
         except OSError as exc:
             raise EngineUnavailable(f"container {name} is not running") from exc
 
+    def sandbox_pid_namespace(self, name):
+        """The pid namespace a process must be in to speak for the sandbox's daemon (grader.events checks its peer with it)."""
+        return self._pid_namespace(name)
+
     def wait_for_daemon(self, name, socket_dir, *, timeout):
         started = time.monotonic()
         deadline = started + timeout

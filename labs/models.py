@@ -173,6 +173,8 @@ class Submission(models.Model):
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="lab_submissions")
     answer = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # Recorded by the live watcher (labs/live.py) when the daemon's state passed the task, without a click.
+    automatic = models.BooleanField(default=False)
     message = models.TextField(blank=True)
     expected = models.TextField(blank=True)
     found = models.TextField(blank=True)
@@ -193,3 +195,33 @@ class Submission(models.Model):
 
     def __str__(self):
         return f"{self.task} · {self.user} · {self.status}"
+
+
+class SandboxEvent(models.Model):
+    """One line of a sandbox's activity timeline: an event of its nested daemon, or a task the watcher saw pass.
+
+    Compact on purpose (labs/live.py keeps at most LIVE_EVENTS_PER_SANDBOX rows a sandbox and prunes rows
+    older than LIVE_EVENTS_RETENTION_DAYS).
+    """
+
+    class Kind(models.TextChoices):
+        DAEMON = "daemon", _("daemon event")
+        PASSED = "passed", _("task passed")
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DAEMON)
+    type = models.CharField(max_length=16, blank=True)
+    action = models.CharField(max_length=32, blank=True)
+    object = models.CharField(max_length=200, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+    task = models.ForeignKey(LabTask, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # A pass: when the burst of events that led to it began (what came before it were other tries).
+    since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["sandbox", "at"], name="sandbox_event_timeline")]
+
+    def __str__(self):
+        return f"{self.sandbox_id} {self.at:%H:%M:%S} {self.type} {self.action} {self.object}"

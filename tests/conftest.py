@@ -258,3 +258,49 @@ def ready_sandbox_for(settings):
     yield make
     for row in made:
         engine.default().remove_sandbox(row.container_name, sandboxes.socket_dir(row))
+
+
+class LiveWatcher:
+    """The real `manage.py watch_sandboxes` process, on the test database and Redis database; its log is readable."""
+
+    def __init__(self, database_path, log_path):
+        self.database_path, self.log_path = database_path, log_path
+        self.process = None
+
+    def start(self):
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "watch_sandboxes"],
+            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_until(lambda: "watcher started" in self.text(), 30, interval=0.1, message="the watcher to start")
+        return self
+
+    def text(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def live_watcher(django_db_setup, tmp_path):
+    from django.db import connection
+
+    watcher = LiveWatcher(connection.settings_dict["NAME"], tmp_path / "watcher.log").start()
+    yield watcher
+    watcher.stop()

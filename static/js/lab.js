@@ -147,7 +147,45 @@
     }
   });
 
+  // --- Live checks: the sandbox watcher pushes tasks passed and the timeline's new lines (labs/live_consumer.py).
+  function followLive() {
+    var timeline = document.getElementById("timeline");
+    if (!timeline || !timeline.dataset.liveWs || state.status !== "ready" || !window.WebSocket) return;
+    var lines = document.getElementById("timeline-lines");
+    var delay = 500;
+    (function open() {
+      var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + timeline.dataset.liveWs);
+      socket.onopen = function () { delay = 500; };
+      socket.onmessage = function (message) {
+        var data;
+        try { data = JSON.parse(message.data); } catch (error) { return; }
+        if (data.type !== "update") return;
+        (data.passed || []).forEach(function (passed) {
+          var task = document.getElementById("tache-" + passed.task);
+          if (task && !task.classList.contains("is-passed")) showVerdict(task, { status: "passed", passed: true, message: passed.message });
+        });
+        (data.lines || []).forEach(function (line) {
+          var item = document.createElement("li");
+          item.className = "timeline-" + line.kind;
+          var time = document.createElement("time");
+          time.setAttribute("datetime", line.at);
+          time.textContent = new Date(line.at).toLocaleTimeString([], { hour12: false });
+          item.appendChild(time);
+          item.appendChild(document.createTextNode(" " + line.text));
+          lines.appendChild(item);
+          lines.hidden = false;
+        });
+      };
+      socket.onclose = function (event) {
+        if (event.code === 4401 || event.code === 4403) return;
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 10000);
+      };
+    })();
+  }
+
   followProvisioning();
+  followLive();
   if (state.status === "ready") {
     setDeadline("expires-in", state.expires_in);
     setDeadline("idle-in", state.idle_in);

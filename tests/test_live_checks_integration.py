@@ -1,0 +1,128 @@
+"""Live checks for real: a sandbox on the Docker engine, the real watcher process, Redis's channel layer.
+
+A `docker pull` in the sandbox turns the task green on the lab page's channel with no click; a wrong one
+does not; a watcher killed and started again resumes (and catches up what happened meanwhile); a stopped
+sandbox's watch ends; the timeline shows what was done, in order.
+"""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from drydock.asgi import application
+from grader import engine
+from labs import sandboxes
+from labs.models import Lab, SandboxEvent, Submission
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+LAB = "tirer-une-version"
+
+
+@pytest.fixture
+def course(shipped_pack):
+    from courses.packs import load_pack
+
+    return load_pack(shipped_pack).course
+
+
+@pytest.fixture
+def alice(transactional_db):
+    return User.objects.create_user("alice", "alice@example.com", "pw-alice-123456")
+
+
+def in_sandbox(sandbox, command):
+    result = engine.default().exec_in_sandbox(sandbox.container_name, command)
+    assert result.exit_code == 0, f"{command}: {result.output}"
+    return result
+
+
+def passed(user, slug):
+    return Submission.objects.filter(user=user, task__slug=slug, status=Submission.Status.PASSED).first()
+
+
+def watching(watcher, sandbox, connections=1):
+    return f"watch connected sandbox {sandbox.pk} ({connections})" in watcher.text()
+
+
+async def live_page(user, lab):
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    socket = WebsocketCommunicator(application, f"/ws/tp/{lab.pk}/direct/", headers=[(b"origin", b"http://localhost"), cookie])
+    connected, code = await socket.connect(timeout=10)
+    assert connected, code
+    return socket
+
+
+async def until_passed(socket, slug, timeout):
+    """Messages pushed to the page until one passes `slug`; returns (seconds, lines seen)."""
+    started, lines = time.monotonic(), []
+    while True:
+        message = await socket.receive_json_from(timeout=max(0.01, timeout - (time.monotonic() - started)))
+        lines += [line["text"] for line in message["lines"]]
+        if any(p["task"] == slug for p in message["passed"]):
+            return time.monotonic() - started, lines
+
+
+def test_a_docker_pull_turns_the_task_green_on_the_page_without_a_click(course, alice, ready_sandbox_for, live_watcher):
+    lab = Lab.objects.get(slug=LAB)
+    sandbox = ready_sandbox_for(alice, LAB)
+    wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
+
+    async def scenario():
+        socket = await live_page(alice, lab)
+        try:
+            # A wrong pull: nothing passes.
+            await asyncio.to_thread(in_sandbox, sandbox, "docker pull nginx:1.26")
+            await asyncio.sleep(1.0)
+            assert await asyncio.to_thread(passed, alice, "tirer-nginx-1-22") is None
+            started = time.monotonic()
+            await asyncio.to_thread(in_sandbox, sandbox, "docker pull nginx:1.22")
+            pulled = time.monotonic() - started
+            seconds, lines = await until_passed(socket, "tirer-nginx-1-22", timeout=5)
+            return pulled, seconds, lines
+        finally:
+            await socket.disconnect()
+
+    pulled, seconds, lines = asyncio.run(scenario())
+    submission = passed(alice, "tirer-nginx-1-22")
+    assert submission.automatic and submission.sandbox_id == sandbox.pk
+    # After the pull command returned, the page heard of it within a second.
+    assert seconds < 1.0, (pulled, seconds)
+    assert "a tiré nginx:1.22" in lines and "tâche 1 réussie (Tirer nginx en version 1.22)" in lines
+    # The answer-field task is left to Check; nginx:1.22 and 1.26 on the daemon pass "autre-version" too.
+    assert passed(alice, "identifiant-de-latest") is None
+    assert passed(alice, "autre-version").automatic
+
+    # The page and its timeline, in order, the wrong action first.
+    page = Client()
+    page.force_login(alice)
+    text = page.get(lab.get_absolute_url()).text
+    assert text.index("a tiré nginx:1.26") < text.index("a tiré nginx:1.22") < text.index("tâche 1 réussie")
+    assert 'class="task is-passed" id="tache-tirer-nginx-1-22"' in text
+
+
+def test_a_killed_watcher_resumes_and_catches_up_and_a_stopped_sandboxs_watch_ends(course, alice, ready_sandbox_for, live_watcher):
+    sandbox = ready_sandbox_for(alice, LAB)
+    wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
+    in_sandbox(sandbox, "docker pull busybox:1.35")
+    wait_until(lambda: SandboxEvent.objects.filter(sandbox=sandbox, object="busybox:1.35").exists(), 5, message="the first event recorded")
+
+    live_watcher.kill()
+    # Done while nobody watched: the restarted watcher grades it, and the timeline gets the event once.
+    in_sandbox(sandbox, "docker pull nginx:1.22")
+    live_watcher.start()
+    wait_until(lambda: passed(alice, "tirer-nginx-1-22"), 20, message="the task passed after the restart")
+    wait_until(lambda: SandboxEvent.objects.filter(sandbox=sandbox, action="pull", object="nginx:1.22").exists(), 5, message="the missed event")
+    time.sleep(0.5)
+    assert SandboxEvent.objects.filter(sandbox=sandbox, object="busybox:1.35").count() == 1
+    assert SandboxEvent.objects.filter(sandbox=sandbox, action="pull", object="nginx:1.22").count() == 1
+
+    sandboxes.stop(sandbox)
+    wait_until(lambda: f"watch end sandbox {sandbox.pk}" in live_watcher.text(), 10, message="the stopped sandbox's watch to end")
