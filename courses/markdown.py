@@ -8,7 +8,20 @@ A shell block the Run button may type gets the class `runnable` on its
 `<code>` (static/js/drydock.js gives only those a button): a `sh`/`bash`
 block not marked ```` ```sh shown ```` that starts nothing interactive
 (`courses/runnable.py`).
+
+French text gets its non-breaking spaces from the renderer (`typeset`), so
+authors type ordinary spaces. It follows the Imprimerie nationale's rules
+(Lexique des règles typographiques): a narrow no-break space (U+202F, the
+« fine insécable ») before `;`, `?` and `!`; a no-break word space (U+00A0)
+before `:`, after `«` and before `»`. The pass turns the spaces the author
+typed into no-break ones and adds none before `: ; ? !` (so `nginx:1.26`,
+`http://`, `10:30` or `?x=1` in prose stay as written); inside guillemets,
+which have no other use, a missing space is added. It rewrites text nodes only:
+code spans and blocks, autolinks (whose text is their URL), image alt texts
+and every HTML attribute are left alone.
 """
+
+import re
 
 from dataclasses import dataclass, field
 
@@ -34,6 +47,37 @@ ALLOWED_ATTRIBUTES = {
     "th": {"style"},
 }
 TOC_LEVELS = (2, 3)
+
+
+NARROW_NBSP = "\u202f"
+NBSP = "\u00a0"
+_SPACES = "[ \t\u00a0\u202f]"
+_BEFORE_HIGH = re.compile(_SPACES + r"+([;?!])")
+_BEFORE_COLON = re.compile(_SPACES + r"+:")
+_AFTER_OPENING = re.compile("«" + _SPACES + "*")
+_BEFORE_CLOSING = re.compile(_SPACES + "*»")
+
+
+def typeset(text, language="fr"):
+    """One run of plain text with its language's no-break spaces (French only, for now)."""
+    if not language.lower().startswith("fr"):
+        return text
+    text = _BEFORE_HIGH.sub(NARROW_NBSP + r"\1", text)
+    text = _BEFORE_COLON.sub(NBSP + ":", text)
+    text = _AFTER_OPENING.sub("«" + NBSP, text)
+    return _BEFORE_CLOSING.sub(NBSP + "»", text)
+
+
+def _typeset_inline(token, language):
+    """Typeset the text children of one inline token, never the text of an autolink (its URL)."""
+    in_autolink = False
+    for child in token.children or []:
+        if child.type == "link_open" and child.markup == "autolink":
+            in_autolink = True
+        elif child.type == "link_close" and in_autolink:
+            in_autolink = False
+        elif child.type == "text" and not in_autolink:
+            child.content = typeset(child.content, language)
 
 
 def _heading_slug(text):
@@ -97,10 +141,11 @@ def find_code_blocks(text):
     return blocks
 
 
-def render(text, *, image_urls=None, runnable=True):
+def render(text, *, image_urls=None, runnable=True, language="fr"):
     """Render lesson Markdown; `image_urls` maps each image src to the URL to serve it from.
 
-    With `runnable` false (quizzes) no block gets a Run button.
+    With `runnable` false (quizzes) no block gets a Run button. `language` (the
+    course's) chooses the typographic pass; the shipped packs are French.
     """
     image_urls = image_urls or {}
     tokens = _md.parse(text)
@@ -114,8 +159,9 @@ def render(text, *, image_urls=None, runnable=True):
                 token.attrSet("class", "runnable")
         if token.type == "heading_open" and int(token.tag[1]) in TOC_LEVELS:
             inline = tokens[index + 1]
-            toc.append({"level": int(token.tag[1]), "anchor": token.attrGet("id"), "text": inline.content})
+            toc.append({"level": int(token.tag[1]), "anchor": token.attrGet("id"), "text": typeset(inline.content, language)})
         if token.type == "inline" and token.children:
+            _typeset_inline(token, language)
             for child in token.children:
                 if child.type == "image":
                     src = child.attrGet("src")
@@ -137,6 +183,9 @@ def sanitize(html):
     )
 
 
-def render_inline(text):
+def render_inline(text, *, language="fr"):
     """Render one line of Markdown (a choice, a matching item) without a wrapping paragraph."""
-    return sanitize(_md.renderInline(text))
+    tokens = _md.parseInline(text)
+    for token in tokens:
+        _typeset_inline(token, language)
+    return sanitize(_md.renderer.render(tokens, _md.options, {}))

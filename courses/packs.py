@@ -335,7 +335,7 @@ def read_pack(path):
         csummary = check.text(chapter.get("summary"), doc, cpath + ("summary",), cfile) if chapter.get("summary") is not None else ""
         listed = {"check": check, "doc": doc, "cpath": cpath, "chapter": chapter, "cfile": cfile, "listed_files": listed_files}
         lessons = _read_listed(
-            "lessons", "lesson", read=lambda relative: _read_lesson(root, relative, slug, check, assets), slugs=lesson_slugs,
+            "lessons", "lesson", read=lambda relative: _read_lesson(root, relative, slug, check, assets, language or "fr"), slugs=lesson_slugs,
             required=True, **listed,
         )
         chapter_activities = {
@@ -417,7 +417,7 @@ def _split_front_matter(text):
     return None
 
 
-def _read_lesson(root, relative, course_slug, check, assets):
+def _read_lesson(root, relative, course_slug, check, assets, language):
     file = str(root / relative)
     try:
         text = (root / relative).read_text(encoding="utf-8")
@@ -469,7 +469,7 @@ def _read_lesson(root, relative, course_slug, check, assets):
             content_type = mimetypes.guess_type(asset_path)[0] or "application/octet-stream"
             assets[asset_path] = PackAsset(path=asset_path, content=content, content_type=content_type)
         image_urls[image.src] = reverse("courses:asset", args=[course_slug or "course", asset_path])
-    rendered = markdown.render(body, image_urls=image_urls)
+    rendered = markdown.render(body, image_urls=image_urls, language=language)
     return PackLesson(
         slug=slug, title=title, minutes=minutes, summary=summary,
         source_path=relative.as_posix(), body_markdown=body, body_html=rendered.html, toc=rendered.toc,

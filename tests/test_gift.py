@@ -64,13 +64,13 @@ def test_every_supported_type_is_read():
     ]
     single = questions[0]
     assert [c["correct"] for c in single.spec["choices"]] == [True, False, False]
-    assert single.spec["choices"][1]["feedback_html"] == "<p>Non : une image est inerte, c'est le conteneur qui s'exécute.</p>\n"
+    assert single.spec["choices"][1]["feedback_html"] == "<p>Non&nbsp;: une image est inerte, c'est le conteneur qui s'exécute.</p>\n"
     assert single.explanation_html == "<p>Une image est au conteneur ce qu'un programme est au processus.</p>\n"
     assert [c["correct"] for c in questions[1].spec["choices"]] == [True, True, False]
     true_false = questions[2].spec
     assert true_false["answer"] is False
     assert true_false["feedback_false_html"] == "<p>Exact.</p>\n"
-    assert true_false["feedback_true_html"] == "<p>Non : elle garde des données.</p>\n"
+    assert true_false["feedback_true_html"] == "<p>Non&nbsp;: elle garde des données.</p>\n"
     assert questions[3].spec["accept"] == ["Docker Hub", "hub.docker.com"]
     assert "{court}" in questions[4].prompt_html
     assert (questions[4].spec["answer"], questions[4].spec["tolerance"]) == (12.0, 0.0)

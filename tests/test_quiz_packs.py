@@ -175,7 +175,7 @@ def test_editing_a_quiz_never_loses_attempts_and_old_attempts_keep_their_questio
     attempt.refresh_from_db()
     slots = list(attempt.slots.order_by("position"))
     assert len(slots) == 8 and slots[7].question == removed
-    assert slots[0].prompt_html == "<p>Que fait une image tant qu'on ne la lance pas ?</p>\n"
+    assert slots[0].prompt_html == "<p>Que fait une image tant qu'on ne la lance pas\u202f?</p>\n"
     assert Attempt.objects.count() == 1
     # A new attempt only draws what is published now.
     attempts.start_attempt(user=learner, quiz=Quiz.objects.get())

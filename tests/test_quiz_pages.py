@@ -75,7 +75,7 @@ def test_open_attempt_html_holds_no_right_answer_feedback_or_explanation(learner
         assert marker not in page, marker
     assert "correct" not in page.lower()
     # What the learner needs is there: every choice, every matching answer, every item to order.
-    for text in ("Rien : elle reste inerte", "La date du téléchargement", "Hyperviseur"):
+    for text in ("Rien&nbsp;: elle reste inerte", "La date du téléchargement", "Hyperviseur"):
         assert text in page
 
 
