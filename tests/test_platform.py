@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from drydock import queues
 from tests.conftest import BASE_DIR
 
 pytestmark = pytest.mark.integration
@@ -92,7 +93,8 @@ def test_up_serves_the_course_with_worker_and_beat_then_ctrl_c_stops_everything(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/drydock.css", timeout=5) as response:
             assert response.status == 200
         prefixes = {line.split("|")[0].strip() for line in lines if "|" in line}
-        assert {"drydock", "web", "worker", "beat"} <= prefixes
+        # One worker per queue, beat and the event watcher, each with its own log prefix.
+        assert {"drydock", "web", "beat", "watcher", *(f"worker-{queue}" for queue in queues.CONCURRENCY)} <= prefixes, prefixes
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:
