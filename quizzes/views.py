@@ -35,8 +35,7 @@ def _clock(attempt):
 @login_required
 def quiz_detail(request, course_slug, quiz_slug):
     quiz = get_quiz_for_user(request.user, course_slug, quiz_slug)
-    attempts.close_overdue(user=request.user, quiz=quiz)
-    standing = attempts.learner_standing(user=request.user, quiz=quiz)
+    standing = attempts.learner_standing(user=request.user, quiz=quiz)  # submits an attempt whose time ran out
     return render(request, "quizzes/quiz_detail.html", {
         "quiz": quiz,
         "course": quiz.course,
@@ -88,7 +87,11 @@ def attempt_detail(request, pk):
 
 
 def _answers_from(request, attempt):
-    """{slot id: raw answer} from a JSON body ({"answers": {id: answer}}) or a form (one `slot` field per question)."""
+    """({slot id: raw answer}, {slot id: slot} or None) from a JSON body ({"answers": {id: answer}}) or a form.
+
+    A form names its questions in `slot` fields (all of them, or the one quiz.js autosaves); only those
+    are read, once, for both parsing and saving.
+    """
     if request.content_type == "application/json":
         if len(request.body) > MAX_JSON_BYTES:
             raise _BadRequest(_("This request is too large."))
@@ -101,27 +104,28 @@ def _answers_from(request, attempt):
         answers = {}
         for key, value in data["answers"].items():
             answers[int(key) if str(key).isdigit() else key] = value
-        return answers
+        return answers, None
     ids = request.POST.getlist("slot")
     if not ids:
         raise _BadRequest(_("Missing field: slot."))
-    slots = {str(slot.pk): slot for slot in attempt.slots.all()}
+    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[int(i) for i in ids if i.isdigit()])}
     answers = {}
     for slot_id in ids:
-        slot = slots.get(slot_id)
+        slot = slots.get(int(slot_id)) if slot_id.isdigit() else None
         if slot is None:
             answers[slot_id] = None  # reported as a question not part of the attempt
             continue
         answers[slot.pk] = question_types.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
-    return answers
+    return answers, slots
 
 
 @login_required
 @require_POST
 def attempt_save(request, pk):
-    attempt = get_attempt_for_user(request.user, pk)
+    attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
     try:
-        errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
+        answers, slots = _answers_from(request, attempt)
+        errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots)
     except _BadRequest as bad:
         if wants_json(request):
             return JsonResponse({"error": str(bad)}, status=400)
@@ -143,10 +147,11 @@ def attempt_save(request, pk):
 @login_required
 @require_POST
 def attempt_submit(request, pk):
-    attempt = get_attempt_for_user(request.user, pk)
+    attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
     if attempt.status == Attempt.Status.IN_PROGRESS and "slot" in request.POST:
         try:
-            errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
+            answers, slots = _answers_from(request, attempt)
+            errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots)
         except attempts.AttemptClosed:
             errors = {}  # time is up: graded with the answers saved in time
         if errors:
@@ -186,4 +191,4 @@ def attempt_results(request, pk):
 @require_GET
 def attempt_clock(request, pk):
     """The time left, for the countdown to stay in step with the server."""
-    return JsonResponse(_clock(get_attempt_for_user(request.user, pk)))
+    return JsonResponse(_clock(get_attempt_for_user(request.user, pk, with_quiz=False)))
