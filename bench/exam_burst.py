@@ -457,11 +457,16 @@ def main():
         server = start_server(scratch, port, args.workers, args.app)
         print(f"uvicorn {args.app}, {args.workers} processes, on 127.0.0.1:{port}", flush=True)
         asyncio.run(run_learners(port, warmup, quiz_url, arrival=0.5, think=(0, 0), timeout=args.timeout, seed=1))
-        alone = asyncio.run(run_learners(port, baseline, quiz_url, arrival=0, think=(0, 0), timeout=args.timeout, seed=2, concurrent=False))
-        show("baseline, one learner at a time", alone)
-
         pid_file = cli.VAR / "postgres" / "postmaster.pid"  # absent when the cluster answering is another folder's
         postmaster = int(pid_file.read_text().split()[0]) if pid_file.exists() else 0
+        cpu_before = process_tree_cpu(server.pid), process_tree_cpu(postmaster)
+        alone = asyncio.run(run_learners(port, baseline, quiz_url, arrival=0, think=(0, 0), timeout=args.timeout, seed=2, concurrent=False))
+        cpu_after = process_tree_cpu(server.pid), process_tree_cpu(postmaster)
+        show("baseline, one learner at a time", alone)
+        count = max(1, sum(len(seconds) for seconds in alone.seconds.values()))
+        print(f"baseline CPU per request: web {(cpu_after[0] - cpu_before[0]) * 1000 / count:.1f} ms, "
+              f"PostgreSQL {(cpu_after[1] - cpu_before[1]) * 1000 / count:.1f} ms", flush=True)
+
         load_before = os.getloadavg()[0]
         cpu_before = process_tree_cpu(server.pid), process_tree_cpu(postmaster), time.process_time()
         watch = ConnectionWatch(server_url)
