@@ -120,6 +120,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Requests each web process runs in Django at once; the others wait their turn (drydock/asgi.py).
+# Near DATABASE_POOL_SIZE: a request beyond the pool would only wait there for a connection.
+WEB_REQUESTS_PER_PROCESS = env_int("WEB_REQUESTS_PER_PROCESS", 8, minimum=1)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
