@@ -103,8 +103,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: integration tests share the test database with a real Celery worker
     # (given its path); one file per test run, so two runs side by side never meet.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-drydock-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each request runs in a thread of its own, so a kept connection (CONN_MAX_AGE) is never
+    # reused: every request would open one (~13 ms, then cold catalog caches: ~30 ms more per request), and
+    # a class opening a quiz at once runs past max_connections. A pool per process lends connections to
+    # requests and makes the others wait (bench/exam_burst.py: 500 learners).
+    DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 8, minimum=0, maximum=200)
+    if DATABASE_POOL_SIZE:
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            raise ImproperlyConfigured(
+                "DATABASE_CONN_MAX_AGE keeps connections, DATABASE_POOL_SIZE pools them: set one of them to 0."
+            )
+        DATABASES["default"]["OPTIONS"] = {"pool": {
+            "min_size": min(2, DATABASE_POOL_SIZE),
+            "max_size": DATABASE_POOL_SIZE,
+            # A request waits this long for a free connection, then fails rather than hang.
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Requests each web process runs in Django at once; the others wait their turn (drydock/asgi.py).
+# Near DATABASE_POOL_SIZE: a request beyond the pool would only wait there for a connection.
+WEB_REQUESTS_PER_PROCESS = env_int("WEB_REQUESTS_PER_PROCESS", 8, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

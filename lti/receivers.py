@@ -9,9 +9,13 @@ from quizzes.signals import attempt_graded
 
 @receiver(task_passed, dispatch_uid="lti.task_passed")
 def lab_task_passed(sender, submission, **kwargs):
+    if not scores.came_from_an_lms(submission.user_id):
+        return
     scores.record(user=submission.user, lab=submission.task.lab)
 
 
 @receiver(attempt_graded, dispatch_uid="lti.attempt_graded")
 def quiz_attempt_graded(sender, attempt, **kwargs):
+    if not scores.came_from_an_lms(attempt.user_id):
+        return
     scores.record(user=attempt.user, quiz=attempt.quiz)

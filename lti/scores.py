@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from labs.models import Lab, Submission
 from lti import queue, targets
-from lti.models import Launch, Score
+from lti.models import Launch, LtiUser, Score
 from quizzes.models import Attempt, Quiz
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,11 @@ def keys_covering(*, lab=None, quiz=None):
     """Target keys whose grade moves when this lab or quiz does: itself, its chapter, its course."""
     activity = lab or quiz
     return [targets.key_of(activity), targets.key_of(activity.chapter), targets.key_of(activity.course)]
+
+
+def came_from_an_lms(user_id):
+    """Whether the learner ever launched from an LMS: one indexed query, so a grade of anyone else costs no more."""
+    return LtiUser.objects.filter(user_id=user_id).exists()
 
 
 def record(*, user, lab=None, quiz=None, now=None):

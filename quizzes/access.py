@@ -14,6 +14,11 @@ def get_quiz_for_user(user, course_slug, quiz_slug):
     return get_object_or_404(quizzes, slug=quiz_slug)
 
 
-def get_attempt_for_user(user, pk):
-    """A learner's own attempt; another learner's is indistinguishable from a missing one."""
-    return get_object_or_404(Attempt.objects.select_related("quiz", "quiz__course", "quiz__chapter"), pk=pk, user=user)
+def get_attempt_for_user(user, pk, *, with_quiz=True):
+    """A learner's own attempt; another learner's is indistinguishable from a missing one.
+
+    `with_quiz=False` reads the attempt's row alone, for the requests that only save or grade its
+    answers (autosave, submit): a class saves thousands of answers a minute during an exam.
+    """
+    attempts = Attempt.objects.select_related("quiz", "quiz__course") if with_quiz else Attempt.objects.all()
+    return get_object_or_404(attempts, pk=pk, user=user)

@@ -58,11 +58,12 @@ def draw(questions, *, seed, pool_size=None, shuffle_questions=False, shuffle_ch
 def start_attempt(*, user, quiz, now=None):
     """The learner's open attempt at the quiz, or a new one; AttemptRefused when none may start."""
     now = now or timezone.now()
-    close_overdue(user=user, quiz=quiz, now=now)
-    current = Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.IN_PROGRESS).first()
+    # One read of the learner's attempts (a handful) answers all three: overdue, open, how many used.
+    mine = _submit_overdue(list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number")), now)
+    current = next((a for a in mine if a.status == Attempt.Status.IN_PROGRESS), None)
     if current is not None:
         return current
-    used = Attempt.objects.filter(quiz=quiz, user=user).count()
+    used = len(mine)
     if quiz.attempts_left(used) == 0:
         raise AttemptRefused(_("You have used all your attempts at this quiz."))
     if quiz.is_closed(now):
@@ -108,14 +109,18 @@ def slot_key(key):
     return int(key) if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 18 else key
 
 
-def save_answers(*, attempt, answers, now=None):
-    """Save {slot id: raw answer}; return {slot id: message} for the answers refused (the others are saved)."""
+def save_answers(*, attempt, answers, now=None, slots=None):
+    """Save {slot id: raw answer}; return {slot id: message} for the answers refused (the others are saved).
+
+    `slots`: {slot id: slot} of the attempt, when the caller read them already (the form's questions).
+    """
     now = now or timezone.now()
     if attempt.status != Attempt.Status.IN_PROGRESS:
         raise AttemptClosed(_("This attempt is already submitted: its answers can no longer change."))
     if time_is_up(attempt, now):
         raise AttemptClosed(_("Time is up: answers can no longer change."))
-    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in answers if isinstance(k, int) and 0 < k < 2**63])}
+    if slots is None:
+        slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in answers if isinstance(k, int) and 0 < k < 2**63])}
     errors = {}
     for slot_id, raw in answers.items():
         slot = slots.get(slot_id)
@@ -135,7 +140,7 @@ def save_answers(*, attempt, answers, now=None):
 
 
 def submit(*, attempt, now=None):
-    """Grade the attempt once; a second call returns it unchanged. Late: graded as at the deadline."""
+    """Grade the attempt once and return it as stored; a second call returns it unchanged. Late: graded as at the deadline."""
     now = now or timezone.now()
     with transaction.atomic():
         claimed = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.IN_PROGRESS).update(
@@ -151,11 +156,13 @@ def submit(*, attempt, now=None):
             slot.score, slot.feedback = result.score, list(result.feedback)
         AttemptQuestion.objects.bulk_update(slots, ["score", "feedback"])
         total = sum(slot.points for slot in slots)
-        score = sum(slot.score * slot.points for slot in slots) / total if total else 0.0
-        Attempt.objects.filter(pk=attempt.pk).update(score=round(score, 4), is_late=cutoff is not None and now > cutoff)
-    graded = Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
-    signals.attempt_graded.send_robust(sender=Attempt, attempt=graded)
-    return graded
+        score = round(sum(slot.score * slot.points for slot in slots) / total if total else 0.0, 4)
+        is_late = cutoff is not None and now > cutoff
+        Attempt.objects.filter(pk=attempt.pk).update(score=score, is_late=is_late)
+    # What the claim and the grading wrote, without reading the row back.
+    attempt.status, attempt.submitted_at, attempt.score, attempt.is_late = Attempt.Status.SUBMITTED, now, score, is_late
+    signals.attempt_graded.send_robust(sender=Attempt, attempt=attempt)
+    return attempt
 
 
 def close_overdue(*, user, quiz=None, now=None):
@@ -164,14 +171,25 @@ def close_overdue(*, user, quiz=None, now=None):
     overdue = Attempt.objects.filter(user=user, status=Attempt.Status.IN_PROGRESS, deadline__lt=now - GRACE)
     if quiz is not None:
         overdue = overdue.filter(quiz=quiz)
-    for attempt in overdue:
+    for attempt in overdue.order_by("pk"):
         submit(attempt=attempt, now=now)
 
 
+def _submit_overdue(attempts, now):
+    """The learner's attempts at one quiz, oldest first, once those whose time ran out are submitted."""
+    return [
+        submit(attempt=attempt, now=now) if attempt.status == Attempt.Status.IN_PROGRESS and time_is_up(attempt, now) else attempt
+        for attempt in attempts
+    ]
+
+
 def learner_standing(*, user, quiz, now=None):
-    """A learner's attempts at a quiz and what they allow: grade, attempts left, open attempt, review."""
+    """A learner's attempts at a quiz and what they allow: grade, attempts left, open attempt, review.
+
+    An attempt whose time ran out without a submission is submitted first (graded as at the deadline).
+    """
     now = now or timezone.now()
-    attempts = list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number"))
+    attempts = _submit_overdue(list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number")), now)
     submitted = [a for a in attempts if a.status == Attempt.Status.SUBMITTED]
     current = next((a for a in attempts if a.status == Attempt.Status.IN_PROGRESS), None)
     left = quiz.attempts_left(len(attempts))

@@ -189,7 +189,9 @@ class AttemptQuestion(models.Model):
 
     class Meta:
         db_table = "courses_attemptquestion"
-        ordering = ["attempt", "position"]
+        # By the column, not the relation: "attempt" would sort by the attempt's own ordering, which joins
+        # the attempt, quiz, course and chapter into every read of an attempt's questions (autosave included).
+        ordering = ["attempt_id", "position"]
         constraints = [models.UniqueConstraint(fields=["attempt", "position"], name="attempt_slot_position_unique")]
         verbose_name = _("attempt question")
         verbose_name_plural = _("attempt questions")

@@ -36,8 +36,7 @@ def _clock(attempt):
 @login_required
 def quiz_detail(request, course_slug, quiz_slug):
     quiz = get_quiz_for_user(request.user, course_slug, quiz_slug)
-    attempts.close_overdue(user=request.user, quiz=quiz)
-    standing = attempts.learner_standing(user=request.user, quiz=quiz)
+    standing = attempts.learner_standing(user=request.user, quiz=quiz)  # submits an attempt whose time ran out
     return render(request, "quizzes/quiz_detail.html", {
         "quiz": quiz,
         "course": quiz.course,
@@ -90,7 +89,11 @@ def attempt_detail(request, pk):
 
 
 def _answers_from(request, attempt):
-    """{slot id: raw answer} from a JSON body ({"answers": {id: answer}}) or a form (one `slot` field per question)."""
+    """({slot id: raw answer}, {slot id: slot} or None) from a JSON body ({"answers": {id: answer}}) or a form.
+
+    A form names its questions in `slot` fields (all of them, or the one quiz.js autosaves); only those
+    are read, once, for both parsing and saving.
+    """
     if request.content_type == "application/json":
         if len(request.body) > MAX_JSON_BYTES:
             raise _BadRequest(_("This request is too large."))
@@ -103,27 +106,29 @@ def _answers_from(request, attempt):
         answers = {}
         for key, value in data["answers"].items():
             answers[attempts.slot_key(key)] = value
-        return answers
+        return answers, None
     ids = request.POST.getlist("slot")
     if not ids:
         raise _BadRequest(_("Missing field: slot."))
-    slots = {str(slot.pk): slot for slot in attempt.slots.all()}
+    keys = [attempts.slot_key(i) for i in ids]
+    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in keys if isinstance(k, int) and 0 < k < 2**63])}
     answers = {}
-    for slot_id in ids:
-        slot = slots.get(slot_id)
+    for slot_id, key in zip(ids, keys):
+        slot = slots.get(key) if isinstance(key, int) else None
         if slot is None:
             answers[slot_id] = None  # reported as a question not part of the attempt
             continue
         answers[slot.pk] = question_types.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
-    return answers
+    return answers, slots
 
 
 @login_required
 @require_POST
 def attempt_save(request, pk):
-    attempt = get_attempt_for_user(request.user, pk)
+    attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
     try:
-        errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
+        answers, slots = _answers_from(request, attempt)
+        errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots)
     except _BadRequest as bad:
         if wants_json(request):
             return JsonResponse({"error": str(bad)}, status=400)
@@ -145,10 +150,11 @@ def attempt_save(request, pk):
 @login_required
 @require_POST
 def attempt_submit(request, pk):
-    attempt = get_attempt_for_user(request.user, pk)
+    attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
     if attempt.status == Attempt.Status.IN_PROGRESS and "slot" in request.POST:
         try:
-            errors = attempts.save_answers(attempt=attempt, answers=_answers_from(request, attempt))
+            answers, slots = _answers_from(request, attempt)
+            errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots)
         except attempts.AttemptClosed:
             errors = {}  # time is up: graded with the answers saved in time
         if errors:
@@ -188,4 +194,4 @@ def attempt_results(request, pk):
 @require_GET
 def attempt_clock(request, pk):
     """The time left, for the countdown to stay in step with the server."""
-    return JsonResponse(_clock(get_attempt_for_user(request.user, pk)))
+    return JsonResponse(_clock(get_attempt_for_user(request.user, pk, with_quiz=False)))

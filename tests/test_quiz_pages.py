@@ -277,3 +277,38 @@ def test_a_command_typed_with_a_long_dash_is_refused_in_french_with_what_to_type
     learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
     results = learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).text
     assert "Seule la commande docker est notée ; laissé de côté : | more." in results
+
+
+def test_an_exam_costs_a_fixed_number_of_queries_per_request(learner_client, load_quiz):
+    """A class sitting an exam saves thousands of answers a minute (bench/exam_burst.py): each request
+    reads the session and the user, then only the rows it needs, with no join it does not use."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    the_quiz = load_quiz(time_limit=15)
+
+    def queries(method, url, data=None, **extra):
+        with CaptureQueriesContext(connection) as captured:
+            response = getattr(learner_client, method)(url, data, **extra)
+        assert response.status_code in (200, 302), response.status_code
+        # The test runs in a transaction: the savepoints of atomic() blocks are the test's, not the request's.
+        return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+    assert len(queries("get", the_quiz.get_absolute_url())) == 9  # + course, quiz, the learner's attempts, question count, the pager's three
+    started = queries("post", reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug]))
+    assert len(started) == 8  # + course, quiz, the learner's attempts, the questions, 2 INSERTs
+    attempt = Attempt.objects.get()
+    slots = list(attempt.slots.order_by("position"))
+    answers = right_answers(slots)
+    save = reverse("quizzes:attempt_save", args=[attempt.pk])
+    for slot in slots:
+        saved = queries("post", save, form_of([slot], answers), HTTP_ACCEPT="application/json")
+        assert len(saved) == 5  # session, user, attempt, the question saved, its UPDATE
+        assert " JOIN " not in saved[3] and str(slot.pk) in saved[3]
+    assert len(queries("post", save, form_of(slots[:1], answers), HTTP_ACCEPT="application/json")) == 4  # unchanged: no UPDATE
+    submitted = queries("post", reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, answers))
+    # session, user, attempt, its questions, claim, questions again (claimed), scores, grade, and whether the learner came from an LMS
+    assert len(submitted) == 9
+    assert not any(" JOIN " in sql for sql in submitted if sql.startswith("SELECT"))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.SUBMITTED and attempt.score == 1.0

@@ -71,3 +71,22 @@ def test_env_example_documents_every_variable_settings_read():
     read = set(re.findall(r'env_[a-z]+\("([A-Z_]+)"', (BASE_DIR / "drydock" / "settings.py").read_text()))
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (BASE_DIR / ".env.example").read_text(), re.M))
     assert read - documented == set()
+
+
+def test_postgresql_connections_come_from_a_pool_per_process_unless_told_otherwise():
+    """Under ASGI every request has a thread of its own: kept connections are never reused, a pool is."""
+
+    def database(env):
+        return subprocess.run(
+            [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+             "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"],
+            cwd=BASE_DIR, env={**os.environ, "DJANGO_SETTINGS_MODULE": "drydock.settings", "SECRET_KEY": "k" * 50,
+                               "DATABASE_URL": "postgres://drydock@127.0.0.1:5432/drydock", **env},
+            capture_output=True, text=True, timeout=60,
+        )
+
+    assert database({}).stdout.strip() == "0 {'min_size': 2, 'max_size': 8, 'timeout': 10}"
+    assert database({"DATABASE_POOL_SIZE": "20", "DATABASE_POOL_TIMEOUT": "3"}).stdout.strip() == "0 {'min_size': 2, 'max_size': 20, 'timeout': 3}"
+    assert database({"DATABASE_POOL_SIZE": "0", "DATABASE_CONN_MAX_AGE": "60"}).stdout.strip() == "60 None"
+    both = database({"DATABASE_CONN_MAX_AGE": "60"})
+    assert both.returncode != 0 and "set one of them to 0" in both.stderr
