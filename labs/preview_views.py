@@ -23,7 +23,6 @@ PREVIEW_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
-    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
