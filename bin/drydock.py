@@ -7,6 +7,10 @@
     bin/drydock setup     only the set-up steps of `up`
     bin/drydock services  only make sure Redis and a Docker engine answer
     bin/drydock down      stop the Redis and dockerd that this script started
+    bin/drydock compose-build [--skip-course-images]
+                          build every image docker-compose.yaml uses (README, "A school server")
+    bin/drydock compose-up    check the host, then `docker compose up -d --wait`
+    bin/drydock compose-down  `docker compose down` (volumes kept: they hold the school's data)
 
 Standard library only: it runs before the virtualenv exists. Services it
 starts itself (Redis, dockerd) keep running between runs so that a second
@@ -587,6 +591,166 @@ def test(pytest_args):
     return subprocess.call([str(VENV / "bin" / "pytest"), "-q", "-m", "not integration", "-p", "no:cacheprovider"], cwd=BASE, env=env)
 
 
+# --- Compose: a school server (docker-compose.yaml) ---------------------------------------------
+
+COMPOSE_PLUGIN = Path("/usr/local/lib/docker/cli-plugins/docker-compose")
+# Debian 13's Compose v2 (2.26), taken from its package in a throw-away container of the base image
+# images/build.py makes: Debian 12 has only the old Python docker-compose 1.29.
+COMPOSE_SOURCE_IMAGE = "debian:trixie-slim"
+
+
+def compose_answers():
+    result = docker_cli("compose", "version", "--short")
+    return result is not None and result.returncode == 0 and result.stdout.strip().startswith("2.")
+
+
+def ensure_compose():
+    if compose_answers():
+        return
+    if os.geteuid() != 0:
+        raise SetupError("`docker compose` (Compose v2) is missing: install Debian's docker-compose (trixie) or run as root")
+    present = docker_cli("image", "inspect", COMPOSE_SOURCE_IMAGE)
+    if present is None or present.returncode != 0:
+        raise SetupError(f"{COMPOSE_SOURCE_IMAGE} is not on the engine: run python3 images/build.py (or bin/drydock setup) first")
+    say(f"installing Compose v2 from Debian 13's docker-compose package into {COMPOSE_PLUGIN}")
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--label", "drydock.build=1", COMPOSE_SOURCE_IMAGE, "sh", "-c",
+         "apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1 "
+         "&& cat /usr/libexec/docker/cli-plugins/docker-compose"],
+        env={**os.environ, "DOCKER_HOST": engine_url()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600,
+    )
+    if result.returncode != 0 or len(result.stdout) < 1_000_000:
+        raise SetupError(f"could not get docker-compose from Debian 13's package: {result.stderr.decode(errors='replace')[-500:]}")
+    COMPOSE_PLUGIN.parent.mkdir(parents=True, exist_ok=True)
+    partial = COMPOSE_PLUGIN.with_suffix(".partial")
+    partial.write_bytes(result.stdout)
+    partial.chmod(0o755)
+    partial.replace(COMPOSE_PLUGIN)
+    if not compose_answers():
+        raise SetupError(f"{COMPOSE_PLUGIN} does not answer `docker compose version`")
+
+
+def engine_socket_path():
+    """The engine's socket on this host, for the Compose services that drive it."""
+    url = engine_url()
+    if not url.startswith("unix://"):
+        raise SetupError(f"docker-compose.yaml mounts the engine's socket; DOCKER_HOST={url} is not a unix socket")
+    return url[len("unix://"):]
+
+
+def compose_env(extra=None):
+    """The environment docker compose interpolates docker-compose.yaml with (the shell's, then .env)."""
+    env = {**os.environ, "DOCKER_HOST": engine_url(), **(extra or {})}
+    env.setdefault("DOCKER_SOCKET", engine_socket_path())
+    if "DOCKER_NETNS_DIR" not in env:
+        env["DOCKER_NETNS_DIR"] = engine_netns_dir()
+    return env
+
+
+def engine_netns_dir():
+    """Where the engine keeps its containers' network namespaces (in its exec root: /var/run/docker/netns
+    for a stock engine), asked of a throw-away container since `docker info` does not say."""
+    started = docker_cli("run", "-d", "--rm", "--label", "drydock.build=1", "--network", "bridge",
+                         "debian:bookworm-slim", "sleep", "60", timeout=60)
+    if started is None or started.returncode != 0:
+        raise SetupError("could not start a container to find the engine's netns folder: set DOCKER_NETNS_DIR")
+    container = started.stdout.strip()
+    try:
+        key = docker_cli("inspect", "--format", "{{.NetworkSettings.SandboxKey}}", container).stdout.strip()
+    finally:
+        docker_cli("rm", "-f", container)
+    if not key.startswith("/"):
+        raise SetupError("the engine did not say where its network namespaces are: set DOCKER_NETNS_DIR")
+    return str(Path(key).parent)
+
+
+def compose(*args, env, quiet=False, check=True, timeout=None):
+    return run(["docker", "compose", "--project-directory", BASE, "-f", BASE / "docker-compose.yaml", *args],
+               env=env, quiet=quiet, check=check, timeout=timeout)
+
+
+def build_course_images():
+    """The sandbox's, the course's and the base images, as images/build.py builds them (its steps 1-2,
+    without its stand-alone registry: Compose runs its own)."""
+    spec = importlib.util.spec_from_file_location("drydock_images_build", BASE / "images" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    previous = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = engine_url()
+    try:
+        base, bases, entries = build.load_catalog()
+        for tag in bases:
+            build.ensure_base(tag, force=False)
+        for entry in build.build_order(entries):
+            if entry.context is None:
+                build.tag_all(entry, build.inspect("image", base)["Id"], None)
+            else:
+                build.ensure_image(entry, force=False)
+    except build.BuildError as exc:
+        raise SetupError(f"course images: {exc}") from None
+    finally:
+        if previous is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = previous
+
+
+def copy_host_certificates():
+    """The host's extra CAs, for builds behind a TLS-inspecting proxy (deploy/ca-certificates/README.md)."""
+    target = BASE / "deploy" / "ca-certificates"
+    wanted = {path.name: path.read_bytes() for path in Path("/usr/local/share/ca-certificates").glob("**/*.crt") if path.is_file()}
+    for stale in target.glob("*.crt"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, content in wanted.items():
+        if not (target / name).exists() or (target / name).read_bytes() != content:
+            (target / name).write_bytes(content)
+
+
+def compose_build(skip_course_images=False, env=None):
+    ensure_docker()
+    ensure_compose()
+    if skip_course_images:
+        say("course images: skipped (--skip-course-images): the engine must already have them")
+    else:
+        say("building the base, sandbox and course images (images/build.py's steps)")
+        build_course_images()
+    copy_host_certificates()
+    say("building the deployment images (docker compose build)")
+    compose("--profile", "tls", "build", env=env or compose_env(), timeout=3600)
+
+
+def mount_propagation(path):
+    """(mount point holding path, its propagation: shared / private / ...)."""
+    result = run(["findmnt", "-n", "-o", "TARGET,PROPAGATION", "--target", path], quiet=True)
+    target, _, propagation = result.stdout.strip().rpartition(" ")
+    return target.strip(), propagation.strip()
+
+
+def ensure_shared_mounts(env):
+    """The sandboxes' folder and the engine's netns folder must sit on shared mounts (systemd makes
+    every mount shared; a host without it does not): Docker refuses rshared/rslave binds otherwise."""
+    changed = []
+    for variable, default in (("SANDBOX_SOCKET_ROOT", "/var/lib/drydock/sandboxes"), ("DOCKER_NETNS_DIR", None)):
+        path = Path(env.get(variable) or default)
+        path.mkdir(parents=True, exist_ok=True)
+        mount_point, propagation = mount_propagation(path)
+        if "shared" not in propagation:
+            say(f"{mount_point} (holding {path}) is a {propagation or 'private'} mount: making it shared, as systemd does")
+            run(["mount", "--make-shared", mount_point], quiet=True)
+            changed.append(mount_point)
+    return changed
+
+
+def compose_up(env=None):
+    env = env or compose_env()
+    ensure_docker()
+    ensure_compose()
+    ensure_shared_mounts(env)
+    compose("up", "-d", "--wait", "--remove-orphans", env=env, timeout=1800)
+    say("up; `docker compose ps` lists the services, `docker compose logs -f web` follows one")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="drydock", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -596,6 +760,11 @@ def main(argv=None):
     commands.add_parser("setup", help="only the set-up steps")
     commands.add_parser("services", help="make sure Redis and a Docker engine answer")
     commands.add_parser("down", help="stop the Redis and dockerd this script started")
+    build_parser = commands.add_parser("compose-build", help="build every image docker-compose.yaml uses")
+    build_parser.add_argument("--skip-course-images", action="store_true",
+                              help="only the deployment images (the engine already has the sandbox and course images)")
+    commands.add_parser("compose-up", help="check the host, then docker compose up -d --wait")
+    commands.add_parser("compose-down", help="docker compose down (the volumes stay)")
     test_parser = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args, extra = parser.parse_known_args(argv)
@@ -610,6 +779,13 @@ def main(argv=None):
             ensure_services()
         elif args.command == "down":
             down()
+        elif args.command == "compose-build":
+            compose_build(args.skip_course_images)
+        elif args.command == "compose-up":
+            compose_up()
+        elif args.command == "compose-down":
+            ensure_compose()
+            compose("down", env=compose_env())
         elif args.command == "test":
             return test([*extra, *args.pytest_args])
     except SetupError as exc:

@@ -156,6 +156,9 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# /metrics (Prometheus): with a token, scrapes must send "Authorization: Bearer <token>"; without one,
+# only the host's loopback, not through a proxy, is answered (drydock/metrics.py).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True

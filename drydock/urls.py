@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from drydock import accounts, health
+from drydock import accounts, health, metrics
 
 urlpatterns = [
     path("", include("labs.urls")),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

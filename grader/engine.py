@@ -67,6 +67,41 @@ NESTED_ANSWER_LIMIT = 8 * 1024**2
 NESTED_OBJECT_LIMIT = 500
 SNAPSHOT_SECONDS = 20
 TERMINAL_COMMAND = ["tmux", "-f", "/etc/drydock/tmux.conf", "new-session", "-A", "-s", "drydock"]
+# How many terminals (tmux sessions, each its own shell) one sandbox offers: "drydock", "drydock-2", ...
+TERMINAL_SESSIONS = 9
+# The browser terminal scrolls tmux's own history (copy mode), which holds every line (history-limit in
+# tmux.conf) even when tmux redrew the screen instead of sending each line, and after a reload. The mouse
+# stays off in tmux, so the browser keeps its own selection and copy; static/js/terminal.js sends these
+# sequences for the wheel, and tmux reads them as user keys. Set as each terminal attaches, so a sandbox
+# image built before them scrolls too. In a full-screen program (less, vim) the wheel sends arrow keys.
+TERMINAL_KEYS = {"line-up": "\x1b[9001~", "line-down": "\x1b[9002~", "leave-history": "\x1b[9003~"}
+TERMINAL_TMUX_SETUP = [
+    # A turn of the wheel sends many keys at once: tmux must not take them for a paste and skip their bindings.
+    ["set", "-g", "assume-paste-time", "0"],
+    ["set", "-s", "user-keys[0]", TERMINAL_KEYS["line-up"]],
+    ["set", "-s", "user-keys[1]", TERMINAL_KEYS["line-down"]],
+    ["set", "-s", "user-keys[2]", TERMINAL_KEYS["leave-history"]],
+    ["bind", "-n", "User0", "if", "-F", "#{alternate_on}", "send-keys Up", "copy-mode -e; send -X scroll-up"],
+    ["bind", "-n", "User1", "if", "-F", "#{alternate_on}", "send-keys Down"],
+    ["bind", "-n", "User2", "if", "-F", "1", ""],  # nothing to leave
+    ["bind", "-n", "S-PPage", "if", "-F", "#{alternate_on}", "send-keys S-PPage", "copy-mode -eu"],
+    ["bind", "-n", "S-NPage", "if", "-F", "#{alternate_on}", "send-keys S-NPage"],  # a shell would print it
+] + [
+    ["bind", "-T", table, key, "send", "-X", command]
+    for table in ("copy-mode", "copy-mode-vi")
+    for key, command in (("User0", "scroll-up"), ("User1", "scroll-down"), ("User2", "cancel"), ("S-PPage", "page-up"), ("S-NPage", "page-down"))
+]
+
+
+def terminal_command(session=1):
+    """The exec that attaches terminal number `session` of a sandbox to its tmux session, made on first use."""
+    if not isinstance(session, int) or not 1 <= session <= TERMINAL_SESSIONS:
+        raise ValueError(f"terminal session {session!r} is not between 1 and {TERMINAL_SESSIONS}")
+    command = TERMINAL_COMMAND[:3]
+    for step in TERMINAL_TMUX_SETUP:
+        command += step + [";"]
+    name = TERMINAL_COMMAND[-1] + ("" if session == 1 else f"-{session}")
+    return command + TERMINAL_COMMAND[3:-1] + [name]
 # The most of a volume file a check reads, in bytes.
 VOLUME_FILE_LIMIT = 64 * 1024
 # An HTTP probe of a published port: the most of its answer read (status line and headers included), and its seconds.
@@ -252,8 +287,8 @@ class Engine(abc.ABC):
         """Text of a file inside a nested volume (at most VOLUME_FILE_LIMIT bytes); None if absent or outside the volume."""
 
     @abc.abstractmethod
-    def open_terminal(self, name, *, rows=24, cols=80):
-        """A Terminal attached to the sandbox's tmux session (created on first use), its socket non-blocking; close() it when done."""
+    def open_terminal(self, name, *, rows=24, cols=80, session=1):
+        """A Terminal attached to the sandbox's tmux session number `session` (created on first use), its socket non-blocking; close() it when done."""
 
     @abc.abstractmethod
     def resize_terminal(self, exec_id, *, rows, cols):
@@ -747,12 +782,13 @@ class DockerEngine(Engine):
                 return None
         return output.decode("utf-8", "replace")
 
-    def open_terminal(self, name, *, rows=24, cols=80):
+    def open_terminal(self, name, *, rows=24, cols=80, session=1):
+        command = terminal_command(session)
         client = self._client(timeout=None)
         try:
             api = client.api
             created = api.exec_create(
-                name, TERMINAL_COMMAND, stdin=True, tty=True, environment={"TERM": "xterm-256color", "LANG": "C.UTF-8"},
+                name, command, stdin=True, tty=True, environment={"TERM": "xterm-256color", "LANG": "C.UTF-8"},
                 workdir="/root",
             )
             raw = api.exec_start(created["Id"], tty=True, socket=True)

@@ -50,6 +50,7 @@ class FakeTerminal:
     shell: socket.socket
     rows: int
     cols: int
+    session: int = 1
 
 
 class FakeEngine(engine.Engine):
@@ -217,12 +218,13 @@ class FakeEngine(engine.Engine):
                 return text.encode()[:engine.VOLUME_FILE_LIMIT].decode("utf-8", "replace")
         return None
 
-    def open_terminal(self, name, *, rows=24, cols=80):
+    def open_terminal(self, name, *, rows=24, cols=80, session=1):
+        engine.terminal_command(session)  # the same refusal of a session out of range
         self._running(name)
         ours, shell = socket.socketpair()
         ours.setblocking(False)
         exec_id = f"fake-exec-{next(self._ids)}"
-        self.terminals[exec_id] = FakeTerminal(sandbox=name, shell=shell, rows=rows, cols=cols)
+        self.terminals[exec_id] = FakeTerminal(sandbox=name, shell=shell, rows=rows, cols=cols, session=session)
         # Terminal.close() closes the socket, then its "client": here the far end.
         return engine.Terminal(exec_id=exec_id, socket=ours, _client=shell)
 

@@ -38,6 +38,11 @@ WATCH_EVERY_SECONDS = 3
 TERMINAL_LEASE_SECONDS = 60
 
 
+def tabs_limit():
+    """How many terminals (tabs, each its own shell) the lab page offers on one sandbox."""
+    return min(settings.TERMINALS_PER_LEARNER, engine.TERMINAL_SESSIONS)
+
+
 class OutputBudget:
     """A token bucket: at most `rate` bytes a second on average, `burst` at once."""
 
@@ -103,10 +108,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._send_status("error", _("Too many terminals are open (%(max)s at most): close one, then reload.") % {"max": settings.TERMINALS_PER_LEARNER})
             await self.close(code=CLOSE_TOO_MANY)
             return
-        rows, cols = self._size_from_query()
+        rows, cols, session = self._from_query()
         self.engine = engine.default()
         try:
-            self.terminal = await asyncio.to_thread(self.engine.open_terminal, self.sandbox.container_name, rows=rows, cols=cols)
+            self.terminal = await asyncio.to_thread(
+                self.engine.open_terminal, self.sandbox.container_name, rows=rows, cols=cols, session=session,
+            )
         except engine.EngineUnavailable as exc:
             log.warning("terminal for sandbox %s: %s", self.sandbox.pk, exc)
             status, failure = await _status(self.sandbox.pk)
@@ -127,12 +134,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             pipe.zcard(self.registry_key)
             return (await pipe.execute())[-1]
 
-    def _size_from_query(self):
+    def _from_query(self):
+        """Rows, columns and which of the sandbox's terminals (its tabs: 1 up to the learner's limit) to attach."""
         query = dict(part.split("=", 1) for part in self.scope.get("query_string", b"").decode().split("&") if "=" in part)
         try:
-            return max(5, min(int(query.get("rows", 24)), 300)), max(20, min(int(query.get("cols", 80)), 500))
+            rows, cols = max(5, min(int(query.get("rows", 24)), 300)), max(20, min(int(query.get("cols", 80)), 500))
         except ValueError:
-            return 24, 80
+            rows, cols = 24, 80
+        session = query.get("session", "1")
+        session = int(session) if session.isdigit() and 1 <= int(session) <= tabs_limit() else 1
+        return rows, cols, session
 
     async def _send_status(self, kind, message, **extra):
         await self.send(text_data=json.dumps({"type": kind, "message": message, **extra}))

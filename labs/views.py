@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from courses.http import wants_json
 from courses.pager import pager_context
-from labs import grading, sandboxes
+from labs import grading, sandboxes, terminal
 from labs.access import get_lab_for_user, get_published_task, get_sandbox_for_user, get_submission_for_user
 from labs.models import Sandbox, Submission
 
@@ -63,6 +63,7 @@ def lab_detail(request, course_slug, lab_slug):
         "sandbox": sandbox,
         "state": sandbox_state(sandbox),
         "idle_minutes": settings.SANDBOX_IDLE_MINUTES,
+        "terminal_tabs": terminal.tabs_limit(),
         **pager_context(request.user, lab.course, "labs", lab.slug),
     })
 

@@ -439,3 +439,10 @@ def test_a_terminal_opens_on_a_non_blocking_socket_resizes_and_closes(harness, s
     assert terminal.exec_id and terminal.socket.getblocking() is False
     harness.engine.resize_terminal(terminal.exec_id, rows=40, cols=120)
     terminal.close()
+
+
+def test_a_terminal_number_out_of_range_is_refused_before_anything_runs(harness, started):
+    terminal = harness.engine.open_terminal(started.name, rows=24, cols=80, session=2)
+    terminal.close()
+    with pytest.raises(ValueError):
+        harness.engine.open_terminal(started.name, session=engine.TERMINAL_SESSIONS + 1)

@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
         char request[65536];
         ssize_t got = read(client, request, sizeof request - 1);
         request[got > 0 ? got : 0] = 0;
-        const char *body = strstr(request, "_ping") ? "OK" : strstr(request, "/volumes") ? "{}" : "[]";
+        const char *body = strstr(request, "_ping") ? "OK" : (strstr(request, "/volumes") || strstr(request, "/system/df")) ? "{}" : "[]";
         char reply[256];
         int size = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
         write(client, reply, size);

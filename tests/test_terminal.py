@@ -13,6 +13,7 @@ from django.test import Client
 
 from courses.packs import load_pack
 from drydock.asgi import application
+from grader import engine
 from labs.models import Sandbox
 from labs.terminal import CLOSE_ENDED, CLOSE_REFUSED, CLOSE_TOO_BIG, CLOSE_TOO_MANY, CLOSE_UNAUTHENTICATED
 
@@ -223,3 +224,38 @@ async def test_a_learner_cannot_open_more_terminals_than_allowed(alice, course, 
     assert (await expect_status(again, "ready"))["type"] == "ready"
     for socket in [opened[1], again]:
         await socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_second_terminal_is_another_shell_on_the_same_sandbox(alice, course, ready_sandbox_for):
+    sandbox = await sync_to_async(ready_sandbox_for)(alice)
+    first = await attached(sandbox, alice)
+    await type_and_read(first, "export DRYDOCK_TAB=one; touch /root/made-in-one; echo ok-$((1+1))\r", "ok-2")
+    second = await communicator(sandbox.pk, alice, query="rows=24&cols=80&session=2")
+    connected, code = await second.connect(timeout=20)
+    assert connected, code
+    await expect_status(second, "ready")
+    output = await type_and_read(second, "echo s=$(tmux display-message -p '#S') tab=${DRYDOCK_TAB:-none} files=$(ls /root/made-in-one | wc -l)\r", "files=1")
+    assert "s=drydock-2 tab=none files=1" in output
+    # A number past the learner's limit is the first terminal, not a new shell.
+    beyond = await communicator(sandbox.pk, alice, query="rows=24&cols=80&session=9")
+    await beyond.connect(timeout=20)
+    await expect_status(beyond, "ready")
+    assert "s=drydock tab=one" in await type_and_read(beyond, "echo s=$(tmux display-message -p '#S') tab=$DRYDOCK_TAB\r", "tab=one")
+    for socket in [first, second, beyond]:
+        await socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_the_wheel_keys_scroll_tmux_history_of_thousands_of_lines(alice, course, ready_sandbox_for):
+    sandbox = await sync_to_async(ready_sandbox_for)(alice)
+    socket = await attached(sandbox, alice)
+    await type_and_read(socket, "seq 1 6000; echo seq-$((2*3))k\r", "seq-6k")
+    await asyncio.sleep(0.5)
+    # What static/js/terminal.js sends for a long turn of the wheel: tmux shows how far up it is.
+    output = await type_and_read(socket, engine.TERMINAL_KEYS["line-up"] * 5000, "[5000/")
+    assert int(re.search(r"\[5000/(\d+)\]", output)[1]) >= 5900  # tmux holds the whole output
+    assert re.search(r"(?<![\d\[])10\d\d(?![\d/])", output)  # and shows line 1000 or so, not only its count
+    back = await type_and_read(socket, engine.TERMINAL_KEYS["leave-history"] + "echo back-$((40+2))\r", "back-42")
+    assert "back-42" in back
+    await socket.disconnect()
