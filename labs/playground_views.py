@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from courses.http import wants_json
-from labs import playgrounds, sandboxes
+from labs import playgrounds, sandboxes, terminal
 from labs.views import sandbox_state
 
 
@@ -26,6 +26,7 @@ def playground(request):
         "disk_gb": settings.SANDBOX_DISK_GB,
         "retention_days": settings.PLAYGROUND_RETENTION_DAYS,
         "idle_minutes": settings.SANDBOX_IDLE_MINUTES,
+        "terminal_tabs": terminal.tabs_limit(),
     })
 
 
