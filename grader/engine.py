@@ -278,7 +278,7 @@ class Engine(abc.ABC):
     def sweep_persistent_disks(self, root, *, deployment, keep):
         """Delete this deployment's kept disk images under `root` not named in `keep` (paths) and not in use; return their paths.
 
-        A deployment's kept disks are named `<deployment>-playground-<number>-<number>.img`; other files are left alone,
+        A deployment's kept disks are named `<deployment>-playground-<number>-<number>-<hex>.img`; other files are left alone,
         and so is a disk a sandbox container still has (or the engine does not say which it has: EngineUnavailable).
         """
 
@@ -735,7 +735,7 @@ class DockerEngine(Engine):
         return preview.parse_answer(b"".join(chunks), complete=complete)
 
     def sweep_persistent_disks(self, root, *, deployment, keep):
-        ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+\.img")
+        ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+-[0-9a-f]+\.img")
         kept = {str(Path(k)) for k in keep}
         # Never the disk under a container that is still there, whatever the rows say.
         with self._host_engine() as client:

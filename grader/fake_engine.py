@@ -201,7 +201,7 @@ class FakeEngine(engine.Engine):
     def sweep_persistent_disks(self, root, *, deployment, keep):
         self._answer()
         in_use = {s.spec.persistent_disk for s in self.sandboxes.values()}
-        ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+\.img")
+        ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+-[0-9a-f]+\.img")
         removed = sorted(
             path for path in self.kept_disks
             if path not in set(keep) | in_use and ours.fullmatch(posixpath.basename(path)) and posixpath.dirname(path) == str(root)

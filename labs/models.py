@@ -1,3 +1,4 @@
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -75,6 +76,10 @@ class LabTask(models.Model):
         return self.title
 
 
+def new_disk_key():
+    return secrets.token_hex(8)
+
+
 class Playground(models.Model):
     """A learner's free sandbox, without tasks, whose disk (Docker's storage and /root) outlives each sandbox run on it.
 
@@ -84,6 +89,9 @@ class Playground(models.Model):
 
     owner = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="playground")
     generation = models.PositiveIntegerField(default=1)
+    # In the disk's name: a database restored from a backup, or a test database numbering rows from 1 again,
+    # never finds a disk that belonged to another learner.
+    disk_key = models.CharField(max_length=32, default=new_disk_key, editable=False)
     # A sandbox was started on this generation's disk: there may be something of the learner's on it.
     has_storage = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -103,7 +111,7 @@ class Playground(models.Model):
     @property
     def disk_path(self):
         """Where this generation's disk is kept on the host."""
-        return str(settings.PLAYGROUND_DISK_ROOT / f"{settings.SANDBOX_NAME_PREFIX}-playground-{self.pk}-{self.generation}.img")
+        return str(settings.PLAYGROUND_DISK_ROOT / f"{settings.SANDBOX_NAME_PREFIX}-playground-{self.pk}-{self.generation}-{self.disk_key}.img")
 
     @property
     def storage_expires_at(self):

@@ -309,7 +309,7 @@ def test_published_ports_are_listed_and_a_preview_fetches_only_the_sandboxs_own_
 
 
 def test_a_kept_disk_holds_what_a_sandbox_left_for_the_next_one_until_it_is_swept(harness, tmp_path):
-    image = str(tmp_path / f"{settings.SANDBOX_NAME_PREFIX}-playground-1-1.img")
+    image = str(tmp_path / f"{settings.SANDBOX_NAME_PREFIX}-playground-1-1-0123abcd.img")
     first = replace(harness.spec(), persistent_disk=image)
     first = replace(first, labels={**first.labels, engine.KEPT_DISK_LABEL: image})
     harness.engine.start_sandbox(first)

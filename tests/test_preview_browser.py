@@ -6,20 +6,30 @@ from django.contrib.auth.models import User
 from grader import engine
 from labs import sandboxes
 from labs.models import Sandbox
-from tests.conftest import BASE_DIR
+from tests.conftest import BASE_DIR, wait_until
 from tests.test_browser import browser  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 OUTPUT = BASE_DIR / "test-results"
 
 
+def sweep_playground_disks(settings):
+    """The web server and the workers keep playground disks in settings.PLAYGROUND_DISK_ROOT: none outlives the test."""
+    wait_until(lambda: engine.default().sweep_persistent_disks(settings.PLAYGROUND_DISK_ROOT, deployment=settings.SANDBOX_NAME_PREFIX, keep=()) is not None
+               and not list(settings.PLAYGROUND_DISK_ROOT.glob(f"{settings.SANDBOX_NAME_PREFIX}-playground-*")), 30, interval=0.5,
+               message="the test's playground disks to be released and deleted")
+
+
 @pytest.fixture
-def two_learners(transactional_db, settings, tmp_path):
+def two_learners(transactional_db, settings):
+    # Rows are numbered from 1 in every test database: a disk left by an earlier run would be this run's playground's.
+    sweep_playground_disks(settings)
     User.objects.create_user("lea", "lea@example.com", "un-mot-de-passe-solide")
     User.objects.create_user("max", "max@example.com", "un-autre-mot-de-passe")
     yield
     for row in Sandbox.objects.all():
         engine.default().remove_sandbox(row.container_name, sandboxes.socket_dir(row))
+    sweep_playground_disks(settings)
 
 
 def log_in(page, web_server, username, password, next_path):
