@@ -10,6 +10,7 @@ from functools import wraps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from classrooms.models import Classroom, Membership
@@ -55,8 +56,8 @@ def get_member_for_instructor(classroom, user_pk):
 
 
 def get_sandbox_for_instructor(classroom, pk):
-    """A sandbox of one of the classroom's learners, for a lab of the classroom's course."""
+    """A sandbox of one of the classroom's learners, for a lab of the classroom's course or their playground."""
     sandboxes = Sandbox.objects.select_related("lab", "owner").filter(
-        lab__course=classroom.course_id, owner__in=member_ids(classroom),
+        Q(lab__course=classroom.course_id) | Q(playground__isnull=False), owner__in=member_ids(classroom),
     )
     return get_object_or_404(sandboxes, pk=pk)

@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, DateField, F, Func
+from django.db.models import Count, DateField, F, Func, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -272,7 +272,8 @@ def _memory(engine, sandbox):
 def live_sandboxes(request, pk):
     classroom = get_classroom_for_instructor(request.user, pk)
     live = list(
-        Sandbox.objects.filter(status__in=Sandbox.LIVE, lab__course=classroom.course_id, owner__in=member_ids(classroom))
+        # Its learners' playgrounds too: they take room on the host like any lab's sandbox.
+        Sandbox.objects.filter(Q(lab__course=classroom.course_id) | Q(playground__isnull=False), status__in=Sandbox.LIVE, owner__in=member_ids(classroom))
         .select_related("owner", "lab").order_by("owner__username", "requested_at")
     )
     # One stats call takes about a second on a real engine: ask for all of them at once.

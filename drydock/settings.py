@@ -262,6 +262,13 @@ SANDBOX_ADMISSION_MB = env_int("SANDBOX_ADMISSION_MB", 256, minimum=16)
 SANDBOX_POOL_BLANK = env_int("SANDBOX_POOL_BLANK", 1, minimum=0)
 SANDBOX_POOL_LABS = env_pool_sizes("SANDBOX_POOL_LABS")
 
+# Playgrounds: one free sandbox per learner whose disk (Docker's storage and /root) is kept between
+# starts, for this many days after it was last used; then the reaper deletes it.
+PLAYGROUND_RETENTION_DAYS = env_int("PLAYGROUND_RETENTION_DAYS", 14, minimum=1)
+PLAYGROUND_DISK_ROOT = Path(env_str("PLAYGROUND_DISK_ROOT", str(VAR_DIR / "playgrounds")))
+# Web previews of published ports: a link's lifetime (it also dies with its sandbox).
+PREVIEW_LINK_MINUTES = env_int("PREVIEW_LINK_MINUTES", 120, minimum=1)
+
 # Browser terminals: how many one learner may have open, and the output rate each may send.
 TERMINALS_PER_LEARNER = env_int("TERMINALS_PER_LEARNER", 3, minimum=1)
 TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 512 * 1024, minimum=4096)

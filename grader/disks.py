@@ -16,6 +16,7 @@ sweep of the folders cannot find.
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 IMAGE = "disk.img"
@@ -58,23 +59,59 @@ def mount_point(folder):
     return Path(folder) / MOUNT
 
 
-def attach(folder, *, templates, size_gb, owner):
-    """Give the sandbox whose folder this is a fresh disk, mounted at folder/disk; return the mount point.
+def attach(folder, *, templates, size_gb, owner, image=None):
+    """Give the sandbox whose folder this is its disk, mounted at folder/disk; return the mount point.
 
-    Always a new one: a disk an earlier try left (a task delivered again) may
-    hold what a learner put there, links included, and is not reused.
+    Without `image`, always a new one: a disk an earlier try left (a task delivered again) may
+    hold what a learner put there, links included, and is not reused. With `image` (a
+    playground's kept disk, outside the folder), that image is mounted as it is, made from the
+    template the first time: what the learner left in its folders is theirs to find again, and
+    the folders themselves (which the sandbox never sees) are checked to be folders.
     """
     folder = Path(folder)
     detach(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _run(["cp", "--sparse=always", template(templates, size_gb=size_gb, owner=owner), folder / IMAGE])
+    if image is None:
+        source = folder / IMAGE
+        _run(["cp", "--sparse=always", template(templates, size_gb=size_gb, owner=owner), source])
+    else:
+        source = Path(image)
+        _make_kept(source, templates=templates, size_gb=size_gb, owner=owner)
+        _wait_until_free(source)
     target = mount_point(folder)
     target.mkdir()
-    _run(["mount", "-o", "loop,nodev,nosuid", folder / IMAGE, target])
+    _run(["mount", "-o", "loop,nodev,nosuid", source, target])
     for name in (DOCKER, HOME, RUN):
-        (target / name).mkdir()
-        os.chown(target / name, owner, owner)
+        path = target / name
+        if image is not None and (path.is_symlink() or (path.exists() and not path.is_dir())):
+            _run(["umount", target])
+            raise DiskError(f"{source}: {name} is not a folder")
+        path.mkdir(exist_ok=image is not None)
+        os.chown(path, owner, owner)
     return target
+
+
+def _make_kept(image, *, templates, size_gb, owner):
+    if image.exists():
+        return
+    image.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = image.with_suffix(f".{os.getpid()}.tmp")
+    _run(["cp", "--sparse=always", template(templates, size_gb=size_gb, owner=owner), partial])
+    partial.replace(image)
+
+
+def in_use(image):
+    """Whether a loop device holds the image (a sandbox has it mounted, or its lazy unmount is not done)."""
+    return bool(_run(["losetup", "-j", Path(image)]).stdout.strip())
+
+
+def _wait_until_free(image, seconds=20):
+    """An ext4 disk is mounted once at a time: wait for the previous sandbox's unmount to finish."""
+    deadline = time.monotonic() + seconds
+    while in_use(image):
+        if time.monotonic() > deadline:
+            raise DiskError(f"{image} is still in use by an earlier sandbox")
+        time.sleep(0.2)
 
 
 def detach(folder):
@@ -91,6 +128,14 @@ def detach(folder):
     # Unmounted, it is an empty folder of the host's (everything the learner wrote was on the disk).
     if target.exists():
         shutil.rmtree(target)
+
+
+def image_usage_bytes(image):
+    """Bytes written to a kept disk image (what it costs on the host), or None without one."""
+    try:
+        return Path(image).stat().st_blocks * 512
+    except FileNotFoundError:
+        return None
 
 
 def usage_bytes(folder):

@@ -29,7 +29,7 @@ import docker.errors
 import requests.exceptions
 from django.conf import settings
 
-from grader import disks, isolation, snapshot
+from grader import disks, isolation, preview, snapshot
 
 
 class EngineUnavailable(Exception):
@@ -54,6 +54,8 @@ USERNS_REFUSAL = (
 
 SANDBOX_LABEL = "drydock.sandbox"
 DEPLOYMENT_LABEL = "drydock.deployment"
+# On a sandbox on a kept disk (a playground's): the disk image's path on the host.
+KEPT_DISK_LABEL = "drydock.kept-disk"
 SOCKET_IN_SANDBOX = "/run/drydock"
 # The nested daemon looks these up on every pull; on the sandboxes' network no DNS answer ever comes, and
 # a 10 s wait each time would follow. Answered with 127.0.0.1, pulls of unknown images fail at once.
@@ -143,6 +145,9 @@ class SandboxSpec:
     # The seccomp profile's file (Docker's default and what a nested daemon needs).
     seccomp_profile: str
     allow_without_user_namespaces: bool = False
+    # A disk image kept between sandboxes (a playground's): mounted as it is, made from the template the
+    # first time. Empty: a fresh copy of the template in the sandbox's folder, gone with it.
+    persistent_disk: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,27 @@ class Engine(abc.ABC):
     def fetch_http(self, name, port, path):
         """A snapshot.HttpAnswer to a GET of http://127.0.0.1:<port><path> inside the sandbox (at most HTTP_ANSWER_LIMIT
         bytes, in HTTP_PROBE_SECONDS); None if nothing answers in time or the port and path are not what http_probe_url accepts.
+        """
+
+    @abc.abstractmethod
+    def published_ports(self, name, socket_dir):
+        """grader.preview.PublishedPort of each TCP port a running nested container publishes, read from the nested daemon.
+
+        EngineUnavailable when the nested daemon does not answer.
+        """
+
+    @abc.abstractmethod
+    def fetch_preview(self, name, port, path="/", query=""):
+        """A grader.preview.PreviewAnswer to a GET of preview_url(port, path, query), made inside the sandbox (at most
+        PREVIEW_ANSWER_LIMIT bytes, in PREVIEW_SECONDS); None if nothing answers in time or the port is not a port.
+        """
+
+    @abc.abstractmethod
+    def sweep_persistent_disks(self, root, *, deployment, keep):
+        """Delete this deployment's kept disk images under `root` not named in `keep` (paths) and not in use; return their paths.
+
+        A deployment's kept disks are named `<deployment>-playground-<number>-<number>-<hex>.img`; other files are left alone,
+        and so is a disk a sandbox container still has (or the engine does not say which it has: EngineUnavailable).
         """
 
     @abc.abstractmethod
@@ -507,7 +533,9 @@ class DockerEngine(Engine):
         with self._host_engine(spec.name) as client:
             _remove(client, spec.name)
             try:
-                disk = disks.attach(spec.socket_dir, templates=spec.disk_templates, size_gb=spec.disk_gb, owner=root)
+                disk = disks.attach(
+                    spec.socket_dir, templates=spec.disk_templates, size_gb=spec.disk_gb, owner=root, image=spec.persistent_disk or None,
+                )
             except (disks.DiskError, OSError) as exc:
                 raise EngineUnavailable(f"the sandbox's disk could not be made: {exc}") from exc
             api = client.api
@@ -666,6 +694,69 @@ class DockerEngine(Engine):
             finally:
                 stream.close()
         return parse_http_answer(output[:HTTP_ANSWER_LIMIT])
+
+    def published_ports(self, name, socket_dir):
+        connection = _SandboxDaemonConnection(daemon_socket(socket_dir), pid_namespace=self._pid_namespace(name), timeout=5)
+        try:
+            containers = _nested_get(connection, "/containers/json")
+            if not isinstance(containers, list) or len(containers) > NESTED_OBJECT_LIMIT:
+                raise EngineUnavailable(f"the sandbox's Docker daemon gave no list of at most {NESTED_OBJECT_LIMIT} containers")
+            return preview.published_ports(c for c in containers if isinstance(c, dict))
+        except _NotTheSandboxDaemon as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: {exc}") from exc
+        except FileNotFoundError as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: no socket in {socket_dir}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon did not answer: {exc}") from exc
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise EngineUnavailable(f"the sandbox's Docker daemon answered something that is not Docker's API: {exc!r}"[:300]) from exc
+        finally:
+            connection.close()
+
+    def fetch_preview(self, name, port, path="/", query=""):
+        url = preview.preview_url(port, path, query)
+        if url is None:
+            return None
+        # As fetch_http: curl in the sandbox container's network namespace, never a connection from the host.
+        deadline = time.monotonic() + preview.PREVIEW_SECONDS + 3
+        with self._host_engine(name, timeout=preview.PREVIEW_SECONDS + 3) as client:
+            api = client.api
+            created = api.exec_create(name, [*preview.PREVIEW_PROGRAM, url], stdout=True, stderr=False)
+            chunks, size, complete = [], 0, False
+            stream = api.exec_start(created["Id"], stream=True, demux=False)
+            try:
+                for chunk in stream:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > preview.PREVIEW_ANSWER_LIMIT or time.monotonic() > deadline:
+                        break
+                else:
+                    complete = True
+            except OSError:
+                pass  # silent past the client's timeout: what came so far is all there is
+            finally:
+                stream.close()
+        return preview.parse_answer(b"".join(chunks), complete=complete)
+
+    def sweep_persistent_disks(self, root, *, deployment, keep):
+        ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+-[0-9a-f]+\.img")
+        kept = {str(Path(k)) for k in keep}
+        # Never the disk under a container that is still there, whatever the rows say.
+        with self._host_engine() as client:
+            for container in client.api.containers(all=True, filters={"label": [SANDBOX_LABEL, f"{DEPLOYMENT_LABEL}={deployment}"]}):
+                kept.add((container.get("Labels") or {}).get(KEPT_DISK_LABEL, ""))
+        removed = []
+        for image in sorted(Path(root).iterdir()) if Path(root).is_dir() else ():
+            if not ours.fullmatch(image.name) or str(image) in kept or not image.is_file() or image.is_symlink():
+                continue
+            try:
+                if disks.in_use(image):
+                    continue  # still mounted by a sandbox being removed: the next sweep takes it
+            except disks.DiskError:
+                continue
+            image.unlink(missing_ok=True)
+            removed.append(str(image))
+        return removed
 
     def read_volume_file(self, name, volume, path):
         relative = volume_file_path(volume, path)

@@ -20,7 +20,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field, replace
 
-from grader import engine
+from grader import engine, preview
 from grader.snapshot import Network, Snapshot, http_probe_url
 
 
@@ -65,6 +65,8 @@ class FakeEngine(engine.Engine):
         self.missing_images = set()
         self.folders = set()
         self.folder_made_at = {}  # name -> time.time(); a folder a test adds by hand is old
+        # Kept disks (SandboxSpec.persistent_disk): path -> (daemon state, files) as the last sandbox on it left them.
+        self.kept_disks = {}
         self._results = {}
         self._ids = itertools.count(1)
 
@@ -76,7 +78,10 @@ class FakeEngine(engine.Engine):
 
     def vanish(self, name):
         """The container is removed behind the platform's back (`docker rm -f`)."""
-        self.sandboxes.pop(name, None)
+        gone = self.sandboxes.pop(name, None)
+        if gone is not None and gone.spec.persistent_disk:
+            # Its disk outlives it, with whatever the learner left there.
+            self.kept_disks[gone.spec.persistent_disk] = (gone.state, dict(gone.files))
         self._hang_up(name)
 
     def crash(self, name):
@@ -105,6 +110,9 @@ class FakeEngine(engine.Engine):
         if spec.image in self.missing_images:
             raise engine.EngineUnavailable(f"image {spec.image} is missing")
         sandbox = FakeSandbox(spec=spec, id=f"{next(self._ids):064x}", daemon_answers=self.daemons_answer)
+        if spec.persistent_disk:
+            kept = self.kept_disks.setdefault(spec.persistent_disk, (fresh_daemon_state(), {}))
+            sandbox.state, sandbox.files = kept[0], dict(kept[1])
         self.sandboxes[spec.name] = sandbox
         self.started.append(spec)
         return sandbox.id
@@ -168,6 +176,39 @@ class FakeEngine(engine.Engine):
             return None
         answer = sandbox.state.http.get((port, path))
         return replace(answer, body=answer.body.encode()[:engine.HTTP_ANSWER_LIMIT].decode("utf-8", "ignore")) if answer else None
+
+    def published_ports(self, name, socket_dir):
+        sandbox = self._sandbox(name)
+        if sandbox.status != "running" or not sandbox.daemon_answers:
+            raise engine.EngineUnavailable("the sandbox's Docker daemon did not answer")
+        return preview.published_ports(
+            {"Names": [f"/{c.name}"], "Ports": [{"PublicPort": p.host_port, "PrivatePort": p.container_port, "Type": p.protocol} for p in c.ports]}
+            for c in sandbox.state.containers if c.status == "running"
+        )
+
+    def fetch_preview(self, name, port, path="/", query=""):
+        """What a test put in the sandbox's state.http for (port, path[?query]) answers, as an HTML page; anything else, nothing."""
+        sandbox = self._running(name)
+        url = preview.preview_url(port, path, query)
+        if url is None:
+            return None
+        answer = sandbox.state.http.get((port, url.split(f":{port}", 1)[1]))
+        if answer is None:
+            return None
+        head = f"HTTP/1.1 {answer.status} X\r\nContent-Type: text/html\r\n\r\n".encode()
+        return preview.parse_answer(head + answer.body.encode())
+
+    def sweep_persistent_disks(self, root, *, deployment, keep):
+        self._answer()
+        in_use = {s.spec.persistent_disk for s in self.sandboxes.values()}
+        ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+-[0-9a-f]+\.img")
+        removed = sorted(
+            path for path in self.kept_disks
+            if path not in set(keep) | in_use and ours.fullmatch(posixpath.basename(path)) and posixpath.dirname(path) == str(root)
+        )
+        for path in removed:
+            del self.kept_disks[path]
+        return removed
 
     def read_volume_file(self, name, volume, path):
         sandbox = self._running(name)

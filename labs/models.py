@@ -1,3 +1,4 @@
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -75,8 +76,53 @@ class LabTask(models.Model):
         return self.title
 
 
+def new_disk_key():
+    return secrets.token_hex(8)
+
+
+class Playground(models.Model):
+    """A learner's free sandbox, without tasks, whose disk (Docker's storage and /root) outlives each sandbox run on it.
+
+    The disk is an image file named after the playground and its generation: "start fresh" moves to the next
+    generation, so the new sandbox never waits for the old disk, which the reaper deletes once nothing holds it.
+    """
+
+    owner = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="playground")
+    generation = models.PositiveIntegerField(default=1)
+    # In the disk's name: a database restored from a backup, or a test database numbering rows from 1 again,
+    # never finds a disk that belonged to another learner.
+    disk_key = models.CharField(max_length=32, default=new_disk_key, editable=False)
+    # A sandbox was started on this generation's disk: there may be something of the learner's on it.
+    has_storage = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Its last start or the end of its last sandbox: the retention counts from there.
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("playground")
+        verbose_name_plural = _("playgrounds")
+
+    def __str__(self):
+        return f"playground {self.pk} ({self.owner_id})"
+
+    def get_absolute_url(self):
+        return reverse("labs:playground")
+
+    @property
+    def disk_path(self):
+        """Where this generation's disk is kept on the host."""
+        return str(settings.PLAYGROUND_DISK_ROOT / f"{settings.SANDBOX_NAME_PREFIX}-playground-{self.pk}-{self.generation}-{self.disk_key}.img")
+
+    @property
+    def storage_expires_at(self):
+        """When the reaper deletes the disk unless the learner uses it again (None without one)."""
+        if not self.has_storage:
+            return None
+        return self.last_used_at + timedelta(days=settings.PLAYGROUND_RETENTION_DAYS)
+
+
 class Sandbox(models.Model):
-    """One learner's disposable Docker host for one lab; its row is the state of record."""
+    """One learner's disposable Docker host for one lab (or their playground); its row is the state of record."""
 
     class Status(models.TextChoices):
         WAITING = "waiting", _("waiting for room")
@@ -96,6 +142,10 @@ class Sandbox(models.Model):
     # set-up steps, so any such lab can claim it). The claim sets both, in one conditional UPDATE.
     owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    # A playground's sandbox: lab NULL and an owner from the start (never pooled), on the playground's kept disk,
+    # whose path is frozen here when the row is made (a "start fresh" meanwhile does not move it).
+    playground = models.ForeignKey(Playground, on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    persistent_disk = models.CharField(max_length=500, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # When it left the admission queue (a sandbox admitted at once has it equal to requested_at, near enough).
     admitted_at = models.DateTimeField(null=True, blank=True)
@@ -119,7 +169,11 @@ class Sandbox(models.Model):
             models.UniqueConstraint(
                 fields=["owner", "lab"], condition=models.Q(status__in=["waiting", "requested", "provisioning", "ready"]),
                 name="one_live_sandbox_per_learner_and_lab",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["playground"], condition=models.Q(status__in=["waiting", "requested", "provisioning", "ready"], playground__isnull=False),
+                name="one_live_sandbox_per_playground",
+            ),
         ]
         indexes = [models.Index(fields=["status", "owner", "lab"], name="sandbox_pool_lookup")]
         verbose_name = _("sandbox")
@@ -128,9 +182,22 @@ class Sandbox(models.Model):
     def __str__(self):
         return f"{self.container_name} ({self.status})"
 
+    def get_absolute_url(self):
+        """The page it is used from: its lab's, or the playground's."""
+        if self.playground_id:
+            return reverse("labs:playground")
+        return self.lab.get_absolute_url()
+
     @property
     def container_name(self):
         return f"{settings.SANDBOX_NAME_PREFIX}-{self.pk}"
+
+    @property
+    def title(self):
+        """What it is for, in the learner's words: its lab's title, or the playground."""
+        if self.playground_id:
+            return _("Playground")
+        return self.lab.title if self.lab_id else _("Warm pool")
 
     @property
     def is_pooled(self):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
 from labs import capacity, queue
-from labs.models import Lab, LabFile, Sandbox
+from labs.models import Lab, LabFile, Playground, Sandbox
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -44,7 +44,8 @@ def spec_for(sandbox):
             # Labels cannot change once the container exists: a warm sandbox keeps these after its claim,
             # and its row says whose it is.
             "drydock.owner": str(sandbox.owner_id) if sandbox.owner_id else "pool",
-            "drydock.lab": sandbox.lab.slug if sandbox.lab_id else "blank",
+            "drydock.lab": sandbox.lab.slug if sandbox.lab_id else ("playground" if sandbox.playground_id else "blank"),
+            **({docker_engine.KEPT_DISK_LABEL: sandbox.persistent_disk} if sandbox.persistent_disk else {}),
         },
         socket_dir=socket_dir(sandbox),
         network=settings.SANDBOX_NETWORK,
@@ -58,6 +59,7 @@ def spec_for(sandbox):
         disk_templates=str(settings.SANDBOX_DISK_TEMPLATES),
         seccomp_profile=str(settings.SANDBOX_SECCOMP_PROFILE),
         allow_without_user_namespaces=settings.SANDBOX_WITHOUT_USER_NAMESPACES,
+        persistent_disk=sandbox.persistent_disk,
     )
 
 
@@ -70,7 +72,7 @@ def request_sandbox(*, user, lab, engine=None):
         return existing
     others = Sandbox.objects.filter(status__in=Sandbox.LIVE, owner=user).exclude(lab=lab).select_related("lab")
     if others.count() >= settings.SANDBOX_MAX_PER_LEARNER:
-        titles = ", ".join(f"« {s.lab.title} »" for s in others)
+        titles = ", ".join(f"« {s.title} »" for s in others)
         raise SandboxRefused(_("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles})
     claimed = claim_warm(user=user, lab=lab, engine=engine or docker_engine.default())
     if claimed:
@@ -242,6 +244,8 @@ def provision(sandbox_id, *, engine):
         return sandbox  # stopped, failed or already ready: nothing to do
     started = time.monotonic()
     try:
+        if sandbox.persistent_disk:
+            release_kept_disk(sandbox, engine=engine)
         engine.start_sandbox(spec_for(sandbox))
         _progress(sandbox, 1, _("Starting the sandbox's Docker daemon"))
         engine.wait_for_daemon(sandbox.container_name, socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS)
@@ -271,12 +275,23 @@ def provision(sandbox_id, *, engine):
     return Sandbox.objects.get(pk=sandbox_id)
 
 
+def release_kept_disk(sandbox, *, engine):
+    """Remove the earlier sandboxes on this sandbox's kept disk now, rather than when their removal task comes:
+    an ext4 disk is mounted by one sandbox at a time."""
+    earlier = Sandbox.objects.filter(persistent_disk=sandbox.persistent_disk).exclude(pk=sandbox.pk).exclude(status__in=Sandbox.LIVE)
+    for previous in earlier.order_by("-requested_at")[:3]:
+        engine.remove_sandbox(previous.container_name, socket_dir(previous))
+
+
 def _end(sandbox, status, *, reason=""):
     ended = Sandbox.objects.filter(pk=sandbox.pk, status__in=Sandbox.LIVE).update(
         status=status, ended_at=timezone.now(), failure=reason,
     )
     if ended:
         queue.after_commit(queue.REMOVE_SANDBOX, sandbox.pk)
+        if sandbox.playground_id:
+            # A playground's disk is kept PLAYGROUND_RETENTION_DAYS from its last use.
+            Playground.objects.filter(pk=sandbox.playground_id).update(last_used_at=timezone.now())
     return bool(ended)
 
 
@@ -304,6 +319,8 @@ def remove_container(sandbox_id, *, engine):
 
 def reset(sandbox):
     """A fresh sandbox for the same lab: stop this one, request another."""
+    if sandbox.playground_id:
+        raise SandboxRefused(_("A playground is started again, or started fresh, from its own page."))
     stop(sandbox)
     return request_sandbox(user=sandbox.owner, lab=sandbox.lab)
 

@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from grader import engine
-from labs import grading, queue, sandboxes
+from labs import grading, playgrounds, queue, sandboxes
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ def grade_submission(submission_id):
 
 @shared_task(name=queue.REAP_SANDBOXES, soft_time_limit=120, time_limit=150)
 def reap_sandboxes():
-    return sandboxes.reap(engine=engine.default())
+    counts = sandboxes.reap(engine=engine.default())
+    return {**counts, **playgrounds.reap_storage(engine=engine.default())}
 
 
 @shared_task(name=queue.REFILL_POOLS, soft_time_limit=60, time_limit=90)

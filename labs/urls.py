@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labs import views
+from labs import playground_views, preview_views, views
 
 app_name = "labs"
 urlpatterns = [
@@ -13,4 +13,11 @@ urlpatterns = [
     path("bacs-a-sable/<int:pk>/reinitialiser/", views.sandbox_reset, name="sandbox_reset"),
     path("bacs-a-sable/<int:pk>/activite/", views.sandbox_heartbeat, name="sandbox_heartbeat"),
     path("verifications/<int:pk>/", views.submission_status, name="submission"),
+    path("bacs-a-sable/<int:pk>/ports/", preview_views.sandbox_ports, name="sandbox_ports"),
+    path("bacs-a-sable/<int:pk>/ports/<int:port>/", preview_views.preview_open, name="preview_open"),
+    path("apercu/<str:token>/", preview_views.preview_page, name="preview"),
+    path("apercu/<str:token>/<path:rest>", preview_views.preview_page, name="preview_path"),
+    path("bac-a-sable-libre/", playground_views.playground, name="playground"),
+    path("bac-a-sable-libre/demarrer/", playground_views.playground_start, name="playground_start"),
+    path("bac-a-sable-libre/repartir-de-zero/", playground_views.playground_fresh, name="playground_fresh"),
 ]

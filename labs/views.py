@@ -101,7 +101,7 @@ def _sandbox_action(request, pk, action, done_message, refused_message):
         messages.success(request, done_message)
     else:
         messages.error(request, refused_message)
-    return redirect(sandbox.lab.get_absolute_url())
+    return redirect(sandbox.get_absolute_url())
 
 
 @login_required

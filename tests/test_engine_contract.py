@@ -16,7 +16,8 @@ from django.conf import settings
 
 from grader import engine
 from grader.fake_engine import FakeEngine
-from grader.snapshot import BUILDKIT_STEP, BuildRecord, Container, HistoryEntry, HttpAnswer, Image, Volume, http_probe_url
+from grader.preview import PublishedPort, preview_url
+from grader.snapshot import BUILDKIT_STEP, BuildRecord, Container, HistoryEntry, HttpAnswer, Image, Port, Volume, http_probe_url
 from labs.models import Lab, Sandbox
 from labs.packs import archive_folder
 from labs.sandboxes import spec_for
@@ -92,7 +93,10 @@ class FakeHarness(Harness):
 
     def serve_http(self, name, port, text):
         sandbox = self.engine.sandboxes[name]
-        sandbox.state = replace(sandbox.state, http={**sandbox.state.http, (port, "/"): HttpAnswer(200, text)})
+        web = Container(id=f"{port:064d}", name=f"web{port}", image="busybox:1.35", image_id="sha256:" + "0f" * 32, status="running",
+                        ports=(Port(container_port=8000, host_port=port),))
+        sandbox.state = replace(sandbox.state, containers=sandbox.state.containers + (web,),
+                                http={**sandbox.state.http, (port, "/"): HttpAnswer(200, text)})
 
     def lose_image(self, image):
         self.engine.missing_images.add(image)
@@ -291,6 +295,43 @@ def test_a_published_port_answers_a_probe_and_no_probe_leaves_the_sandboxs_loopb
         assert harness.engine.fetch_http(started.name, port, path) is None, (port, path)
 
 
+def test_published_ports_are_listed_and_a_preview_fetches_only_the_sandboxs_own_loopback(harness, started):
+    assert harness.engine.published_ports(started.name, started.socket_dir) == ()
+    harness.serve_http(started.name, 8080, "Bonjour de l'aperçu")
+    ports = harness.engine.published_ports(started.name, started.socket_dir)
+    assert [(p.port, p.container_port) for p in ports] == [(8080, 8000)] and isinstance(ports[0], PublishedPort)
+    answer = harness.engine.fetch_preview(started.name, 8080, "/")
+    assert answer.status == 200 and "Bonjour de l'aperçu" in answer.body.decode() and answer.headers["content-type"].startswith("text/html")
+    assert not answer.truncated
+    assert harness.engine.fetch_preview(started.name, 8081, "/") is None
+    for port in (0, 65536, "8080", True, None):
+        assert preview_url(port) is None and harness.engine.fetch_preview(started.name, port, "/") is None
+
+
+def test_a_kept_disk_holds_what_a_sandbox_left_for_the_next_one_until_it_is_swept(harness, tmp_path):
+    image = str(tmp_path / f"{settings.SANDBOX_NAME_PREFIX}-playground-1-1-0123abcd.img")
+    first = replace(harness.spec(), persistent_disk=image)
+    first = replace(first, labels={**first.labels, engine.KEPT_DISK_LABEL: image})
+    harness.engine.start_sandbox(first)
+    harness.engine.wait_for_daemon(first.name, first.socket_dir, timeout=READY_TIMEOUT)
+    harness.write_volume_file(first.name, "garde", "note.txt", "toujours là")
+    # While a sandbox has it, the disk is never swept.
+    assert harness.engine.sweep_persistent_disks(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=()) == []
+    harness.engine.remove_sandbox(first.name, first.socket_dir)
+    second = replace(harness.spec(), persistent_disk=image)
+    harness.engine.start_sandbox(second)
+    harness.engine.wait_for_daemon(second.name, second.socket_dir, timeout=READY_TIMEOUT)
+    assert harness.engine.read_volume_file(second.name, "garde", "note.txt") == "toujours là"
+    harness.engine.remove_sandbox(second.name, second.socket_dir)
+    assert harness.engine.sweep_persistent_disks(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=(image,)) == []
+    assert harness.engine.sweep_persistent_disks(tmp_path, deployment=f"{settings.SANDBOX_NAME_PREFIX}-x", keep=()) == []
+    assert harness.engine.sweep_persistent_disks(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=()) == [image]
+    third = replace(harness.spec(), persistent_disk=image)
+    harness.engine.start_sandbox(third)
+    harness.engine.wait_for_daemon(third.name, third.socket_dir, timeout=READY_TIMEOUT)
+    assert harness.engine.read_volume_file(third.name, "garde", "note.txt") is None
+
+
 def test_what_a_container_went_through_is_described(harness, started):
     harness.live_a_life(started.name)
     snapshot = harness.engine.take_snapshot(started.name, started.socket_dir)
@@ -377,6 +418,9 @@ def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_p
         "open_terminal": lambda: silent.open_terminal(spec.name),
         "resize_terminal": lambda: silent.resize_terminal("no-such-exec", rows=24, cols=80),
         "sweep_folders": lambda: silent.sweep_folders(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(), older_than=0),
+        "published_ports": lambda: silent.published_ports(spec.name, str(tmp_path)),
+        "fetch_preview": lambda: silent.fetch_preview(spec.name, 8080, "/"),
+        "sweep_persistent_disks": lambda: silent.sweep_persistent_disks(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=()),
         "isolation_problems": lambda: silent.isolation_problems(bridge=settings.SANDBOX_BRIDGE, registry="drydock-registry"),
     }
     assert set(calls) == engine.Engine.__abstractmethods__
