@@ -21,7 +21,7 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel error
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel error
 
 FROM base
 # What the workers run on the host for the sandboxes: iptables and iproute2 (grader/isolation.py:

@@ -2,17 +2,26 @@
 
 - the matrix: one row per learner, one column per activity in course order, then totals;
 - the attempts: one row per quiz attempt of the classroom's learners.
-Comma-separated, RFC 4180 quoting, dates in ISO 8601 (UTC).
+Comma-separated, RFC 4180 quoting; times in the site's time zone (TIME_ZONE), to the second, the zone named
+in the column's header; statuses in the reader's language.
 """
 
 import csv
 import io
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from classrooms import matrix as progress_matrix
 from classrooms.access import member_ids
 from quizzes.models import Attempt
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def local_time(moment):
+    """2025-03-04 14:05:09 in the site's zone: what a spreadsheet reads as a date, no microseconds, no offset to decode."""
+    return timezone.localtime(moment).strftime(TIME_FORMAT) if moment else ""
 
 BOM = "\ufeff"
 
@@ -63,10 +72,15 @@ def attempts_csv(classroom):
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_("Username"), _("Name"), _("Quiz"), _("Attempt"), _("Status"), _("Started"), _("Submitted"), _("Score (%)"), _("Late")])
+    zone = timezone.get_current_timezone_name()
+    writer.writerow([
+        _("Username"), _("Name"), _("Quiz"), _("Attempt"), _("Status"),
+        _("Started (%(zone)s)") % {"zone": zone}, _("Submitted (%(zone)s)") % {"zone": zone}, _("Score (%)"), _("Late"),
+    ])
+    labels = dict(Attempt.Status.choices)
     for username, first, last, title, number, status, started, submitted, score, late in attempts.iterator(chunk_size=2000):
         writer.writerow([
-            username, f"{first} {last}".strip(), title, number, status, started.isoformat(), submitted.isoformat() if submitted else "",
-            "" if score is None else round(score * 100), "1" if late else "0",
+            username, f"{first} {last}".strip(), title, number, str(labels.get(status, status)), local_time(started), local_time(submitted),
+            "" if score is None else round(score * 100), _("yes") if late else _("no"),
         ])
     return out.getvalue()

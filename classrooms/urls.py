@@ -5,6 +5,7 @@ from classrooms import views
 app_name = "classrooms"
 urlpatterns = [
     path("", views.classroom_list, name="list"),
+    path("mes-classes/", views.my_classrooms, name="mine"),
     path("rejoindre/", views.join, name="join"),
     path("rejoindre/<str:code>/", views.join_code, name="join_code"),
     path("<int:pk>/", views.classroom_detail, name="detail"),

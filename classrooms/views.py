@@ -36,6 +36,12 @@ SORTS = ("name", "progress", "-progress")
 
 
 @login_required
+def my_classrooms(request):
+    """The "Classrooms" menu: instructors to the classrooms they teach, learners to theirs (and the join form)."""
+    return redirect("classrooms:list" if is_instructor(request.user) else "classrooms:join")
+
+
+@login_required
 def join(request):
     """Join with a code typed in; also lists the learner's classrooms (their own, nobody else's)."""
     form = JoinForm(request.POST or None)

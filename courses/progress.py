@@ -39,6 +39,17 @@ def mark_read(*, user, lesson):
         pass
 
 
+def mark_unread(*, user, lesson):
+    """The learner takes the mark back (read by mistake, or to read it again)."""
+    LessonProgress.objects.filter(user=user, lesson=lesson).delete()
+
+
+def read_min_seconds(lesson):
+    """How long a learner stays on a lesson before reaching its end marks it read: a quarter of its
+    announced time, between 10 s and 2 min."""
+    return max(10, min(120, lesson.minutes * 60 // 4))
+
+
 def published_lessons(course):
     return Lesson.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course")
 

@@ -69,6 +69,7 @@ def lesson_detail(request, course_slug, lesson_slug):
             "course": course,
             "lesson": lesson,
             "is_read": lesson.pk in progress.read_lesson_ids(request.user, course),
+            "read_min_seconds": progress.read_min_seconds(lesson),
             "previous_step": previous_step,
             "next_step": next_step,
             "position": (index + 1) if index is not None else None,
@@ -89,6 +90,17 @@ def mark_lesson_read(request, course_slug, lesson_slug):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         target = reverse("courses:lesson", args=[course.slug, lesson.slug])
     return redirect(target)
+
+
+@login_required
+@require_POST
+def mark_lesson_unread(request, course_slug, lesson_slug):
+    course = get_course_for_user(request.user, course_slug)
+    lesson = get_lesson_for_user(request.user, course, lesson_slug)
+    progress.mark_unread(user=request.user, lesson=lesson)
+    if wants_json(request):
+        return JsonResponse({"lesson": lesson.slug, "read": False})
+    return redirect("courses:lesson", course.slug, lesson.slug)
 
 
 @login_required

@@ -1,11 +1,14 @@
 """Sign-up; the rest of the account pages are django.contrib.auth's views."""
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 
 
@@ -33,5 +36,18 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(next_url or "courses:home")
+        # A first look at what a sandbox is and the terminal's keys, then on to where they were going.
+        welcome = reverse("welcome")
+        return redirect(f"{welcome}?{urlencode({'next': next_url})}" if next_url else welcome)
     return render(request, "registration/signup.html", {"form": form, "next": next_url})
+
+
+@login_required
+def welcome(request):
+    """The onboarding page shown once after sign-up (and reachable again from it)."""
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = ""
+    return render(request, "registration/welcome.html", {
+        "next": next_url or reverse("courses:home"), "idle_minutes": settings.SANDBOX_IDLE_MINUTES, "ttl_minutes": settings.SANDBOX_TTL_MINUTES,
+    })

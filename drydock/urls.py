@@ -10,6 +10,7 @@ urlpatterns = [
     path("classes/", include("classrooms.urls")),
     path("lti/", include("lti.urls")),
     path("compte/inscription/", accounts.signup, name="signup"),
+    path("compte/bienvenue/", accounts.welcome, name="welcome"),
     path("compte/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

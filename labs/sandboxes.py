@@ -26,7 +26,12 @@ Status = Sandbox.Status
 
 
 class SandboxRefused(Exception):
-    """The learner may not start a sandbox now; the message says why, for their eyes."""
+    """The learner may not start a sandbox now; the message says why, for their eyes. `running` holds the
+    learner's live sandboxes that stand in the way, for a page that links to them or offers to stop them."""
+
+    def __init__(self, message, *, running=()):
+        super().__init__(message)
+        self.running = list(running)
 
 
 def socket_dir(sandbox):
@@ -73,7 +78,10 @@ def request_sandbox(*, user, lab, engine=None):
     others = Sandbox.objects.filter(status__in=Sandbox.LIVE, owner=user).exclude(lab=lab).select_related("lab")
     if others.count() >= settings.SANDBOX_MAX_PER_LEARNER:
         titles = ", ".join(f"« {s.title} »" for s in others)
-        raise SandboxRefused(_("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles})
+        raise SandboxRefused(
+            _("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles},
+            running=others,
+        )
     claimed = claim_warm(user=user, lab=lab, engine=engine or docker_engine.default())
     if claimed:
         return claimed
@@ -315,6 +323,19 @@ def remove_container(sandbox_id, *, engine):
     # Its room is free now: the next learner waiting for it starts.
     admit_waiting()
     return True
+
+
+def running_elsewhere(*, user, lab):
+    """The learner's live sandboxes of other labs, when they use up the learner's allowance: starting one
+    here would be refused, so the lab page links to them and offers to stop them instead."""
+    others = list(Sandbox.objects.filter(status__in=Sandbox.LIVE, owner=user).exclude(lab=lab).select_related("lab", "lab__course"))
+    return others if len(others) >= settings.SANDBOX_MAX_PER_LEARNER else []
+
+
+def replace_and_request(*, user, lab, replaced):
+    """Stop the learner's sandbox of another lab (the caller fetched it for the user) and request one here."""
+    stop(replaced)
+    return request_sandbox(user=user, lab=lab)
 
 
 def reset(sandbox):

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from courses.http import wants_json
 from courses.pager import pager_context
@@ -64,6 +64,7 @@ def lab_detail(request, course_slug, lab_slug):
         "state": sandbox_state(sandbox),
         "idle_minutes": settings.SANDBOX_IDLE_MINUTES,
         "terminal_tabs": terminal.tabs_limit(),
+        "running_elsewhere": [] if sandbox and sandbox.is_live else sandboxes.running_elsewhere(user=request.user, lab=lab),
         "timeline": live.timeline(request.user, lab),
         **pager_context(request.user, lab.course, "labs", lab.slug),
     })
@@ -73,11 +74,17 @@ def lab_detail(request, course_slug, lab_slug):
 @require_POST
 def sandbox_start(request, course_slug, lab_slug):
     lab = get_lab_for_user(request.user, course_slug, lab_slug)
+    replaced = request.POST.get("replace", "")
     try:
-        sandbox = sandboxes.request_sandbox(user=request.user, lab=lab)
+        if replaced.isdigit():
+            # "Stop it and start here", from the lab page: the other sandbox is fetched as the learner's own.
+            sandbox = sandboxes.replace_and_request(user=request.user, lab=lab, replaced=get_sandbox_for_user(request.user, int(replaced)))
+        else:
+            sandbox = sandboxes.request_sandbox(user=request.user, lab=lab)
     except sandboxes.SandboxRefused as refused:
         if wants_json(request):
-            return JsonResponse({"error": str(refused)}, status=409)
+            running = [{"id": other.pk, "lab": other.title, "url": other.get_absolute_url()} for other in refused.running]
+            return JsonResponse({"error": str(refused), "running": running}, status=409)
         messages.error(request, str(refused))
         return redirect(lab.get_absolute_url())
     if wants_json(request):
@@ -104,9 +111,25 @@ def _sandbox_action(request, pk, action, done_message, refused_message):
     return redirect(sandbox.get_absolute_url())
 
 
+def _confirm_page(request, pk, *, title, question, consequence, button, button_class):
+    """Without JavaScript, Stop and Reset first show this page; its form posts to the same URL (with JavaScript
+    the lab page asks in a dialog). Nothing happens on GET."""
+    sandbox = get_sandbox_for_user(request.user, pk)
+    return render(request, "labs/sandbox_confirm.html", {
+        "sandbox": sandbox, "lab": sandbox.lab, "course": sandbox.lab.course, "title": title, "question": question,
+        "consequence": consequence, "button": button, "button_class": button_class,
+    })
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def sandbox_stop(request, pk):
+    if request.method == "GET":
+        return _confirm_page(
+            request, pk, title=_("Stop the sandbox?"), question=_("Stop this sandbox now?"),
+            consequence=_("Its containers, images and files are deleted. Tasks already done stay done."),
+            button=_("Stop the sandbox"), button_class="danger",
+        )
     return _sandbox_action(request, pk, sandboxes.stop, _("Sandbox stopped."), _("This sandbox was already stopped."))
 
 
@@ -120,8 +143,14 @@ def sandbox_extend(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def sandbox_reset(request, pk):
+    if request.method == "GET":
+        return _confirm_page(
+            request, pk, title=_("Reset the sandbox?"), question=_("Replace this sandbox with a fresh one?"),
+            consequence=_("Everything in it is wiped: your containers, the images you pulled or built, your files. Tasks already done stay done."),
+            button=_("Reset the sandbox"), button_class="danger",
+        )
     def reset(sandbox):
         try:
             return sandboxes.reset(sandbox)

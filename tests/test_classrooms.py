@@ -69,10 +69,12 @@ def test_an_instructor_creates_a_classroom_and_gets_a_join_code(client):
 
 def test_the_nav_leads_learners_to_join_and_instructors_to_their_classrooms(client, world):
     english(client, world.learners[0])
-    assert f'href="{reverse("classrooms:join")}"' in client.get(reverse("courses:home")).text
+    assert f'href="{reverse("classrooms:mine")}"' in client.get(reverse("courses:home")).text
+    assert client.get(reverse("classrooms:mine"))["Location"] == reverse("classrooms:join")
     page = client.get(reverse("classrooms:join")).text
     assert "Join a classroom" in page and f'href="{reverse("classrooms:list")}"' not in page
     english(client, world.ines)
+    assert client.get(reverse("classrooms:mine"))["Location"] == reverse("classrooms:list")
     page = client.get(reverse("classrooms:join")).text
     assert "Classrooms you teach" in page and f'href="{reverse("classrooms:list")}"' in page and "Classe A" in page
     assert "Classe B" not in page

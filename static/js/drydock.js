@@ -36,12 +36,22 @@
     });
   }
 
-  // A lesson counts as read once its end has been on screen.
+  // A lesson counts as read once its end has been on screen and the learner has spent a minimum time on
+  // the page (data-min-seconds): scrolling straight to the bottom marks nothing.
   function markReadAtEnd() {
     var end = document.getElementById("lesson-end");
     if (!end || !end.dataset.markReadUrl || !("IntersectionObserver" in window)) return;
-    var observer = new IntersectionObserver(function (entries) {
-      if (!entries.some(function (e) { return e.isIntersecting; })) return;
+    var openedAt = Date.now();
+    var minimum = Number(end.dataset.minSeconds || 0) * 1000;
+    var seen = false, sent = false, timer = null;
+    function send() {
+      if (sent || !seen) return;
+      var waited = Date.now() - openedAt;
+      if (waited < minimum) {
+        if (!timer) timer = setTimeout(function () { timer = null; send(); }, minimum - waited);
+        return;
+      }
+      sent = true;
       observer.disconnect();
       fetch(end.dataset.markReadUrl, {
         method: "POST",
@@ -51,9 +61,18 @@
         if (!response.ok) return;
         var form = document.getElementById("mark-read-form");
         var status = document.getElementById("read-status");
+        var unread = document.getElementById("mark-unread-form");
         if (form) form.hidden = true;
+        if (unread) unread.hidden = false;
         if (status) { status.hidden = false; status.setAttribute("role", "status"); }
       });
+    }
+    var observer = new IntersectionObserver(function (entries) {
+      var visible = entries.some(function (e) { return e.isIntersecting; });
+      // The end must still be on screen when the minimum time is up: a learner who scrolled back up is reading.
+      seen = visible;
+      if (!visible && timer) { clearTimeout(timer); timer = null; }
+      if (visible) send();
     }, { threshold: 1.0 });
     observer.observe(end);
   }
@@ -104,7 +123,92 @@
     if (toc && window.matchMedia("(max-width: 62rem)").matches) toc.open = false;
   }
 
+  // Forms that destroy something (a sandbox's Stop, Reset) carry data-confirm: a dialog asks first. Without
+  // JavaScript a GET form leads to the server's confirmation page instead, so nothing is lost either way.
+  function confirmDestructiveForms() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.confirmed === "1" || typeof HTMLDialogElement !== "function") return;
+        event.preventDefault();
+        var dialog = document.createElement("dialog");
+        dialog.className = "confirm-dialog";
+        dialog.setAttribute("aria-labelledby", "confirm-dialog-text");
+        var text = document.createElement("p");
+        text.id = "confirm-dialog-text";
+        text.textContent = form.dataset.confirm;
+        var actions = document.createElement("div");
+        actions.className = "confirm-actions";
+        var yes = document.createElement("button");
+        yes.type = "button";
+        yes.className = "danger";
+        yes.textContent = form.dataset.confirmButton;
+        var no = document.createElement("button");
+        no.type = "button";
+        no.className = "secondary";
+        no.textContent = body.dataset.cancelLabel;
+        actions.appendChild(yes);
+        actions.appendChild(no);
+        dialog.appendChild(text);
+        dialog.appendChild(actions);
+        document.body.appendChild(dialog);
+        dialog.addEventListener("close", function () { dialog.remove(); });
+        no.addEventListener("click", function () { dialog.close(); });
+        yes.addEventListener("click", function () {
+          if ((form.getAttribute("method") || "get").toLowerCase() === "post") {
+            form.dataset.confirmed = "1";
+            form.submit();
+            return;
+          }
+          // The GET form names the action's URL: post to it, as the confirmation page would.
+          var post = document.createElement("form");
+          post.method = "post";
+          post.action = form.action;
+          var token = document.createElement("input");
+          token.type = "hidden";
+          token.name = "csrfmiddlewaretoken";
+          token.value = csrfToken();
+          post.appendChild(token);
+          document.body.appendChild(post);
+          post.submit();
+        });
+        dialog.showModal();
+        no.focus();
+      });
+    });
+  }
+
+  // Figures open full-size (on a phone a diagram is unreadable at the column's width): each image becomes
+  // a link to itself. Code blocks wider than their box get keyboard focus (so arrows scroll them) and the
+  // class that shows the scroll cue (drydock.css).
+  function enhanceFiguresAndCode() {
+    document.querySelectorAll(".prose img").forEach(function (img) {
+      if (img.closest("a")) return;
+      var link = document.createElement("a");
+      link.href = img.currentSrc || img.src;
+      link.className = "figure-link";
+      link.target = "_blank";
+      link.title = body.dataset.figureLabel;
+      img.parentNode.insertBefore(link, img);
+      link.appendChild(img);
+    });
+    function markScrollable() {
+      document.querySelectorAll(".prose pre").forEach(function (pre) {
+        var scrollable = pre.scrollWidth > pre.clientWidth + 1;
+        pre.classList.toggle("is-scrollable", scrollable);
+        if (scrollable) {
+          pre.tabIndex = 0;
+          pre.setAttribute("role", "region");
+          pre.setAttribute("aria-label", body.dataset.codeScrollLabel);
+        }
+      });
+    }
+    markScrollable();
+    window.addEventListener("resize", markScrollable);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    enhanceFiguresAndCode();
+    confirmDestructiveForms();
     foldTableOfContents();
     addCopyButtons();
     addRunButtons();

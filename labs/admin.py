@@ -1,0 +1,63 @@
+"""Labs are edited in their pack (load_course), so the admin shows them without letting them drift from it;
+sandboxes and checks are records of what happened: read-only, searchable."""
+
+from django.contrib import admin
+
+from labs.models import Lab, LabTask, Sandbox, Submission
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record: it can be looked at, never added or changed by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LabTaskInline(admin.TabularInline):
+    model = LabTask
+    fields = ("position", "slug", "title", "check_name", "is_published")
+    readonly_fields = ("slug", "title", "check_name")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Lab)
+class LabAdmin(admin.ModelAdmin):
+    list_display = ("title", "course", "chapter", "position", "minutes", "is_published")
+    list_filter = ("course", "chapter", "is_published")
+    search_fields = ("title", "slug")
+    # Only publication is decided here; the rest comes from the pack.
+    fields = ("title", "slug", "course", "chapter", "position", "minutes", "summary", "source_path", "setup", "is_published", "updated_at")
+    readonly_fields = ("title", "slug", "course", "chapter", "position", "minutes", "summary", "source_path", "setup", "updated_at")
+    inlines = [LabTaskInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Sandbox)
+class SandboxAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "owner", "lab", "status", "requested_at", "ready_at", "ended_at", "expires_at")
+    list_filter = ("status", "lab")
+    search_fields = ("owner__username", "lab__title", "failure")
+    date_hierarchy = "requested_at"
+    list_select_related = ("owner", "lab")
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ReadOnlyAdmin):
+    list_display = ("task", "user", "status", "automatic", "created_at", "graded_at")
+    list_filter = ("status", "automatic", "task__lab")
+    search_fields = ("user__username", "task__title", "message", "answer")
+    date_hierarchy = "created_at"
+    list_select_related = ("task", "user", "sandbox")
