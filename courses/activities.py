@@ -37,6 +37,10 @@ class ActivityKind:
     # (None: listed after the chapter's lessons), ready for `outline_template`.
     outline: Callable
     outline_template: str
+    # done(item) -> whether the learner finished an outline item (a lab all of whose tasks passed, a
+    # quiz submitted), and what "My progress" calls those: "labs completed".
+    done: Callable | None = None
+    done_label: str = ""
 
 
 KINDS: dict[str, ActivityKind] = {}

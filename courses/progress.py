@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from courses import activities
 from courses.models import Course, Lesson, LessonProgress
 
 
@@ -70,3 +71,15 @@ def started_courses(user):
     started = LessonProgress.objects.filter(user=user).values("lesson__course_id")
     courses = Course.objects.filter(is_published=True, pk__in=started)
     return courses_with_progress(user, courses)
+
+
+def activity_progress(user, course):
+    """[(label, Progress)] for each kind of activity that says when one is done: labs completed, quizzes submitted."""
+    found = []
+    for kind in activities.kinds():
+        if kind.done is None:
+            continue
+        items = kind.outline(user, course)
+        if items:
+            found.append((kind.done_label, Progress(done=sum(1 for item in items if kind.done(item)), total=len(items))))
+    return found

@@ -105,7 +105,10 @@ def mark_lesson_unread(request, course_slug, lesson_slug):
 
 @login_required
 def my_progress(request):
-    return render(request, "courses/my_progress.html", {"courses": progress.started_courses(request.user)})
+    courses = progress.started_courses(request.user)
+    for course in courses:
+        course.activities = progress.activity_progress(request.user, course)
+    return render(request, "courses/my_progress.html", {"courses": courses})
 
 
 @cache_control(max_age=3600)

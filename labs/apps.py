@@ -17,4 +17,5 @@ class LabsConfig(AppConfig):
             read=packs.read_lab, load=packs.load_lab, unpublish=packs.unpublish_labs,
             describe=packs.describe_lab, totals=packs.lab_totals, counts=("labs", "tasks"),
             outline=grading.labs_with_progress, outline_template="labs/_outline_item.html",
+            done=lambda lab: lab.complete, done_label=_("Labs completed"),
         ))

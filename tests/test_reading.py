@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from courses.models import Lesson, LessonProgress
 from courses.packs import load_pack, read_pack
@@ -135,3 +136,22 @@ def test_interface_is_french_by_default(client, mini_course):
 def test_browser_language_alone_does_not_switch_the_interface(client, mini_course):
     page = client.get(mini_course.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").text
     assert '<html lang="fr">' in page and "Plan du cours" in page
+
+
+def test_my_progress_counts_lessons_labs_and_quizzes(learner_client, learner, shipped_course):
+    from labs.models import Lab, Sandbox, Submission
+    from quizzes.models import Attempt, Quiz
+
+    first = shipped_course.lessons.order_by("chapter__position", "position").first()
+    learner_client.post(reverse("courses:mark_read", args=[shipped_course.slug, first.slug]))
+    lab = Lab.objects.get(slug="premier-conteneur")
+    sandbox = Sandbox.objects.create(owner=learner, lab=lab, status=Sandbox.Status.STOPPED, expires_at=timezone.now(), last_activity_at=timezone.now())
+    for task in lab.tasks.all():
+        Submission.objects.create(user=learner, task=task, sandbox=sandbox, status=Submission.Status.PASSED)
+    quiz = Quiz.objects.filter(course=shipped_course).first()
+    Attempt.objects.create(quiz=quiz, user=learner, number=1, seed=1, status=Attempt.Status.SUBMITTED, score=0.5, started_at=timezone.now(), submitted_at=timezone.now())
+    page = learner_client.get(reverse("courses:my_progress")).text
+    labs, quizzes = Lab.objects.filter(course=shipped_course).count(), Quiz.objects.filter(course=shipped_course).count()
+    assert "Leçons lues" in page and f"1 sur {shipped_course.lessons.count()} lues" in page
+    assert "Travaux pratiques terminés" in page and f"1 sur {labs} (" in page
+    assert "Quiz rendus" in page and f"1 sur {quizzes} (" in page
