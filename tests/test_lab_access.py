@@ -126,3 +126,17 @@ def test_checking_a_task_of_an_unpublished_lab_is_not_found(learner_client, lear
     url = reverse("labs:task_check", args=["docker-fr", lab.slug, "identifiant-de-latest"])
     assert learner_client.post(url, {"answer": "abc"}, HTTP_ACCEPT="application/json").status_code == 404
     assert not Submission.objects.exists()
+
+
+def test_a_finished_lab_says_so_and_leads_to_the_next_step(learner_client, learner, lab):
+    url = reverse("labs:lab", args=["docker-fr", lab.slug])
+    page = learner_client.get(url).text
+    assert 'id="lab-finished" role="status" hidden' in page
+    sandbox = make_sandbox(learner, lab, status=Sandbox.Status.STOPPED)
+    for task in lab.tasks.all():
+        Submission.objects.create(user=learner, task=task, sandbox=sandbox, status=Submission.Status.PASSED)
+    page = learner_client.get(url).text
+    finished = page[page.index('id="lab-finished"'):]
+    finished = finished[: finished.index("</div>")]
+    assert "hidden" not in finished and "Travail pratique terminé : toutes les tâches sont réussies." in finished
+    assert "Étape suivante :" in finished and 'href="/cours/docker-fr/' in finished

@@ -82,6 +82,8 @@
     if (progress) progress.value = passed;
     var score = document.getElementById("lab-score");
     if (score) score.textContent = lab.dataset.scoreTemplate.replace("{passed}", passed).replace("{total}", tasks.length);
+    var finished = document.getElementById("lab-finished");
+    if (finished && tasks.length && passed >= tasks.length) finished.hidden = false;
   }
 
   function showVerdict(task, submission) {
