@@ -16,6 +16,7 @@ sweep of the folders cannot find.
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -46,7 +47,9 @@ def template(templates, *, size_gb, owner):
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    # Unique per process and thread: two threads of one worker making the first template at once must
+    # not truncate each other's file (mkfs then saw a size of zero).
+    partial = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
     with open(partial, "wb") as image:
         image.truncate(size_gb * 1024**3)
     # No reserved blocks (nothing of root's to protect in there); its root directory belongs to the sandbox's root.
@@ -95,7 +98,7 @@ def _make_kept(image, *, templates, size_gb, owner):
     if image.exists():
         return
     image.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    partial = image.with_suffix(f".{os.getpid()}.tmp")
+    partial = image.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
     _run(["cp", "--sparse=always", template(templates, size_gb=size_gb, owner=owner), partial])
     partial.replace(image)
 
