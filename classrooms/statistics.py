@@ -21,13 +21,13 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Min, Q, TextField
+from django.db.models import Count, Min, Q, TextField
 from django.db.models.functions import Cast
 
 from classrooms.access import member_ids
 from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 from quizzes.question_types import TYPES, same_answer
-from labs.models import Lab, LabTask, Sandbox, Submission
+from labs.models import Lab, LabTask, Sandbox, SolutionView, Submission
 
 PICKED_KINDS = [kind for kind, question_type in TYPES.items() if question_type.answered_by_picking]
 TYPED_KINDS = [kind for kind, question_type in TYPES.items() if question_type.answered_by_typing]
@@ -228,10 +228,11 @@ class TaskStats:
     median_checks: float = None
     median_seconds: float = None
     failures: list = field(default_factory=list)  # [(message, count)]
+    solutions_seen: int = 0  # learners who opened the task's solution
 
 
 def lab_statistics(classroom, labs=None):
-    """[(lab, [TaskStats])] for the course's labs, in four queries.
+    """[(lab, [TaskStats])] for the course's labs, in five queries.
 
     - checks until pass: a learner's checks on the task up to and including their first pass;
     - time to pass: from the learner's first sandbox for the lab (or, without one, their first
@@ -250,6 +251,10 @@ def lab_statistics(classroom, labs=None):
     history = defaultdict(list)  # (task, user) -> [(status, created_at, message)]
     for task_id, user_id, status, created_at, message in checks.values_list("task_id", "user_id", "status", "created_at", "message").iterator(chunk_size=5000):
         history[(task_id, user_id)].append((status, created_at, message))
+    solutions_seen = dict(
+        SolutionView.objects.filter(task__in=[t.pk for t in tasks], user__in=members)
+        .values("task_id").annotate(learners=Count("user_id", distinct=True)).values_list("task_id", "learners")
+    )
     lab_of = {task.pk: task.lab_id for task in tasks}
     per_task = defaultdict(lambda: {"users": 0, "checks": [], "seconds": [], "failures": []})
     for (task_id, user_id), rows in history.items():
@@ -268,7 +273,7 @@ def lab_statistics(classroom, labs=None):
         stats = []
         for task in (t for t in tasks if t.lab_id == lab.pk):
             data = per_task.get(task.pk)
-            entry = TaskStats(task=task)
+            entry = TaskStats(task=task, solutions_seen=solutions_seen.get(task.pk, 0))
             if data:
                 entry.learners_checked = data["users"]
                 entry.learners_passed = len(data["checks"])

@@ -27,7 +27,7 @@ from courses.models import LessonProgress
 from quizzes.models import Attempt
 from grader import engine as docker_engine
 from labs import live, sandboxes
-from labs.models import Sandbox, Submission
+from labs.models import Sandbox, SolutionView, Submission
 
 SORTS = ("name", "progress", "-progress")
 
@@ -230,6 +230,8 @@ def learner_detail(request, pk, user_pk):
         events.append({"at": attempt.submitted_at or attempt.started_at, "kind": "quiz", "title": attempt.quiz.title, "attempt": attempt})
     for check in Submission.objects.filter(user=learner, task__lab__course=course).select_related("task", "task__lab"):
         events.append({"at": check.graded_at or check.created_at, "kind": "check", "title": f"{check.task.lab.title} — {check.task.title}", "check": check})
+    for view in SolutionView.objects.filter(user=learner, task__lab__course=course).select_related("task", "task__lab"):
+        events.append({"at": view.seen_at, "kind": "solution", "title": f"{view.task.lab.title} — {view.task.title}"})
     events.sort(key=lambda event: event["at"], reverse=True)
     return render(request, "classrooms/learner_detail.html", {
         "classroom": classroom, "learner": learner, "events": events, "tab": "matrix",

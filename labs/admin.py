@@ -3,7 +3,7 @@ sandboxes and checks are records of what happened: read-only, searchable."""
 
 from django.contrib import admin
 
-from labs.models import Lab, LabTask, Sandbox, Submission
+from labs.models import Lab, LabTask, Sandbox, SolutionView, Submission
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -61,3 +61,12 @@ class SubmissionAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "task__title", "message", "answer")
     date_hierarchy = "created_at"
     list_select_related = ("task", "user", "sandbox")
+
+
+@admin.register(SolutionView)
+class SolutionViewAdmin(ReadOnlyAdmin):
+    list_display = ("task", "user", "seen_at")
+    list_filter = ("task__lab",)
+    search_fields = ("user__username", "task__title")
+    date_hierarchy = "seen_at"
+    list_select_related = ("task", "user")

@@ -63,6 +63,8 @@ class LabTask(models.Model):
     check_params = models.JSONField(default=dict)
     answer_label = models.CharField(max_length=200, blank=True, help_text=_("Label of the answer field; empty when the task takes no answer."))
     hint_html = models.TextField(blank=True)
+    # The intended commands, offered once the hint shows (or the task passed); who opened it is recorded (SolutionView).
+    solution_html = models.TextField(blank=True)
     is_published = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,6 +76,22 @@ class LabTask(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class SolutionView(models.Model):
+    """A learner opened a task's solution: when first, shown to the instructor (one row per learner and task)."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="solution_views")
+    task = models.ForeignKey(LabTask, on_delete=models.CASCADE, related_name="solution_views")
+    seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "task"], name="one_solution_view_per_user_and_task")]
+        verbose_name = _("solution seen")
+        verbose_name_plural = _("solutions seen")
+
+    def __str__(self):
+        return f"{self.user_id} saw {self.task}"
 
 
 def new_disk_key():

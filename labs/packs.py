@@ -17,7 +17,7 @@ from labs.models import Lab, LabFile, LabTask
 
 LAB_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False, "instructions": True, "setup": False, "tasks": True}
 STEP_KEYS = {"label": True, "run": False, "copy": False, "to": False}
-TASK_KEYS = {"slug": True, "title": True, "prompt": True, "check": True, "params": False, "answer": False, "hint": False}
+TASK_KEYS = {"slug": True, "title": True, "prompt": True, "check": True, "params": False, "answer": False, "hint": False, "solution": False}
 MAX_ARCHIVE_BYTES = 1024 * 1024
 
 
@@ -40,6 +40,7 @@ class PackTask:
     check_params: dict
     answer_label: str
     hint_html: str
+    solution_html: str = ""
 
 
 @dataclass
@@ -154,12 +155,15 @@ def read_lab(check, relative, *, lessons):
             check.add(file, doc.line(*path, "answer"), path + ("answer",), f"check {check_name} does not read an answer: remove answer")
         prompt = check.text(task.get("prompt"), doc, path + ("prompt",), file)
         hint = check.text(task.get("hint"), doc, path + ("hint",), file) if task.get("hint") is not None else ""
-        for key in ("prompt", "hint"):
+        # The intended way, offered after the hint: its commands are runnable blocks like the rest of the lab.
+        solution = check.text(task.get("solution"), doc, path + ("solution",), file) if task.get("solution") is not None else ""
+        for key in ("prompt", "hint", "solution"):
             runnable_texts.append((task.get(key), _first_line(doc, path + (key,), task.get(key))))
         tasks.append(PackTask(
             slug=task_slug, title=check.text(task.get("title"), doc, path + ("title",), file),
             prompt_html=markdown.render(prompt).html, check_name=check_name or "", check_params=params,
             answer_label=answer if isinstance(answer, str) else "", hint_html=markdown.render(hint).html if hint else "",
+            solution_html=markdown.render(solution).html if solution else "",
         ))
     check.code_blocks(file, [(text, line) for text, line in runnable_texts if isinstance(text, str)], commands=setup_commands)
     return PackLab(
@@ -193,7 +197,8 @@ def load_lab(report, *, course, chapter, position, item, lessons_by_slug):
             {
                 "title": pack_task.title, "position": task_position, "prompt_html": pack_task.prompt_html,
                 "check_name": pack_task.check_name, "check_params": pack_task.check_params,
-                "answer_label": pack_task.answer_label, "hint_html": pack_task.hint_html, "is_published": True,
+                "answer_label": pack_task.answer_label, "hint_html": pack_task.hint_html,
+                "solution_html": pack_task.solution_html, "is_published": True,
             },
         )
         report.count(outcome, "tasks")

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from courses.http import wants_json
 from courses.pager import pager_context
-from labs import grading, live, sandboxes, terminal
+from labs import grading, live, sandboxes, solutions, terminal
 from labs.access import get_lab_for_user, get_published_task, get_sandbox_for_user, get_submission_for_user
 from labs.models import Sandbox, Submission
 
@@ -54,6 +54,10 @@ def sandbox_state(sandbox):
 def lab_detail(request, course_slug, lab_slug):
     lab = get_lab_for_user(request.user, course_slug, lab_slug)
     tasks = grading.tasks_with_progress(request.user, lab)
+    seen = solutions.seen_by(request.user, lab)
+    for task in tasks:
+        task.solution_seen_at = seen.get(task.pk)
+        task.may_see_solution = solutions.may_see_solution(passed=task.passed, failures=task.failures)
     sandbox = Sandbox.objects.filter(owner=request.user, lab=lab).order_by("-requested_at").first()
     return render(request, "labs/lab_detail.html", {
         "lab": lab,
@@ -199,6 +203,25 @@ def task_check(request, course_slug, lab_slug, task_slug):
     if wants_json(request):
         return JsonResponse(submission_state(submission), status=202)
     return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
+
+
+@login_required
+@require_POST
+def task_solution(request, course_slug, lab_slug, task_slug):
+    """Open a task's solution for the learner (after the hint, or once passed), recording that they saw it."""
+    lab = get_lab_for_user(request.user, course_slug, lab_slug)
+    task = get_published_task(lab, task_slug)
+    try:
+        view = solutions.reveal(user=request.user, task=task)
+    except solutions.SolutionRefused as refused:
+        if wants_json(request):
+            return JsonResponse({"error": str(refused)}, status=refused.status_code)
+        messages.error(request, str(refused))
+        return redirect(f"{lab.get_absolute_url()}#tache-{task.slug}")
+    if wants_json(request):
+        return JsonResponse({"task": task.slug, "solution_html": task.solution_html, "seen_at": view.seen_at.isoformat()})
+    # Without JavaScript: the lab page shows the solutions the learner opened, this one among them.
+    return redirect(f"{lab.get_absolute_url()}#solution-{task.slug}")
 
 
 @login_required

@@ -94,13 +94,68 @@
       task.classList.add("is-passed");
       task.querySelector(".task-badge").hidden = false;
       updateScore();
+      offerSolution(task);
     } else if (submission.status === "failed") {
       var failures = Number(task.dataset.failures || 0) + 1;
       task.dataset.failures = failures;
       var hint = task.querySelector(".hint");
       if (hint && failures >= 2) hint.hidden = false;
+      if (failures >= 2) offerSolution(task);
     }
   }
+
+  // --- Solution: offered with the hint (or once passed); opening it posts, which records it, and shows it in place.
+  function offerSolution(task) {
+    var form = task.querySelector(".solution-form");
+    if (form) form.hidden = false;
+  }
+
+  // The page's Run buttons were added at load (static/js/drydock.js); a solution shown later gets its own.
+  function addRunButtons(container) {
+    if (!window.drydockTerminal) return;
+    container.querySelectorAll("pre > code.runnable").forEach(function (code) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "run-button";
+      button.textContent = document.body.dataset.runLabel;
+      button.setAttribute("aria-label", document.body.dataset.runCodeLabel);
+      button.addEventListener("click", function () { window.drydockTerminal.run(code.innerText.replace(/\n$/, "")); });
+      code.parentElement.parentElement.appendChild(button);
+    });
+  }
+
+  document.querySelectorAll(".solution-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var task = form.closest(".task");
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      request(form.action, "POST", new FormData(form)).then(function (data) {
+        if (data.error) {
+          button.disabled = false;
+          var verdict = task.querySelector(".verdict");
+          verdict.className = "verdict verdict-error";
+          verdict.textContent = data.error;
+          return;
+        }
+        var details = document.createElement("details");
+        details.className = "solution";
+        details.id = "solution-" + task.dataset.task;
+        details.open = true;
+        var summary = document.createElement("summary");
+        summary.textContent = button.dataset.summary;
+        var body = document.createElement("div");
+        body.className = "prose";
+        // The pack's own Markdown, rendered and sanitised by the server like the hint.
+        body.innerHTML = data.solution_html;
+        details.appendChild(summary);
+        details.appendChild(body);
+        form.replaceWith(details);
+        addRunButtons(body);
+        summary.focus();
+      }).catch(function () { button.disabled = false; });
+    });
+  });
 
   function followSubmission(task, submission) {
     var delay = 100;
