@@ -1,0 +1,60 @@
+"""Every shipped solution, typed into a real sandbox in task order, passes its own task's check.
+
+A solution that does not pass would teach the wrong thing at the moment a learner is stuck. Tasks
+with an answer field are judged on the last line the solution printed, as a learner would copy it.
+"""
+
+import re
+import time
+
+import pytest
+import yaml
+from django.contrib.auth.models import User
+
+from courses.packs import load_pack
+from grader import checks, engine
+from labs import sandboxes
+from labs.models import Lab
+from tests.conftest import SHIPPED_PACK
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+LABS = sorted(path.stem for path in (SHIPPED_PACK / "labs").glob("*.yaml"))
+
+
+def verdict(sandbox, task, answer):
+    snapshot = engine.default().take_snapshot(
+        sandbox.container_name, sandboxes.socket_dir(sandbox),
+        files=checks.files_needed(task["check"], task["params"]), probes=checks.http_needed(task["check"], task["params"]),
+    )
+    return checks.run_check(task["check"], snapshot, task["params"], answer)
+
+
+@pytest.fixture
+def course(shipped_pack, transactional_db):
+    return load_pack(shipped_pack).course
+
+
+@pytest.mark.parametrize("lab_slug", LABS)
+def test_each_solution_passes_its_task(lab_slug, course, ready_sandbox_for):
+    lab_file = yaml.safe_load((SHIPPED_PACK / "labs" / f"{lab_slug}.yaml").read_text())
+    learner = User.objects.create_user(f"solution-{lab_slug}"[:150])
+    sandbox = ready_sandbox_for(learner, Lab.objects.get(course=course, slug=lab_file["slug"]).slug)
+    for task in lab_file["tasks"]:
+        blocks = SH_BLOCK.findall(task["solution"])
+        assert blocks, f"{lab_slug}/{task['slug']}: the solution has no sh block"
+        output = ""
+        for block in blocks:
+            result = engine.default().exec_in_sandbox(sandbox.container_name, f"cd /root\n{block}", timeout=240)
+            assert result.exit_code == 0, f"{lab_slug}/{task['slug']}: exit code {result.exit_code}\n{block}\n{result.output[-1500:]}"
+            output = result.output
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        answer = lines[-1] if task.get("answer") and lines else ""
+        # Some states settle a moment after the command returns (a healthcheck, a server that starts listening).
+        deadline = time.monotonic() + 30
+        found = verdict(sandbox, task, answer)
+        while not found.passed and time.monotonic() < deadline:
+            time.sleep(1)
+            found = verdict(sandbox, task, answer)
+        assert found.passed, f"{lab_slug}/{task['slug']}: {found.message}"
