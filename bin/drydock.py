@@ -564,6 +564,19 @@ def down():
                 time.sleep(0.2)
         except (ProcessLookupError, ValueError):
             pass
+    # The tests' throw-away PostgreSQL (ensure_postgres): its pid is the first line of postmaster.pid.
+    postmaster = VAR / "postgres" / "postmaster.pid"
+    if postmaster.exists():
+        try:
+            pid = int(postmaster.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            say(f"stopping PostgreSQL (pid {pid})")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.2)
+        except (ProcessLookupError, ValueError, IndexError):
+            pass
     say("stopped the services this script started")
 
 
