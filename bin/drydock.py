@@ -774,7 +774,7 @@ def main(argv=None):
     up_parser.add_argument("--port", type=int, default=int(os.environ.get("DRYDOCK_PORT", "8000")))
     commands.add_parser("setup", help="only the set-up steps")
     commands.add_parser("services", help="make sure Redis and a Docker engine answer")
-    commands.add_parser("down", help="stop the Redis and dockerd this script started")
+    commands.add_parser("down", help="stop the Redis, dockerd and PostgreSQL this script started")
     build_parser = commands.add_parser("compose-build", help="build every image docker-compose.yaml uses")
     build_parser.add_argument("--skip-course-images", action="store_true",
                               help="only the deployment images (the engine already has the sandbox and course images)")
