@@ -89,3 +89,5 @@ def remove_bench_sandboxes():
 
     for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
         engine.default().remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
+    # A removal cut short when the workers stopped leaves a folder and its mounted disk with no container.
+    engine.default().sweep_folders(settings.SANDBOX_SOCKET_ROOT, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(), older_than=0)
