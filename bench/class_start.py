@@ -22,7 +22,7 @@ import os
 import threading
 import time
 
-from measure import BASE, percentile, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers
+from measure import BASE, percentile, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers, wait
 
 SCRATCH = setup_scratch_django(
     "drydock-bench-class-",
@@ -45,16 +45,6 @@ from labs.models import Lab, Sandbox, Submission  # noqa: E402
 LAB = "premier-conteneur"
 TASK = "lancer-bonjour"
 TASK_COMMAND = "docker run --name bonjour busybox:1.35 echo Bonjour"
-
-
-def wait(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise SystemExit(f"timed out after {timeout} s")
 
 
 class Learner(threading.Thread):
@@ -92,7 +82,7 @@ class Learner(threading.Thread):
                 raise RuntimeError(f"sandbox {pk} failed: {state['failure']}")
             return state["status"] == "ready"
 
-        wait(ready, 300)
+        wait(ready, 300, 0.02)
         self.start_seconds = time.monotonic() - clicked
         sandbox = Sandbox.objects.get(pk=pk)
         result = engine.default().exec_in_sandbox(sandbox.container_name, TASK_COMMAND)

@@ -32,6 +32,19 @@ def setup_scratch_django(prefix, **env):
     return scratch
 
 
+def wait(predicate, timeout, interval=0.01):
+    """predicate()'s first true value, asked every `interval` s; the benchmark stops after `timeout` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise SystemExit(f"timed out after {timeout} s")
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]

@@ -19,7 +19,7 @@ import os
 import subprocess
 import time
 
-from measure import BASE, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers  # noqa: E402
+from measure import BASE, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers, wait  # noqa: E402
 
 SCRATCH = setup_scratch_django(
     "drydock-bench-",
@@ -38,16 +38,6 @@ from django.core.management import call_command  # noqa: E402
 from grader import checks, engine  # noqa: E402
 from labs import grading, sandboxes  # noqa: E402
 from labs.models import Lab, LabTask, Sandbox, Submission  # noqa: E402
-def wait(predicate, timeout, interval=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise SystemExit(f"timed out after {timeout} s")
-
-
 def baseline_plain_run(n):
     times = []
     for _ in range(n):
