@@ -11,35 +11,16 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
 from django.test import Client
 
 from drydock.asgi import application
-from grader import engine
 from labs import sandboxes
 from labs.models import Lab, SandboxEvent, Submission
 from tests.conftest import wait_until
+from tests.test_sandboxes import alice, course, in_sandbox  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 LAB = "tirer-une-version"
-
-
-@pytest.fixture
-def course(shipped_pack):
-    from courses.packs import load_pack
-
-    return load_pack(shipped_pack).course
-
-
-@pytest.fixture
-def alice(transactional_db):
-    return User.objects.create_user("alice", "alice@example.com", "pw-alice-123456")
-
-
-def in_sandbox(sandbox, command):
-    result = engine.default().exec_in_sandbox(sandbox.container_name, command)
-    assert result.exit_code == 0, f"{command}: {result.output}"
-    return result
 
 
 def passed(user, slug):
