@@ -672,27 +672,35 @@ class DockerEngine(Engine):
             images=images, containers=containers, volumes=volumes, networks=networks, files=contents, http=answers, build_cache=build_cache,
         )
 
+    def _bounded_output(self, name, command, *, limit, seconds):
+        """(bytes, complete) of a program run by exec in the sandbox container, read no further than `limit`
+        bytes and `seconds`, whatever answers or whatever program the learner put in its place."""
+        deadline = time.monotonic() + seconds
+        chunks, size, complete = [], 0, False
+        with self._host_engine(name, timeout=seconds) as client:
+            api = client.api
+            created = api.exec_create(name, list(command), stdout=True, stderr=False)
+            stream = api.exec_start(created["Id"], stream=True, demux=False)
+            try:
+                for chunk in stream:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit or time.monotonic() > deadline:
+                        break
+                else:
+                    complete = True
+            except OSError:
+                pass  # it went silent past the client's timeout: what came so far is all there is
+            finally:
+                stream.close()
+        return b"".join(chunks), complete
+
     def fetch_http(self, name, port, path):
         url = snapshot.http_probe_url(port, path)
         if url is None:
             return None
         # In the sandbox container's network namespace, where its daemon publishes ports: never the host's network.
-        deadline = time.monotonic() + HTTP_PROBE_SECONDS + 5
-        with self._host_engine(name, timeout=HTTP_PROBE_SECONDS + 5) as client:
-            api = client.api
-            created = api.exec_create(name, [*HTTP_PROBE_PROGRAM, url], stdout=True, stderr=False)
-            output = b""
-            stream = api.exec_start(created["Id"], stream=True, demux=False)
-            try:
-                # Whatever answers (or whatever program the learner put there) is read no further than the limit and the time.
-                for chunk in stream:
-                    output += chunk
-                    if len(output) >= HTTP_ANSWER_LIMIT or time.monotonic() > deadline:
-                        break
-            except OSError:
-                pass  # it went silent past the client's timeout: what came so far is all there is
-            finally:
-                stream.close()
+        output, _complete = self._bounded_output(name, [*HTTP_PROBE_PROGRAM, url], limit=HTTP_ANSWER_LIMIT, seconds=HTTP_PROBE_SECONDS + 5)
         return parse_http_answer(output[:HTTP_ANSWER_LIMIT])
 
     def published_ports(self, name, socket_dir):
@@ -718,25 +726,10 @@ class DockerEngine(Engine):
         if url is None:
             return None
         # As fetch_http: curl in the sandbox container's network namespace, never a connection from the host.
-        deadline = time.monotonic() + preview.PREVIEW_SECONDS + 3
-        with self._host_engine(name, timeout=preview.PREVIEW_SECONDS + 3) as client:
-            api = client.api
-            created = api.exec_create(name, [*preview.PREVIEW_PROGRAM, url], stdout=True, stderr=False)
-            chunks, size, complete = [], 0, False
-            stream = api.exec_start(created["Id"], stream=True, demux=False)
-            try:
-                for chunk in stream:
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > preview.PREVIEW_ANSWER_LIMIT or time.monotonic() > deadline:
-                        break
-                else:
-                    complete = True
-            except OSError:
-                pass  # silent past the client's timeout: what came so far is all there is
-            finally:
-                stream.close()
-        return preview.parse_answer(b"".join(chunks), complete=complete)
+        output, complete = self._bounded_output(
+            name, [*preview.PREVIEW_PROGRAM, url], limit=preview.PREVIEW_ANSWER_LIMIT, seconds=preview.PREVIEW_SECONDS + 3,
+        )
+        return preview.parse_answer(output, complete=complete)
 
     def sweep_persistent_disks(self, root, *, deployment, keep):
         ours = re.compile(rf"{re.escape(deployment)}-playground-\d+-\d+-[0-9a-f]+\.img")
