@@ -31,18 +31,19 @@ def answer_read_from(task, output):
     if task["check"] == "answer_container_ip":  # one address of those the range template printed
         return lines[-1][0]
     if task["check"] == "answer_image_id":
-        repository, _, tag = task["params"]["image"].rpartition(":")
+        repository, _, tag = (task.get("params") or {})["image"].rpartition(":")
         row = next((words for words in lines if words[:2] == [repository, tag]), None)  # a docker images row
         return row[2] if row else lines[-1][-1]  # else the ID an inspect printed last
     raise AssertionError(f"no way to read the answer of a {task['check']} task")
 
 
 def verdict(sandbox, task, answer):
+    params = task.get("params") or {}
     snapshot = engine.default().take_snapshot(
         sandbox.container_name, sandboxes.socket_dir(sandbox),
-        files=checks.files_needed(task["check"], task["params"]), probes=checks.http_needed(task["check"], task["params"]),
+        files=checks.files_needed(task["check"], params), probes=checks.http_needed(task["check"], params),
     )
-    return checks.run_check(task["check"], snapshot, task["params"], answer)
+    return checks.run_check(task["check"], snapshot, params, answer)
 
 
 @pytest.fixture
