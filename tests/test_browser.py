@@ -67,7 +67,7 @@ def test_learner_pulls_a_tag_in_the_browser_terminal_and_the_task_turns_green(le
     assert typed == ["docker run -d --name web nginx:1.26", "docker ps"]
 
     task = page.locator("#tache-tirer-nginx-1-22")
-    task.locator("button[type=submit]").click()
+    task.locator(".check-form button[type=submit]").click()
     page.wait_for_selector("#tache-tirer-nginx-1-22.is-passed", timeout=30_000)
     assert "nginx:1.22 est bien présente" in task.locator(".verdict").inner_text()
     assert Submission.objects.filter(status=Submission.Status.PASSED, task__slug="tirer-nginx-1-22").count() == 1

@@ -163,7 +163,7 @@
       request(submission.url).then(function (next) {
         if (next.done) {
           showVerdict(task, next);
-          task.querySelector("button[type=submit]").disabled = false;
+          task.querySelector(".check-form button[type=submit]").disabled = false;
         } else {
           delay = Math.min(delay * 1.5, 1000);
           setTimeout(poll, delay);
