@@ -29,6 +29,8 @@ SCRATCH = setup_scratch_django(
     SANDBOX_MAX_PER_HOST="1000",
     # Cold starts stay cold: the warm pool is filled by hand for the warm-start figure.
     SANDBOX_POOL_BLANK="0",
+    # The grading figure is many Checks by one learner: the per-learner limit would refuse them.
+    CHECKS_PER_MINUTE="1000000",
 )
 
 from django.conf import settings  # noqa: E402
