@@ -57,6 +57,9 @@ DEPLOYMENT_LABEL = "drydock.deployment"
 # On a sandbox on a kept disk (a playground's): the disk image's path on the host.
 KEPT_DISK_LABEL = "drydock.kept-disk"
 SOCKET_IN_SANDBOX = "/run/drydock"
+# Made by the host in SOCKET_IN_SANDBOX once the sandbox's network port is isolated; images/sandbox/entrypoint.sh
+# waits for it before it starts anything.
+NETWORK_ISOLATED_MARK = "network-isolated"
 # The nested daemon looks these up on every pull; on the sandboxes' network no DNS answer ever comes, and
 # a 10 s wait each time would follow. Answered with 127.0.0.1, pulls of unknown images fail at once.
 DOCKER_HUB_NAMES = ("docker.io", "registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
@@ -374,7 +377,8 @@ def _sandbox_container_options(api, spec, *, disk):
         "hostname": "sandbox",
         "detach": True,
         "labels": spec.labels,
-        "environment": {"DRYDOCK_REGISTRY_MIRROR": spec.registry_mirror, "DRYDOCK_SOCKET": f"{SOCKET_IN_SANDBOX}/docker.sock"},
+        "environment": {"DRYDOCK_REGISTRY_MIRROR": spec.registry_mirror, "DRYDOCK_SOCKET": f"{SOCKET_IN_SANDBOX}/docker.sock",
+                        "DRYDOCK_ISOLATED_MARK": f"{SOCKET_IN_SANDBOX}/{NETWORK_ISOLATED_MARK}"},
         "host_config": host_config,
     }
 
@@ -540,10 +544,15 @@ class DockerEngine(Engine):
                 raise EngineUnavailable(f"the sandbox's disk could not be made: {exc}") from exc
             api = client.api
             try:
+                # The sandbox's entrypoint starts nothing (no daemon, so none of the containers a kept disk
+                # would restart) until this mark exists: a kept disk's mark is from its last start.
+                isolated_mark = disk / disks.RUN / NETWORK_ISOLATED_MARK
+                isolated_mark.unlink(missing_ok=True)
                 created = api.create_container(spec.image, name=spec.name, **_sandbox_container_options(api, spec, disk=disk))
                 api.start(created["Id"])
-                # Before anyone can type in it: from now on its port reaches the registry's and no other.
+                # Before anything of the learner's runs: from now on its port reaches the registry's and no other.
                 isolation.isolate_port(api.inspect_container(created["Id"])["NetworkSettings"]["SandboxKey"], spec.bridge)
+                isolated_mark.touch()
             except BaseException as exc:
                 # Whatever went wrong (a timeout included), no container runs unisolated and no disk stays mounted.
                 _remove(client, spec.name)

@@ -18,6 +18,7 @@ the rules in place, the platform isolates each sandbox's port as it starts it
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 COMMENT = "drydock-sandboxes"
@@ -143,12 +144,23 @@ def isolate_port(netns_path, bridge):
     return port
 
 
-def port_problems(bridge, *, open_ports):
+# A sandbox's port exists, not isolated, from its container's start until the engine isolates it a moment
+# later; the sandbox runs nothing in between (images/sandbox/entrypoint.sh waits). A port still not isolated
+# this long after it was first seen so is a problem.
+PORT_SETTLE_SECONDS = 1.0
+
+
+def port_problems(bridge, *, open_ports, settle=PORT_SETTLE_SECONDS, sleep=time.sleep):
     """Ports of `bridge` that are wrong: a sandbox's port not isolated, or an `open_ports` one (the registry's) isolated."""
     problems = []
-    for port, isolated in sorted(bridge_ports(bridge).items()):
+    ports = bridge_ports(bridge)
+    for port, isolated in sorted(ports.items()):
         if port in open_ports and isolated:
             problems.append(f"the registry's port {port} is isolated: sandboxes cannot pull")
-        elif port not in open_ports and not isolated:
-            problems.append(f"port {port} of {bridge} is not isolated")
+    unisolated = {port for port, isolated in ports.items() if port not in open_ports and not isolated}
+    if unisolated:
+        sleep(settle)
+        now = bridge_ports(bridge)
+        unisolated = {port for port in unisolated if now.get(port) is False}
+    problems += [f"port {port} of {bridge} is not isolated" for port in sorted(unisolated)]
     return problems

@@ -26,6 +26,10 @@ Environment:
   DRYDOCK_BUILD_TMP            where the debootstrap rootfs is made (/tmp)
   SANDBOX_NETWORK              the sandboxes' network (drydock-sandboxes)
   SANDBOX_BRIDGE               its bridge's name on the host (drydock-sbx)
+  SANDBOX_SUBNET               its IPv4 subnet (10.215.0.0/20): one address per
+                               sandbox, so it must hold SANDBOX_MAX_PER_HOST of
+                               them and the registry (the host has no address
+                               on it, so it never collides with a host route)
   SANDBOX_REGISTRY_MIRROR      the registry as sandboxes reach it
                                (http://drydock-registry:5000): its host name
                                is the registry container's, its port the one
@@ -40,6 +44,7 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -96,6 +101,25 @@ def sandbox_network(environ=os.environ) -> str:
     return name
 
 
+def sandbox_subnet(environ=os.environ) -> str:
+    """The sandboxes' subnet: big enough for one address per sandbox the host may hold, plus the registry's."""
+    text = environ.get("SANDBOX_SUBNET") or "10.215.0.0/20"
+    try:
+        subnet = ipaddress.IPv4Network(text)
+    except ValueError as exc:
+        raise BuildError(f"SANDBOX_SUBNET={text!r} is not an IPv4 subnet: {exc}") from None
+    ceiling = int(environ.get("SANDBOX_MAX_PER_HOST") or 400)
+    if usable_addresses(subnet) < ceiling + 1:
+        raise BuildError(f"SANDBOX_SUBNET={text} has {usable_addresses(subnet)} addresses for sandboxes; "
+                         f"SANDBOX_MAX_PER_HOST={ceiling} and the registry need {ceiling + 1}")
+    return str(subnet)
+
+
+def usable_addresses(subnet: ipaddress.IPv4Network) -> int:
+    """Addresses a container can get on a Docker network: not the network's, the broadcast's or the gateway's."""
+    return subnet.num_addresses - 3
+
+
 def registry_address(environ=os.environ) -> tuple[str, int]:
     """The registry container's name and the port it listens on, from SANDBOX_REGISTRY_MIRROR."""
     mirror = environ.get("SANDBOX_REGISTRY_MIRROR") or "http://drydock-registry:5000"
@@ -112,6 +136,7 @@ def registry_address(environ=os.environ) -> tuple[str, int]:
 # Set by main() from the environment, before any step runs.
 SANDBOX_NETWORK = "drydock-sandboxes"
 SANDBOX_BRIDGE = "drydock-sbx"
+SANDBOX_SUBNET = "10.215.0.0/20"
 REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK = "drydock-registry", 5000
 
 
@@ -531,19 +556,42 @@ def ensure_network(name: str, *, internal: bool) -> None:
             raise BuildError(f"network {name} gives the host an address on it, so sandboxes "
                              f"reach host services; remove it (docker network rm {name}) "
                              "and run again")
-        return
+        if not internal or network_subnet(network) == SANDBOX_SUBNET:
+            return
+        # Made before SANDBOX_SUBNET existed (a /24 from the engine's pool: 253 sandboxes at most, measured
+        # by bench/capacity.py), or moved: made again, which only the registry may be attached to.
+        attached = sorted(c["Name"] for c in (network.get("Containers") or {}).values() if c.get("Name") != REGISTRY_CONTAINER)
+        if attached:
+            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} (SANDBOX_SUBNET), "
+                             f"and sandboxes are on it ({', '.join(attached[:5])}{'...' if len(attached) > 5 else ''}): "
+                             "stop them and run again")
+        registry_attached = any(c.get("Name") == REGISTRY_CONTAINER for c in (network.get("Containers") or {}).values())
+        if registry_attached:
+            docker("network", "disconnect", "--force", name, REGISTRY_CONTAINER)
+        removed = docker("network", "rm", name, check=False)
+        if removed.returncode != 0:  # a sandbox started meanwhile
+            if registry_attached:
+                docker("network", "connect", name, REGISTRY_CONTAINER)
+            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} (SANDBOX_SUBNET), "
+                             f"and could not be made again: {removed.stderr.strip()}; stop its sandboxes and run again")
+        say(f"network {name} removed: its subnet {network_subnet(network)} is not {SANDBOX_SUBNET}")
     cmd = ["network", "create", "--driver", "bridge", "--label", "drydock.network=1"]
     if internal:
         # No address on the host's side of the bridge: with an internal
         # network a sandbox could otherwise reach every host service that
         # listens on 0.0.0.0 through the gateway address.
-        cmd += ["--internal", "--label", "drydock.role=sandboxes",
+        cmd += ["--internal", "--label", "drydock.role=sandboxes", "--subnet", SANDBOX_SUBNET,
                 "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                 "-o", f"com.docker.network.bridge.name={SANDBOX_BRIDGE}"]
     else:
         cmd += ["--label", "drydock.role=registry-host"]
     docker(*cmd, name)
     say(f"network {name} created{' (internal)' if internal else ''}")
+
+
+def network_subnet(network: dict) -> str | None:
+    configs = (network.get("IPAM") or {}).get("Config") or []
+    return next((c["Subnet"] for c in configs if "." in c.get("Subnet", "")), None)
 
 
 def ensure_volume(name: str) -> None:
@@ -557,7 +605,7 @@ def ensure_registry(port: int, remote_url: str) -> None:
     ensure_network(HOST_NETWORK, internal=False)
     ensure_volume(REGISTRY_VOLUME)
     image_id = inspect("image", REGISTRY_IMAGE)["Id"]
-    config = hashlib.sha256(f"{image_id} {port} {remote_url} {REGISTRY_PORT_ON_NETWORK} {SANDBOX_NETWORK}".encode()).hexdigest()[:16]
+    config = hashlib.sha256(f"{image_id} {port} {remote_url} {REGISTRY_PORT_ON_NETWORK} {SANDBOX_NETWORK} {SANDBOX_SUBNET}".encode()).hexdigest()[:16]
     container = inspect("container", REGISTRY_CONTAINER)
     if container is not None:
         labels = container["Config"]["Labels"] or {}
@@ -702,7 +750,7 @@ def tail(path: Path, lines: int = 25) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global SANDBOX_NETWORK, SANDBOX_BRIDGE, REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK
+    global SANDBOX_NETWORK, SANDBOX_BRIDGE, SANDBOX_SUBNET, REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true",
                         help="re-make the base and rebuild every image without cache")
@@ -710,6 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         SANDBOX_NETWORK = sandbox_network()
         SANDBOX_BRIDGE = sandbox_bridge()
+        SANDBOX_SUBNET = sandbox_subnet()
         REGISTRY_CONTAINER, REGISTRY_PORT_ON_NETWORK = registry_address()
     except BuildError as error:
         print(f"build.py: {error}", file=sys.stderr)

@@ -91,6 +91,23 @@ def host_engine_socket(settings):
     return settings.DOCKER_HOST.removeprefix("unix://")
 
 
+def test_nothing_runs_in_a_sandbox_before_its_network_port_is_isolated(make_sandbox, monkeypatch):
+    """Between the container's start and the isolation of its port, the sandbox could reach its neighbours."""
+    isolate, seen = engine.isolation.isolate_port, {}
+
+    def isolate_late(netns_path, bridge):
+        time.sleep(1.5)  # a loaded host: the provisioning thread comes back late
+        name = next(name for name in (row.container_name for row in Sandbox.objects.all()) if name)
+        listing = subprocess.run(["docker", "top", name, "-o", "pid,comm"], capture_output=True, text=True, check=True).stdout
+        seen["processes"] = {line.split()[-1] for line in listing.splitlines()[1:]}
+        return isolate(netns_path, bridge)
+
+    monkeypatch.setattr(engine.isolation, "isolate_port", isolate_late)
+    row = make_sandbox()
+    assert seen["processes"] and not seen["processes"] & {"containerd", "dockerd", "bash", "tmux"}, seen
+    assert run_in(row, "docker info --format '{{.ServerVersion}}'").exit_code == 0
+
+
 def test_root_in_the_sandbox_is_an_unprivileged_user_of_the_host(sandbox):
     uid_map = run_in(sandbox, "cat /proc/self/uid_map").output.split()
     assert uid_map[:2] != ["0", "0"], uid_map

@@ -12,6 +12,8 @@
 # Environment:
 #   DRYDOCK_REGISTRY_MIRROR  http://host:port of the course registry ("" = none)
 #   DRYDOCK_SOCKET           second socket, in a folder the host bind-mounts
+#   DRYDOCK_ISOLATED_MARK    a file the host makes once this sandbox's network port is
+#                            isolated: nothing starts before it exists ("" = no wait)
 #   DRYDOCK_STORAGE_DRIVER   overlay2 (needs /var/lib/docker on its own disk) or vfs
 #   DRYDOCK_IPTABLES         true to let the nested dockerd manage iptables (false)
 #   DRYDOCK_DRY_RUN          1: print the cgroup steps instead of doing them, and
@@ -100,6 +102,18 @@ else
     mount_cgroup_v1
 fi
 [ -z "${DRYDOCK_DRY_RUN:-}" ] || exit 0
+
+# Nothing starts before the host has isolated this sandbox's port on the network (grader/engine.py makes
+# the mark right after): between the container's start and that, it could reach the other sandboxes.
+waited=0
+while [ -n "${DRYDOCK_ISOLATED_MARK:-}" ] && [ ! -e "$DRYDOCK_ISOLATED_MARK" ]; do
+    if [ "$waited" -ge 6000 ]; then
+        echo "entrypoint: the host did not isolate this sandbox's network port within 60 s" >&2
+        exit 1
+    fi
+    sleep 0.01
+    waited=$((waited + 1))
+done
 
 # A restarted sandbox keeps its disk: clear what the last dockerd left there.
 rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid "$DRYDOCK_SOCKET"
