@@ -50,22 +50,32 @@ class HealthPoller(threading.Thread):
     def __init__(self, url):
         super().__init__(daemon=True)
         self.url, self.times, self.failures, self.down = url, [], 0, {}
+        self.details = {}  # part down -> the first thing it said
+        self.part_ms = {}  # part -> the time /healthz says it took, per answer
         self.stopping = threading.Event()
+
+    def read(self, body):
+        """The parts /healthz reports: their times, and which are down (returned)."""
+        try:
+            checks = json.loads(body)["checks"]
+        except (ValueError, KeyError):
+            return ["(not JSON)"]
+        for name, check in checks.items():
+            self.part_ms.setdefault(name, []).append(check.get("ms", 0))
+            if not check["ok"]:
+                self.details.setdefault(name, str(check.get("detail", ""))[:200])
+        return [name for name, check in checks.items() if not check["ok"]]
 
     def run(self):
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 with urllib.request.urlopen(self.url, timeout=10) as response:
-                    response.read()
+                    self.read(response.read())
             except urllib.error.HTTPError as error:
                 # A 503 (some part reported down) is an answer too: counted, with what was down.
                 self.failures += 1
-                try:
-                    down = [name for name, check in json.loads(error.read())["checks"].items() if not check["ok"]]
-                except ValueError:
-                    down = ["(not JSON)"]
-                for name in down:
+                for name in self.read(error.read()):
                     self.down[name] = self.down.get(name, 0) + 1
             except OSError:
                 self.failures += 1
@@ -164,6 +174,9 @@ def main():
             print(f"memory per idle sandbox: {sum(memory) / len(memory) / 2**20:.1f} MiB (engine, n={len(memory)}); host MemAvailable drop / N: {drop:.1f} MiB")
         print(f"start rate: {n / elapsed:.2f} sandboxes/s ({n} in {elapsed:.1f} s)")
         print(f"host healthz during load: p95 = {percentile(poller.times, 95) * 1000:.0f} ms (p50 {percentile(poller.times, 50) * 1000:.0f} ms, n={len(poller.times)}, not 200: {poller.failures} {poller.down or ''})")
+        print("  its parts, p95: " + ", ".join(f"{name} {percentile(times, 95):.0f} ms" for name, times in poller.part_ms.items()))
+        for name, detail in poller.details.items():
+            print(f"  first '{name}' down: {detail}")
     finally:
         poller.stopping.set()
         for sandbox in Sandbox.objects.filter(status__in=Sandbox.LIVE):

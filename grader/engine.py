@@ -57,6 +57,9 @@ DEPLOYMENT_LABEL = "drydock.deployment"
 # On a sandbox on a kept disk (a playground's): the disk image's path on the host.
 KEPT_DISK_LABEL = "drydock.kept-disk"
 SOCKET_IN_SANDBOX = "/run/drydock"
+# What the host's engine may take to create and start a sandbox's container: beyond 5 s at 400 sandboxes
+# on a loaded 2-core host (bench/capacity.py), within the provisioning's own deadline.
+START_TIMEOUT_SECONDS = 60
 # Made by the host in SOCKET_IN_SANDBOX once the sandbox's network port is isolated; images/sandbox/entrypoint.sh
 # waits for it before it starts anything.
 NETWORK_ISOLATED_MARK = "network-isolated"
@@ -534,7 +537,7 @@ class DockerEngine(Engine):
             raise UnsafeEngine(USERNS_REFUSAL)
         _check_host_rules(spec.bridge)
         root = info.remapped_root or 0
-        with self._host_engine(spec.name) as client:
+        with self._host_engine(spec.name, timeout=START_TIMEOUT_SECONDS) as client:
             _remove(client, spec.name)
             try:
                 disk = disks.attach(
