@@ -137,7 +137,7 @@ class Watcher:
 
     async def push(self, burst):
         message = burst.message()
-        if burst.user_id is None or not (message["passed"] or message["lines"]):
+        if burst.user_id is None or not (message["passed"] or message["regressed"] or message["lines"]):
             return
         try:
             await self.layer.group_send(live.group_name(burst.user_id, burst.lab_id), message)
