@@ -64,6 +64,8 @@ class Burst:
     regressed: list = field(default_factory=list)  # REGRESSED Submissions of must_hold tasks (labs/holding.py), task loaded
     lines: list = field(default_factory=list)  # live_entry() of each row added
     graded: bool = False
+    # Grade once more a little later: a check probing an HTTP port failed after these events (grader.events.probe_again).
+    probe_again: bool = False
 
     def message(self):
         return {
@@ -94,9 +96,10 @@ def record_and_regrade(sandbox_id, *, engine, events=(), force=False):
         return burst
     burst.graded = True
     since = min((_at(event) for event, _keep in events), default=None)
-    burst.passed, burst.regressed, _probing_failed = regrade(sandbox, engine=engine, since=since)
+    burst.passed, burst.regressed, probing_failed = regrade(sandbox, engine=engine, since=since)
     burst.lines += [live_entry(submission.event) for submission in burst.regressed]
     burst.lines += [submission.timeline_entry for submission in burst.passed]
+    burst.probe_again = daemon_events.probe_again([event for event, _keep in events], probing_failed=probing_failed)
     return burst
 
 
