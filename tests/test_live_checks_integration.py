@@ -136,3 +136,33 @@ def test_a_server_that_listens_a_moment_after_its_start_turns_green_without_anot
     start = SandboxEvent.objects.filter(sandbox=sandbox, type="container", action="start", object="web").get()
     later = SandboxEvent.objects.filter(sandbox=sandbox, kind=SandboxEvent.Kind.DAEMON, at__gt=start.at).exclude(action__startswith="exec")
     assert list(later.values_list("type", "action")) == []
+
+
+def test_a_task_that_must_hold_turns_back_on_the_page_when_the_learner_undoes_it(course, alice, ready_sandbox_for, live_watcher):
+    lab = Lab.objects.get(slug="faire-le-menage")
+    sandbox = ready_sandbox_for(alice, "faire-le-menage")
+    wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
+
+    async def scenario():
+        socket = await live_page(alice, lab)
+        try:
+            await asyncio.to_thread(in_sandbox, sandbox, "docker container prune -f --filter label!=garder=oui")
+            await until_passed(socket, "conteneurs-arretes", timeout=5)
+            # The container the task keeps, removed afterwards: the page hears the task is no longer passed.
+            await asyncio.to_thread(in_sandbox, sandbox, "docker rm journal")
+            while True:
+                message = await socket.receive_json_from(timeout=5)
+                undone = [r for r in message["regressed"] if r["task"] == "conteneurs-arretes"]
+                if undone:
+                    return undone[0]
+        finally:
+            await socket.disconnect()
+
+    undone = asyncio.run(scenario())
+    assert undone["message"].startswith("Ce n'est plus vrai : ") and "journal" in undone["message"]
+    history = list(Submission.objects.filter(user=alice, task__slug="conteneurs-arretes").order_by("pk").values_list("status", "automatic"))
+    assert history == [("passed", True), ("regressed", True)]
+    page = Client()
+    page.force_login(alice)
+    text = page.get(lab.get_absolute_url()).text
+    assert 'class="task" id="tache-conteneurs-arretes"' in text and "tâche 2 plus réussie" in text
