@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -128,17 +129,17 @@ def tasks_with_progress(user, lab):
 
 
 def labs_with_progress(user, course):
-    """The course's published labs, each with `task_count` and `passed_count` (tasks whose pass holds) for the user, in two queries."""
+    """The course's published labs, each with `task_count` and `passed_count` (tasks whose pass holds) for the user, in one query."""
     counts = {"task_count": Count("tasks", filter=Q(tasks__is_published=True), distinct=True)}
+    if user.is_authenticated:
+        holding_tasks = (
+            Submission.objects.holding().filter(user=user, task__lab=OuterRef("pk"), task__is_published=True)
+            .order_by().values("task__lab").annotate(n=Count("task_id", distinct=True)).values("n")
+        )
+        counts["passed_count"] = Coalesce(Subquery(holding_tasks, output_field=IntegerField()), 0)
     labs = Lab.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course").annotate(**counts)
     labs = list(labs.order_by("position"))
-    passed = {}
-    if user.is_authenticated and labs:
-        passed = dict(
-            Submission.objects.holding().filter(user=user, task__lab__in=[lab.pk for lab in labs], task__is_published=True)
-            .values("task__lab_id").annotate(n=Count("task_id", distinct=True)).values_list("task__lab_id", "n")
-        )
     for lab in labs:
-        lab.passed_count = passed.get(lab.pk, 0)
+        lab.passed_count = getattr(lab, "passed_count", 0)
         lab.complete = lab.task_count > 0 and lab.passed_count >= lab.task_count
     return labs
