@@ -146,7 +146,8 @@ def build(classroom, *, kinds=KINDS, search="", sort="name"):
             activity.total_value += score
     labs = {a.pk: a for a in every if a.kind == "lab"}
     passed = (
-        Submission.objects.filter(user__in=users, task__lab__course=course, task__is_published=True, status=Submission.Status.PASSED)
+        # Passes that hold: one of a task that had to stay true until the end and no longer did is not counted.
+        Submission.objects.holding().filter(user__in=users, task__lab__course=course, task__is_published=True)
         .values("user_id", "task__lab_id").annotate(n=Count("task_id", distinct=True))
     )
     for user_id, lab_id, n in passed.values_list("user_id", "task__lab_id", "n"):

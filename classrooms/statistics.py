@@ -224,7 +224,8 @@ def _choices(question, answers):
 class TaskStats:
     task: LabTask
     learners_checked: int = 0
-    learners_passed: int = 0
+    learners_passed: int = 0  # whose pass still holds
+    learners_regressed: int = 0  # whose pass of a task that must hold until the end was undone at least once
     median_checks: float = None
     median_seconds: float = None
     failures: list = field(default_factory=list)  # [(message, count)]
@@ -234,6 +235,7 @@ class TaskStats:
 def lab_statistics(classroom, labs=None):
     """[(lab, [TaskStats])] for the course's labs, in five queries.
 
+    - passed: learners whose pass holds (a task that must hold until the end may have been undone since);
     - checks until pass: a learner's checks on the task up to and including their first pass;
     - time to pass: from the learner's first sandbox for the lab (or, without one, their first
       check on the task) to their first passing check;
@@ -256,11 +258,14 @@ def lab_statistics(classroom, labs=None):
         .values("task_id").annotate(learners=Count("user_id", distinct=True)).values_list("task_id", "learners")
     )
     lab_of = {task.pk: task.lab_id for task in tasks}
-    per_task = defaultdict(lambda: {"users": 0, "checks": [], "seconds": [], "failures": []})
+    per_task = defaultdict(lambda: {"users": 0, "holding": 0, "regressed": 0, "checks": [], "seconds": [], "failures": []})
     for (task_id, user_id), rows in history.items():
         data = per_task[task_id]
         data["users"] += 1
         data["failures"].extend(message for status, _, message in rows if status == Submission.Status.FAILED)
+        verdicts = [status for status, _, _ in rows if status in (Submission.Status.PASSED, Submission.Status.REGRESSED)]
+        data["holding"] += bool(verdicts) and verdicts[-1] == Submission.Status.PASSED
+        data["regressed"] += Submission.Status.REGRESSED in verdicts
         count = checks_until_pass([status for status, _, _ in rows])
         if count is None:
             continue
@@ -276,7 +281,8 @@ def lab_statistics(classroom, labs=None):
             entry = TaskStats(task=task, solutions_seen=solutions_seen.get(task.pk, 0))
             if data:
                 entry.learners_checked = data["users"]
-                entry.learners_passed = len(data["checks"])
+                entry.learners_passed = data["holding"]
+                entry.learners_regressed = data["regressed"]
                 entry.median_checks = median(data["checks"])
                 entry.median_seconds = median(data["seconds"])
                 entry.failures = frequent_failures(data["failures"])

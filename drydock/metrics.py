@@ -58,7 +58,8 @@ def learners_waiting():
 def grading_latency():
     """(cumulative count per bucket bound, total count, sum in seconds) of every graded Check."""
     latency = ExpressionWrapper(F("graded_at") - F("created_at"), output_field=DurationField())
-    graded = Submission.objects.filter(status__in=Submission.DONE, graded_at__isnull=False).annotate(latency=latency)
+    # A regression (a must-hold pass undone by the watcher) is no Check: nobody waited for it.
+    graded = Submission.objects.filter(status__in=Submission.DONE, graded_at__isnull=False).exclude(status=Submission.Status.REGRESSED).annotate(latency=latency)
     aggregates = {f"le_{i}": Count("pk", filter=Q(latency__lte=timedelta(seconds=bound))) for i, bound in enumerate(LATENCY_BUCKETS)}
     found = graded.aggregate(total=Count("pk"), seconds=Sum("latency"), **aggregates)
     buckets = [(bound, found[f"le_{i}"]) for i, bound in enumerate(LATENCY_BUCKETS)]

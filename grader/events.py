@@ -8,7 +8,7 @@ namespace, or nothing is sent to it. What answers may be a learner's program:
 its header, each line and the rate of events are bounded, and anything that is
 not Docker's API ends the stream (`StreamLost`), never the watcher.
 
-`can_change_verdict` and `Coalescer` are pure: tested on plain data.
+`can_change_verdict`, `probe_again` and `Coalescer` are pure: tested on plain data.
 """
 
 import asyncio
@@ -37,6 +37,8 @@ QUIET_ACTIONS = frozenset({
     "exec_create", "exec_start", "exec_die", "exec_detach", "attach", "detach", "resize", "top", "export", "archive-path", "commit-start",
 })
 VERDICT_TYPES = frozenset({"container", "image", "volume", "network", "builder", "plugin"})
+# A container's server may listen a moment after its start event: a failed HTTP probe is tried once more this much later.
+PROBE_AGAIN_SECONDS = 1.5
 
 
 class StreamRefused(engine.EngineUnavailable):
@@ -98,6 +100,16 @@ def can_change_verdict(event):
     return event.type in VERDICT_TYPES and event.action not in QUIET_ACTIONS
 
 
+def probe_again(events, *, probing_failed):
+    """Whether to re-grade once more PROBE_AGAIN_SECONDS later, with no new event.
+
+    After events that can change a verdict (a `docker run -p` above all), a check that probes an HTTP port
+    (port_answers) failed: the container's server may not listen yet. A re-grade with no event of its own
+    (a reconnection's, or this follow-up) asks for none, so there is at most one per burst of events.
+    """
+    return probing_failed and any(can_change_verdict(event) for event in events)
+
+
 class Coalescer:
     """When to re-grade one sandbox: at most one run per `window` seconds, never two at once.
 
@@ -110,6 +122,7 @@ class Coalescer:
         self.window, self.settle = window, settle
         self.last_started = float("-inf")
         self.scheduled = self.running = self.dirty = False
+        self.follow_up_at = None
 
     def event(self, now):
         """An event came: the time to run at, or None when a run is already due (or under way and will be followed)."""
@@ -132,6 +145,21 @@ class Coalescer:
             return None
         self.dirty, self.scheduled = False, True
         return max(now, self.last_started + self.window)
+
+    def follow_up(self, now, delay):
+        """A run asks for one more `delay` seconds from now (probe_again): the time to call `follow_up_due` at.
+
+        None when one is already waiting (at most one at a time: a follow-up is a single extra run, not a poll).
+        """
+        if self.follow_up_at is not None:
+            return None
+        self.follow_up_at = now + delay
+        return self.follow_up_at
+
+    def follow_up_due(self, now):
+        """The follow-up's time came: it counts as an event (coalesced with any run due or under way)."""
+        self.follow_up_at = None
+        return self.event(now)
 
 
 class RateBudget:

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import checks
 from grader import engine as docker_engine
-from labs import queue, sandboxes, signals
+from labs import holding, queue, sandboxes, signals
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,10 @@ def grade(submission_id, *, engine):
     graded = _finish(submission, status, verdict.message, expected=verdict.expected, found=verdict.found)
     if graded.status == Submission.Status.PASSED:
         signals.task_passed.send_robust(sender=Submission, submission=graded)
+        held_before = Submission.objects.holding().filter(user_id=graded.user_id, task=task).exclude(pk=graded.pk).exists()
+        if not held_before and holding.lab_finished(graded.user_id, task.lab_id):
+            # This pass finished the lab: what had to hold until the end is judged now, on the whole lab.
+            holding.judge_now(sandbox, engine=engine, finished_too=True)
     return graded
 
 
@@ -110,7 +115,7 @@ def _finish(submission, status, message, *, expected="", found=""):
 
 def tasks_with_progress(user, lab):
     """The lab's published tasks, each with `passed` and `last` (the learner's latest submission)."""
-    passed = Submission.objects.filter(user=user, task=OuterRef("pk"), status=Submission.Status.PASSED)
+    passed = Submission.objects.holding().filter(user=user, task=OuterRef("pk"))
     tasks = list(LabTask.objects.filter(lab=lab, is_published=True).annotate(passed=Exists(passed)).order_by("position"))
     latest, failures = {}, {}
     for submission in Submission.objects.filter(user=user, task__lab=lab).order_by("task_id", "-created_at"):
@@ -124,14 +129,14 @@ def tasks_with_progress(user, lab):
 
 
 def labs_with_progress(user, course):
-    """The course's published labs, each with `task_count` and `passed_count` for the user, in one query."""
-    published = Q(tasks__is_published=True)
-    counts = {"task_count": Count("tasks", filter=published, distinct=True)}
+    """The course's published labs, each with `task_count` and `passed_count` (tasks whose pass holds) for the user, in one query."""
+    counts = {"task_count": Count("tasks", filter=Q(tasks__is_published=True), distinct=True)}
     if user.is_authenticated:
-        counts["passed_count"] = Count(
-            "tasks", distinct=True,
-            filter=published & Q(tasks__submissions__user=user, tasks__submissions__status=Submission.Status.PASSED),
+        holding_tasks = (
+            Submission.objects.holding().filter(user=user, task__lab=OuterRef("pk"), task__is_published=True)
+            .order_by().values("task__lab").annotate(n=Count("task_id", distinct=True)).values("n")
         )
+        counts["passed_count"] = Coalesce(Subquery(holding_tasks, output_field=IntegerField()), 0)
     labs = Lab.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course").annotate(**counts)
     labs = list(labs.order_by("position"))
     for lab in labs:

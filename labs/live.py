@@ -3,8 +3,10 @@
 Plain functions of rows, run in the watcher's threads: `record_and_regrade`
 stores a burst of daemon events and, when one of them can change a verdict,
 grades the learner's open tasks of the lab from one fresh snapshot. A task
-that passes is stored as a Submission marked automatic and stays passed.
-Tasks that take an answer are left to the Check button.
+that passes is stored as a Submission marked automatic and stays passed,
+unless the pack says it must still hold at the end (`must_hold`): such a pass
+is judged again in the same snapshot, and undone when it no longer holds
+(labs/holding.py). Tasks that take an answer are left to the Check button.
 """
 
 import datetime
@@ -20,7 +22,7 @@ from django.utils.translation import gettext as _
 from grader import checks
 from grader import engine as docker_engine
 from grader import events as daemon_events
-from labs import sandboxes, signals
+from labs import holding, sandboxes, signals
 from labs.models import LabTask, Sandbox, SandboxEvent, Submission
 
 log = logging.getLogger(__name__)
@@ -54,18 +56,22 @@ def _at(event):
 
 @dataclass
 class Burst:
-    """What one re-grade did: for the learner's page of the lab (user, lab) the passes and the new timeline lines."""
+    """What one re-grade did: for the learner's page of the lab (user, lab) the passes, the passes undone and the new timeline lines."""
 
     user_id: int = None
     lab_id: int = None
     passed: list = field(default_factory=list)  # automatic Submissions, task loaded
+    regressed: list = field(default_factory=list)  # REGRESSED Submissions of must_hold tasks (labs/holding.py), task loaded
     lines: list = field(default_factory=list)  # live_entry() of each row added
     graded: bool = False
+    # Grade once more a little later: a check probing an HTTP port failed after these events (grader.events.probe_again).
+    probe_again: bool = False
 
     def message(self):
         return {
             "type": "live.update",
             "passed": [{"task": s.task.slug, "message": s.message, "id": s.pk} for s in self.passed],
+            "regressed": [{"task": s.task.slug, "message": s.message, "id": s.pk} for s in self.regressed],
             "lines": [line for line in self.lines if line["text"]],
         }
 
@@ -90,29 +96,36 @@ def record_and_regrade(sandbox_id, *, engine, events=(), force=False):
         return burst
     burst.graded = True
     since = min((_at(event) for event, _keep in events), default=None)
-    burst.passed = regrade(sandbox, engine=engine, since=since)
+    burst.passed, burst.regressed, probing_failed = regrade(sandbox, engine=engine, since=since)
+    burst.lines += [live_entry(submission.event) for submission in burst.regressed]
     burst.lines += [submission.timeline_entry for submission in burst.passed]
+    burst.probe_again = daemon_events.probe_again([event for event, _keep in events], probing_failed=probing_failed)
     return burst
 
 
 def open_tasks(sandbox):
-    """The lab's published tasks the learner has not passed and that take no answer."""
-    passed = Submission.objects.filter(user_id=sandbox.owner_id, task__lab_id=sandbox.lab_id, status=Submission.Status.PASSED).values("task_id")
+    """The lab's published tasks whose pass does not hold for the learner and that take no answer."""
+    passed = Submission.objects.holding().filter(user_id=sandbox.owner_id, task__lab_id=sandbox.lab_id).values("task_id")
     return list(LabTask.objects.filter(lab_id=sandbox.lab_id, is_published=True, answer_label="").exclude(pk__in=passed).order_by("position"))
 
 
 def regrade(sandbox, *, engine, since=None):
+    """From one snapshot, grade the open tasks and judge the provisional passes (labs/holding.py).
+
+    Returns (passes, regressions, probing_failed): probing_failed says a check that probes an HTTP port did not pass.
+    """
     tasks = open_tasks(sandbox)
-    if not tasks:
-        return []
-    files = {f for task in tasks for f in checks.files_needed(task.check_name, task.check_params)}
-    probes = {p for task in tasks for p in checks.http_needed(task.check_name, task.check_params)}
+    held = holding.provisional(sandbox)
+    if not tasks and not held:
+        return [], [], False
+    files, probes = holding.needs(tasks + [task for task, _pass in held])
     try:
-        snapshot = engine.take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox), files=sorted(files), probes=sorted(probes))
+        snapshot = engine.take_snapshot(sandbox.container_name, sandboxes.socket_dir(sandbox), files=files, probes=probes)
     except docker_engine.EngineUnavailable as exc:
         log.info("live check of sandbox %s: no snapshot: %s", sandbox.pk, exc)
-        return []
-    passed = []
+        return [], [], False
+    regressed = holding.judge(sandbox, snapshot, held)
+    passed, probing_failed = [], False
     for task in tasks:
         try:
             verdict = checks.run_check(task.check_name, snapshot, task.check_params, "")
@@ -120,6 +133,7 @@ def regrade(sandbox, *, engine, since=None):
             log.exception("live check %s of sandbox %s", task.check_name, sandbox.pk)
             continue
         if not verdict.passed:
+            probing_failed = probing_failed or bool(checks.http_needed(task.check_name, task.check_params))
             continue
         now = timezone.now()
         submission = Submission.objects.create(
@@ -131,7 +145,7 @@ def regrade(sandbox, *, engine, since=None):
         submission.timeline_entry = live_entry(row)
         signals.task_passed.send_robust(sender=Submission, submission=submission)
         passed.append(submission)
-    return passed
+    return passed, regressed, probing_failed
 
 
 def prune(sandbox_id):
@@ -160,6 +174,10 @@ def describe(row):
     """One timeline line for a SandboxEvent, in the interface's language ('' for an event not shown)."""
     if row.kind == SandboxEvent.Kind.PASSED:
         return _("task %(number)s passed (%(title)s)") % {"number": row.task.position if row.task else "?", "title": row.object}
+    if row.kind == SandboxEvent.Kind.REGRESSED:
+        return _("task %(number)s no longer passed (%(title)s): %(message)s") % {
+            "number": row.task.position if row.task else "?", "title": row.object, "message": row.detail,
+        }
     kind, action, obj, detail = row.type, row.action, row.object, row.detail
     if action in UNSHOWN:
         return ""
@@ -203,7 +221,7 @@ def describe(row):
 
 
 def timeline(user, lab, *, limit=300):
-    """The learner's activity on the lab, oldest first: [{"at", "kind": action|passed|failed|checked, "text"}].
+    """The learner's activity on the lab, oldest first: [{"at", "kind": action|passed|regressed|failed|checked, "text"}].
 
     The daemon's events and the tasks the watcher saw pass, with the learner's own Checks between them.
     """
@@ -212,7 +230,7 @@ def timeline(user, lab, *, limit=300):
     for row in rows:
         text = describe(row)
         if text:
-            entries.append({"at": row.at, "kind": "passed" if row.kind == SandboxEvent.Kind.PASSED else "action", "text": text})
+            entries.append({"at": row.at, "kind": _entry_kind(row), "text": text})
     checks_done = Submission.objects.filter(user=user, task__lab=lab, automatic=False, status__in=[Submission.Status.PASSED, Submission.Status.FAILED])
     for check in checks_done.select_related("task").order_by("-created_at")[:limit]:
         if check.status == Submission.Status.FAILED:
@@ -226,7 +244,11 @@ def timeline(user, lab, *, limit=300):
 
 def live_entry(row):
     """What the lab page is pushed for a new timeline row."""
-    return {"at": row.at.isoformat(), "kind": "passed" if row.kind == SandboxEvent.Kind.PASSED else "action", "text": describe(row)}
+    return {"at": row.at.isoformat(), "kind": _entry_kind(row), "text": describe(row)}
+
+
+def _entry_kind(row):
+    return {SandboxEvent.Kind.PASSED: "passed", SandboxEvent.Kind.REGRESSED: "regressed"}.get(row.kind, "action")
 
 
 def timelines(user, course):

@@ -1,4 +1,4 @@
-"""The lab page's live channel: what the sandbox watcher pushes (tasks passed, timeline lines) to one learner's page of one lab."""
+"""The lab page's live channel: what the sandbox watcher pushes (tasks passed, passes undone, timeline lines) to one learner's page of one lab."""
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -32,7 +32,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def live_update(self, event):
-        await self.send_json({"type": "update", "passed": event.get("passed", []), "lines": event.get("lines", [])})
+        await self.send_json({
+            "type": "update", "passed": event.get("passed", []), "regressed": event.get("regressed", []), "lines": event.get("lines", []),
+        })
 
     async def disconnect(self, code):
         if self.group:

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -65,6 +66,9 @@ class LabTask(models.Model):
     hint_html = models.TextField(blank=True)
     # The intended commands, offered once the hint shows (or the task passed); who opened it is recorded (SolutionView).
     solution_html = models.TextField(blank=True)
+    # A pass is provisional: judged again on later events, when the lab is finished and when its sandbox ends
+    # (labs/holding.py); a pass that no longer holds is undone by a REGRESSED Submission.
+    must_hold = models.BooleanField(default=False)
     is_published = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -241,8 +245,19 @@ class Sandbox(models.Model):
         return self.last_activity_at + timedelta(minutes=settings.SANDBOX_IDLE_MINUTES)
 
 
+class SubmissionQuerySet(models.QuerySet):
+    def holding(self):
+        """Passes that still hold: PASSED, and no REGRESSED row of the same learner and task came after them."""
+        undone = Submission.objects.filter(user=OuterRef("user_id"), task=OuterRef("task_id"), status=Submission.Status.REGRESSED, pk__gt=OuterRef("pk"))
+        return self.filter(~Exists(undone), status=Submission.Status.PASSED)
+
+
 class Submission(models.Model):
-    """One press of Check on a task: queued, graded by a worker, with the verdict it got."""
+    """One press of Check on a task: queued, graded by a worker, with the verdict it got.
+
+    Also what the live watcher recorded (`automatic`): a pass, or, for a task that must still hold at the end,
+    the moment its pass stopped holding (REGRESSED: the earlier pass is kept as it was, this row undoes it).
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -250,8 +265,9 @@ class Submission(models.Model):
         PASSED = "passed", _("passed")
         FAILED = "failed", _("failed")
         ERROR = "error", _("error")
+        REGRESSED = "regressed", _("no longer holds")
 
-    DONE = (Status.PASSED, Status.FAILED, Status.ERROR)
+    DONE = (Status.PASSED, Status.FAILED, Status.ERROR, Status.REGRESSED)
 
     sandbox = models.ForeignKey(Sandbox, on_delete=models.SET_NULL, null=True, related_name="submissions")
     task = models.ForeignKey(LabTask, on_delete=models.CASCADE, related_name="submissions")
@@ -265,6 +281,8 @@ class Submission(models.Model):
     found = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     graded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubmissionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -292,10 +310,11 @@ class SandboxEvent(models.Model):
     class Kind(models.TextChoices):
         DAEMON = "daemon", _("daemon event")
         PASSED = "passed", _("task passed")
+        REGRESSED = "regressed", _("task no longer holds")
 
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DAEMON)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.DAEMON)
     type = models.CharField(max_length=16, blank=True)
     action = models.CharField(max_length=32, blank=True)
     object = models.CharField(max_length=200, blank=True)

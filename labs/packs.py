@@ -17,7 +17,7 @@ from labs.models import Lab, LabFile, LabTask
 
 LAB_KEYS = {"slug": True, "title": True, "minutes": True, "summary": False, "instructions": True, "setup": False, "tasks": True}
 STEP_KEYS = {"label": True, "run": False, "copy": False, "to": False}
-TASK_KEYS = {"slug": True, "title": True, "prompt": True, "check": True, "params": False, "answer": False, "hint": False, "solution": False}
+TASK_KEYS = {"slug": True, "title": True, "prompt": True, "check": True, "params": False, "answer": False, "hint": False, "solution": False, "must_hold": False}
 MAX_ARCHIVE_BYTES = 1024 * 1024
 
 
@@ -41,6 +41,7 @@ class PackTask:
     answer_label: str
     hint_html: str
     solution_html: str = ""
+    must_hold: bool = False
 
 
 @dataclass
@@ -157,13 +158,18 @@ def read_lab(check, relative, *, lessons):
         hint = check.text(task.get("hint"), doc, path + ("hint",), file) if task.get("hint") is not None else ""
         # The intended way, offered after the hint: its commands are runnable blocks like the rest of the lab.
         solution = check.text(task.get("solution"), doc, path + ("solution",), file) if task.get("solution") is not None else ""
+        # A pass that must still hold when the lab is finished (and when its sandbox ends): labs/holding.py.
+        must_hold = task.get("must_hold", False)
+        if not isinstance(must_hold, bool):
+            check.add(file, doc.line(*path, "must_hold"), path + ("must_hold",), f"{must_hold!r} is not true or false")
+            must_hold = False
         for key in ("prompt", "hint", "solution"):
             runnable_texts.append((task.get(key), _first_line(doc, path + (key,), task.get(key))))
         tasks.append(PackTask(
             slug=task_slug, title=check.text(task.get("title"), doc, path + ("title",), file),
             prompt_html=markdown.render(prompt).html, check_name=check_name or "", check_params=params,
             answer_label=answer if isinstance(answer, str) else "", hint_html=markdown.render(hint).html if hint else "",
-            solution_html=markdown.render(solution).html if solution else "",
+            solution_html=markdown.render(solution).html if solution else "", must_hold=must_hold,
         ))
     check.code_blocks(file, [(text, line) for text, line in runnable_texts if isinstance(text, str)], commands=setup_commands)
     return PackLab(
@@ -198,7 +204,7 @@ def load_lab(report, *, course, chapter, position, item, lessons_by_slug):
                 "title": pack_task.title, "position": task_position, "prompt_html": pack_task.prompt_html,
                 "check_name": pack_task.check_name, "check_params": pack_task.check_params,
                 "answer_label": pack_task.answer_label, "hint_html": pack_task.hint_html,
-                "solution_html": pack_task.solution_html, "is_published": True,
+                "solution_html": pack_task.solution_html, "must_hold": pack_task.must_hold, "is_published": True,
             },
         )
         report.count(outcome, "tasks")
@@ -219,7 +225,7 @@ def unpublish_labs(course, kept_ids):
 def describe_lab(lab):
     return {
         "slug": lab.slug, "title": lab.title, "minutes": lab.minutes, "setup_steps": len(lab.setup),
-        "tasks": [{"slug": t.slug, "check": t.check_name} for t in lab.tasks],
+        "tasks": [{"slug": t.slug, "check": t.check_name, **({"must_hold": True} if t.must_hold else {})} for t in lab.tasks],
     }
 
 

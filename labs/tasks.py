@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from grader import engine
-from labs import grading, playgrounds, queue, sandboxes
+from labs import grading, holding, playgrounds, queue, sandboxes
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,8 @@ def provision_sandbox(sandbox_id):
 
 @shared_task(name=queue.REMOVE_SANDBOX, acks_late=True, soft_time_limit=60, time_limit=90)
 def remove_sandbox_container(sandbox_id):
+    # The sandbox's end: what had to hold until then is judged a last time, while its daemon still answers.
+    holding.judge_at_end(sandbox_id, engine=engine.default())
     sandboxes.remove_container(sandbox_id, engine=engine.default())
 
 

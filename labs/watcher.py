@@ -4,7 +4,9 @@
 ready sandboxes from the database: it opens one connection (grader.events, on
 the sandbox's own peer-checked socket) for each new one and ends the watch of
 each that is no longer ready. A burst of events is coalesced (grader.events.
-Coalescer: at most one re-grade per sandbox per 300 ms); the database and the
+Coalescer: at most one re-grade per sandbox per 300 ms), and a check probing an
+HTTP port that failed after them is tried once more 1.5 s later (a server that
+listens a moment after its container started); the database and the
 snapshot run in a thread pool (labs.live.record_and_regrade), so the loop never
 blocks. What passed is pushed to the learner's lab page over the channel layer.
 A lost connection is opened again and the sandbox re-graded once (what changed
@@ -105,6 +107,10 @@ class SandboxWatch:
             burst = await self.watcher.in_thread(self.watcher.grade, self.sandbox_id, events, force)
             if burst.graded:
                 self.watcher.regrades += 1
+            if burst.probe_again and not self.closed:
+                at = self.coalescer.follow_up(loop.time(), daemon_events.PROBE_AGAIN_SECONDS)
+                if at is not None:
+                    loop.call_at(at, self._follow_up_due, loop)
             await self.watcher.push(burst)
         except asyncio.CancelledError:
             raise
@@ -115,6 +121,15 @@ class SandboxWatch:
                 at = self.coalescer.finished(loop.time())
                 if at is not None:
                     loop.call_at(at, self._start_job, loop)
+
+    def _follow_up_due(self, loop):
+        if self.closed:
+            return
+        # No event of its own: the re-grade must run all the same.
+        self.force = True
+        at = self.coalescer.follow_up_due(loop.time())
+        if at is not None:
+            loop.call_at(at, self._start_job, loop)
 
     def stop(self):
         self.closed = True
@@ -137,7 +152,7 @@ class Watcher:
 
     async def push(self, burst):
         message = burst.message()
-        if burst.user_id is None or not (message["passed"] or message["lines"]):
+        if burst.user_id is None or not (message["passed"] or message["regressed"] or message["lines"]):
             return
         try:
             await self.layer.group_send(live.group_name(burst.user_id, burst.lab_id), message)

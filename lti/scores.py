@@ -9,7 +9,6 @@ on the activity's own maximum (100 unless deep linking said otherwise).
 import logging
 
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from labs.models import Lab, Submission
@@ -21,14 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def lab_fraction(user, lab):
-    published = Q(is_published=True)
-    tasks = lab.tasks.filter(published).aggregate(
-        total=Count("pk"),
-        passed=Count("pk", filter=Q(submissions__user=user, submissions__status=Submission.Status.PASSED), distinct=True),
-    )
-    if not tasks["total"]:
+    total = lab.tasks.filter(is_published=True).count()
+    if not total:
         return None
-    return tasks["passed"] / tasks["total"]
+    # Passes that still hold: a task that had to hold until the end and no longer does is not counted.
+    passed = Submission.objects.holding().filter(user=user, task__lab=lab, task__is_published=True).values("task_id").distinct().count()
+    return passed / total
 
 
 def quiz_fraction(user, quiz):

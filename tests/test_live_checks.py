@@ -15,9 +15,10 @@ from django.utils import timezone
 from courses.models import Chapter, Course
 from grader import events
 from grader.fake_engine import FakeEngine
-from grader.snapshot import Image, Snapshot
+from grader.snapshot import Container, HttpAnswer, Image, Port, Snapshot
 from labs import live, queue, sandboxes
 from labs.models import Lab, LabTask, Sandbox, SandboxEvent, Submission
+from labs.watcher import SandboxWatch
 
 PULL = {"status": "pull", "id": "nginx:1.22", "Type": "image", "Action": "pull", "Actor": {"ID": "nginx:1.22", "Attributes": {"name": "nginx"}},
         "scope": "local", "time": 1764640000, "timeNano": 1764640000123456789}
@@ -100,6 +101,72 @@ def test_an_event_during_a_run_asks_for_exactly_one_more():
     assert coalescer.finished(0.1) == pytest.approx(0.35)
     coalescer.started(0.35)
     assert coalescer.finished(0.4) is None
+
+
+def test_a_failed_http_probe_after_a_start_asks_for_one_more_regrade_and_nothing_else_does():
+    start, pull, exec_ = events.parse_event(START), events.parse_event(PULL), events.parse_event(EXEC)
+    assert events.probe_again([start], probing_failed=True)
+    assert events.probe_again([pull, start], probing_failed=True)
+    # Nothing failed, or nothing happened (a reconnection's re-grade, the follow-up itself), or only an exec: no follow-up.
+    assert not events.probe_again([start], probing_failed=False)
+    assert not events.probe_again([], probing_failed=True)
+    assert not events.probe_again([exec_], probing_failed=True)
+
+
+def test_a_follow_up_is_one_at_a_time_and_coalesced_like_an_event():
+    coalescer = events.Coalescer(window=0.3, settle=0.05)
+    assert coalescer.event(0.0) == pytest.approx(0.05)
+    coalescer.started(0.05)
+    assert coalescer.finished(0.1) is None
+    # The run asked for a follow-up 1.5 s later; a second ask meanwhile adds none.
+    assert coalescer.follow_up(0.1, 1.5) == pytest.approx(1.6)
+    assert coalescer.follow_up(0.2, 1.5) is None
+    # Its time comes: it is run like an event's re-grade (after the settle), and another may be asked after it.
+    assert coalescer.follow_up_due(1.6) == pytest.approx(1.65)
+    assert coalescer.follow_up(1.7, 1.5) == pytest.approx(3.2)
+
+
+def test_a_follow_up_due_while_a_run_is_scheduled_or_under_way_adds_no_run_of_its_own():
+    coalescer = events.Coalescer(window=0.3, settle=0.05)
+    coalescer.follow_up(0.0, 1.5)
+    assert coalescer.event(1.48) == pytest.approx(1.53)
+    assert coalescer.follow_up_due(1.5) is None  # the run due at 1.53 is the follow-up
+    coalescer.started(1.53)
+    coalescer.follow_up(1.55, 0.01)
+    assert coalescer.follow_up_due(1.56) is None  # under way: exactly one more after it
+    assert coalescer.finished(1.6) == pytest.approx(1.83)
+
+
+def test_the_watch_runs_the_follow_up_once_with_no_new_event(monkeypatch):
+    monkeypatch.setattr(events, "PROBE_AGAIN_SECONDS", 0.05)
+    graded = []
+
+    class Grades:
+        def __init__(self):
+            self.regrades = 0
+
+        async def in_thread(self, function, *args):
+            return function(*args)
+
+        def grade(self, sandbox_id, batch, force):
+            graded.append(([e.action for e, _ in batch], force))
+            # The first (a start, a failed probe) asks for a follow-up; the follow-up itself never does.
+            return live.Burst(user_id=1, lab_id=1, graded=True, probe_again=bool(batch))
+
+        async def push(self, burst):
+            pass
+
+    async def scenario():
+        watch = SandboxWatch.__new__(SandboxWatch)
+        watch.watcher, watch.sandbox_id, watch.closed, watch.force, watch.pending = Grades(), 1, False, False, []
+        watch.coalescer = events.Coalescer(window=0.01, settle=0.0)
+        loop = asyncio.get_running_loop()
+        watch.pending.append((events.parse_event(START), True))
+        watch._poke(loop)
+        await asyncio.sleep(0.4)
+
+    asyncio.run(scenario())
+    assert graded == [(["start"], False), ([], True)]
 
 
 def test_the_rate_budget_keeps_a_burst_then_the_rate():
@@ -255,6 +322,23 @@ def test_a_pull_passes_the_open_task_automatically_and_it_stays_passed(ready):
     fake.sandboxes[sandbox.container_name].state = Snapshot()
     again = live.record_and_regrade(sandbox.pk, engine=fake, events=[(pull_event("redis:6"), True)])
     assert again.passed == [] and Submission.objects.filter(task__slug="tirer-nginx", status="passed").count() == 1
+
+
+def test_a_start_after_which_an_http_probe_fails_asks_for_a_follow_up_and_the_follow_up_passes_it(ready):
+    fake, user, sandbox = ready
+    LabTask.objects.create(lab=sandbox.lab, slug="servir", title="Servir", position=4, prompt_html="", check_name="port_answers",
+                           check_params={"name": "web", "container_port": 80, "host_port": 8080})
+    web = Container(id="c0ffee" * 10, name="web", image="nginx:1.22", image_id="sha256:" + "a" * 64, status="running",
+                    ports=(Port(80, host_port=8080),))
+    fake.sandboxes[sandbox.container_name].state = Snapshot(containers=(web,))
+    started = live.record_and_regrade(sandbox.pk, engine=fake, events=[(events.parse_event(START), True)])
+    assert started.graded and started.passed == [] and started.probe_again
+    # A second later the server listens: the follow-up (forced, no event) passes it and asks for nothing more.
+    fake.sandboxes[sandbox.container_name].state = Snapshot(containers=(web,), http={(8080, "/"): HttpAnswer(status=200, body="ok")})
+    follow_up = live.record_and_regrade(sandbox.pk, engine=fake, force=True)
+    assert [s.task.slug for s in follow_up.passed] == ["servir"] and not follow_up.probe_again
+    # Without a task that probes a port, nothing is asked for.
+    assert not live.record_and_regrade(sandbox.pk, engine=fake, events=[(events.parse_event(START), True)]).probe_again
 
 
 def test_a_task_with_an_answer_is_left_to_the_check_button(ready):

@@ -2,7 +2,8 @@
 
 A `docker pull` in the sandbox turns the task green on the lab page's channel with no click; a wrong one
 does not; a watcher killed and started again resumes (and catches up what happened meanwhile); a stopped
-sandbox's watch ends; the timeline shows what was done, in order.
+sandbox's watch ends; the timeline shows what was done, in order; a server that listens a moment after its
+container started turns its task green by the watcher's one follow-up re-grade, with no event after the start.
 """
 
 import asyncio
@@ -107,3 +108,61 @@ def test_a_killed_watcher_resumes_and_catches_up_and_a_stopped_sandboxs_watch_en
 
     sandboxes.stop(sandbox)
     wait_until(lambda: f"watch end sandbox {sandbox.pk}" in live_watcher.text(), 10, message="the stopped sandbox's watch to end")
+
+
+def test_a_server_that_listens_a_moment_after_its_start_turns_green_without_another_event(course, alice, ready_sandbox_for, live_watcher):
+    lab = Lab.objects.get(slug="publier-un-port")
+    sandbox = ready_sandbox_for(alice, "publier-un-port")
+    wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
+    # nginx:1.22 was pulled by the lab's setup: the container's start is the last event; its server listens a second later.
+    command = """docker run -d --name web -p 8080:80 nginx:1.22 sh -c 'sleep 1; exec nginx -g "daemon off;"'"""
+
+    async def scenario():
+        socket = await live_page(alice, lab)
+        try:
+            started = time.monotonic()
+            await asyncio.to_thread(in_sandbox, sandbox, command)
+            ran = time.monotonic() - started
+            seconds, _lines = await until_passed(socket, "publier-web", timeout=6)
+            return ran, seconds
+        finally:
+            await socket.disconnect()
+
+    ran, seconds = asyncio.run(scenario())
+    submission = passed(alice, "publier-web")
+    assert submission.automatic and "répond 200" in submission.message
+    # Not at the start's re-grade (nothing listened yet), but at the follow-up ~1.5 s later.
+    assert 0.8 < ran + seconds < 4.0, (ran, seconds)
+    start = SandboxEvent.objects.filter(sandbox=sandbox, type="container", action="start", object="web").get()
+    later = SandboxEvent.objects.filter(sandbox=sandbox, kind=SandboxEvent.Kind.DAEMON, at__gt=start.at).exclude(action__startswith="exec")
+    assert list(later.values_list("type", "action")) == []
+
+
+def test_a_task_that_must_hold_turns_back_on_the_page_when_the_learner_undoes_it(course, alice, ready_sandbox_for, live_watcher):
+    lab = Lab.objects.get(slug="faire-le-menage")
+    sandbox = ready_sandbox_for(alice, "faire-le-menage")
+    wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
+
+    async def scenario():
+        socket = await live_page(alice, lab)
+        try:
+            await asyncio.to_thread(in_sandbox, sandbox, "docker container prune -f --filter label!=garder=oui")
+            await until_passed(socket, "conteneurs-arretes", timeout=5)
+            # The container the task keeps, removed afterwards: the page hears the task is no longer passed.
+            await asyncio.to_thread(in_sandbox, sandbox, "docker rm journal")
+            while True:
+                message = await socket.receive_json_from(timeout=5)
+                undone = [r for r in message["regressed"] if r["task"] == "conteneurs-arretes"]
+                if undone:
+                    return undone[0]
+        finally:
+            await socket.disconnect()
+
+    undone = asyncio.run(scenario())
+    assert undone["message"].startswith("Ce n'est plus vrai : ") and "journal" in undone["message"]
+    history = list(Submission.objects.filter(user=alice, task__slug="conteneurs-arretes").order_by("pk").values_list("status", "automatic"))
+    assert history == [("passed", True), ("regressed", True)]
+    page = Client()
+    page.force_login(alice)
+    text = page.get(lab.get_absolute_url()).text
+    assert 'class="task" id="tache-conteneurs-arretes"' in text and "tâche 2 plus réussie" in text

@@ -83,7 +83,7 @@
     var score = document.getElementById("lab-score");
     if (score) score.textContent = lab.dataset.scoreTemplate.replace("{passed}", passed).replace("{total}", tasks.length);
     var finished = document.getElementById("lab-finished");
-    if (finished && tasks.length && passed >= tasks.length) finished.hidden = false;
+    if (finished) finished.hidden = !(tasks.length && passed >= tasks.length);
   }
 
   function showVerdict(task, submission) {
@@ -217,6 +217,17 @@
         var data;
         try { data = JSON.parse(message.data); } catch (error) { return; }
         if (data.type !== "update") return;
+        // A task that had to hold until the end and no longer does turns back (its message says what changed).
+        (data.regressed || []).forEach(function (undone) {
+          var task = document.getElementById("tache-" + undone.task);
+          if (!task) return;
+          task.classList.remove("is-passed");
+          task.querySelector(".task-badge").hidden = true;
+          var verdict = task.querySelector(".verdict");
+          verdict.className = "verdict verdict-regressed";
+          verdict.textContent = undone.message;
+          updateScore();
+        });
         (data.passed || []).forEach(function (passed) {
           var task = document.getElementById("tache-" + passed.task);
           if (task && !task.classList.contains("is-passed")) showVerdict(task, { status: "passed", passed: true, message: passed.message });
