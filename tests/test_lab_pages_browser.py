@@ -62,10 +62,18 @@ def test_the_solution_is_offered_after_the_hint_recorded_and_shown_to_the_instru
     assert solution.get_attribute("open") is not None
     assert "docker pull nginx:1.22" in solution.inner_text()
     assert page.evaluate("document.activeElement.tagName") == "SUMMARY"  # focus moves to what just opened
-    assert solution.locator(".run-button").count() == 1  # its commands run in the terminal like the instructions'
+    # Its code block gets the Copy and Run buttons of the instructions' blocks, placed on the block itself.
+    block = solution.locator(".code-block")
+    assert block.locator(".run-button").count() == 1 and block.locator(".copy-button").count() == 1
+    code, run = block.locator("pre").bounding_box(), block.locator(".run-button").bounding_box()
+    assert code["x"] <= run["x"] and run["x"] + run["width"] <= code["x"] + code["width"] and code["y"] <= run["y"] <= code["y"] + code["height"]
     view = SolutionView.objects.get()
     assert (view.user.username, view.task.slug) == ("lea", "tirer-nginx-1-22")
     screenshot(page, "lab-solution-revealed", full_page=True)
+    block.locator(".run-button").click()  # the solution, run in the terminal, passes the task
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('Downloaded newer image')", timeout=60_000)
+    task.locator(".check-form button[type=submit]").click()
+    page.wait_for_selector("#tache-tirer-nginx-1-22.is-passed", timeout=30_000)
 
     page.reload()  # recorded: the solution stays open, without asking again
     assert page.locator("#solution-tirer-nginx-1-22[open]").count() == 1
@@ -85,7 +93,7 @@ def test_the_solution_is_offered_after_the_hint_recorded_and_shown_to_the_instru
     assert seen.count() == 1
     assert "Tirer nginx en version 1.22" in seen.inner_text() and "solution vue" in seen.inner_text()
     checks = instructor.locator("li.timeline-check")
-    assert checks.count() == 2  # the two failed checks that led to it
+    assert checks.count() == 3  # the two failed checks that led to it, then the one that passed
     screenshot(instructor, "instructor-learner-solution-seen", full_page=True)
 
 
