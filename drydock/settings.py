@@ -268,6 +268,9 @@ PLAYGROUND_RETENTION_DAYS = env_int("PLAYGROUND_RETENTION_DAYS", 14, minimum=1)
 PLAYGROUND_DISK_ROOT = Path(env_str("PLAYGROUND_DISK_ROOT", str(VAR_DIR / "playgrounds")))
 # Web previews of published ports: a link's lifetime (it also dies with its sandbox).
 PREVIEW_LINK_MINUTES = env_int("PREVIEW_LINK_MINUTES", 120, minimum=1)
+# Preview requests (the ports list, opening one, each page and each of its files) a learner may make in any
+# minute: each costs the engine an inspect and most an exec in the sandbox. Past it: 429 with Retry-After.
+PREVIEW_REQUESTS_PER_MINUTE = env_int("PREVIEW_REQUESTS_PER_MINUTE", 120, minimum=1)
 
 # Browser terminals: how many one learner may have open, and the output rate each may send.
 TERMINALS_PER_LEARNER = env_int("TERMINALS_PER_LEARNER", 3, minimum=1)

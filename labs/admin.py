@@ -1,9 +1,11 @@
 """Labs are edited in their pack (load_course), so the admin shows them without letting them drift from it;
-sandboxes and checks are records of what happened: read-only, searchable."""
+sandboxes, checks and playgrounds are records of what happened: read-only, searchable. A playground's disk is
+started fresh by its learner and deleted by the reaper, never from here."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from labs.models import Lab, LabTask, Sandbox, SolutionView, Submission
+from labs.models import Lab, LabTask, Playground, Sandbox, SolutionView, Submission
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,13 +47,62 @@ class LabAdmin(admin.ModelAdmin):
         return False
 
 
+class IsPlaygroundFilter(admin.SimpleListFilter):
+    title = _("kind")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("lab", _("lab")), ("playground", _("playground"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "lab":
+            return queryset.filter(playground__isnull=True)
+        if self.value() == "playground":
+            return queryset.filter(playground__isnull=False)
+        return queryset
+
+
 @admin.register(Sandbox)
 class SandboxAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "owner", "lab", "status", "requested_at", "ready_at", "ended_at", "expires_at")
-    list_filter = ("status", "lab")
+    list_display = ("__str__", "owner", "lab", "playground", "status", "requested_at", "ready_at", "ended_at", "expires_at")
+    list_filter = ("status", IsPlaygroundFilter, "lab")
     search_fields = ("owner__username", "lab__title", "failure")
     date_hierarchy = "requested_at"
-    list_select_related = ("owner", "lab")
+    list_select_related = ("owner", "lab", "playground")
+
+
+class PlaygroundSandboxInline(admin.TabularInline):
+    """The sandboxes that ran on the playground's disks, newest first."""
+
+    model = Sandbox
+    fields = ("status", "requested_at", "ready_at", "ended_at", "failure")
+    readonly_fields = fields
+    ordering = ("-requested_at",)
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("sandboxes run on it")
+
+
+@admin.register(Playground)
+class PlaygroundAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "owner", "generation", "has_storage", "last_used_at", "storage_expires_at", "created_at")
+    list_filter = ("has_storage",)
+    search_fields = ("owner__username", "owner__email")
+    date_hierarchy = "last_used_at"
+    list_select_related = ("owner",)
+    fields = ("owner", "generation", "has_storage", "created_at", "last_used_at", "storage_expires_at", "disk_path")
+    readonly_fields = fields
+    inlines = [PlaygroundSandboxInline]
+
+    @admin.display(description=_("storage kept until"))
+    def storage_expires_at(self, playground):
+        return playground.storage_expires_at
+
+    @admin.display(description=_("disk on the host"))
+    def disk_path(self, playground):
+        return playground.disk_path
 
 
 @admin.register(Submission)

@@ -1,7 +1,6 @@
 """Checking a lab task: queue a submission, grade it from a snapshot of the sandbox's daemon."""
 
 import logging
-import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from grader import checks
 from grader import engine as docker_engine
-from labs import holding, queue, sandboxes, signals
+from labs import holding, queue, sandboxes, signals, throttle
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 log = logging.getLogger(__name__)
@@ -40,14 +39,13 @@ class TooManyChecks(SubmissionRefused):
 
 
 def _refuse_when_too_many(user):
-    """At most CHECKS_PER_MINUTE new Checks per learner in any 60 s (a click while one waits is not a new one)."""
-    since = timezone.now() - timedelta(seconds=60)
-    recent = list(
-        Submission.objects.filter(user=user, created_at__gte=since).order_by("-created_at").values_list("created_at", flat=True)[: settings.CHECKS_PER_MINUTE]
-    )
-    if len(recent) >= settings.CHECKS_PER_MINUTE:
-        # The oldest of those leaves the window first.
-        retry_after = max(1, math.ceil((recent[-1] - since).total_seconds()))
+    """At most CHECKS_PER_MINUTE new Checks per learner in any minute (a click while one waits is not a new one):
+    the Submission rows are the count."""
+    now = timezone.now()
+    recent = Submission.objects.filter(user=user, created_at__gt=now - timedelta(seconds=throttle.WINDOW_SECONDS)).order_by("-created_at")
+    times = [at.timestamp() for at in recent.values_list("created_at", flat=True)[: settings.CHECKS_PER_MINUTE]]
+    retry_after = throttle.seconds_to_wait(times, limit=settings.CHECKS_PER_MINUTE, now=now.timestamp())
+    if retry_after:
         raise TooManyChecks(retry_after)
 
 

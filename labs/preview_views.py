@@ -31,7 +31,7 @@ PREVIEW_HEADERS = {
 def sandbox_ports(request, pk):
     """The ports the learner's sandbox publishes, each with its preview link (JSON for the page's script)."""
     sandbox = get_sandbox_for_user(request.user, pk)
-    ports, problem = [], ""
+    ports, problem, throttled = [], "", None
     try:
         ports = [
             {"port": p.port, "container_port": p.container_port, "container": p.container, "url": reverse("labs:preview_open", args=[sandbox.pk, p.port])}
@@ -39,9 +39,14 @@ def sandbox_ports(request, pk):
         ]
     except previews.PreviewRefused as refused:
         problem = str(refused)
+        throttled = refused if refused.retry_after else None
     if wants_json(request):
-        return JsonResponse({"ports": ports, "problem": problem})
-    return render(request, "labs/ports.html", {"sandbox": sandbox, "ports": ports, "problem": problem})
+        response = JsonResponse({"ports": ports, "problem": problem}, status=429 if throttled else 200)
+    else:
+        response = render(request, "labs/ports.html", {"sandbox": sandbox, "ports": ports, "problem": problem}, status=429 if throttled else 200)
+    if throttled:
+        response["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 @login_required
@@ -53,7 +58,7 @@ def preview_open(request, pk, port):
         if port not in {p.port for p in previews.published(sandbox, engine=docker_engine.default())}:
             raise previews.PreviewRefused(_("Port %(port)s of your sandbox is not published by a running container (docker run -p %(port)s:…).") % {"port": port})
     except previews.PreviewRefused as refused:
-        return _refusal(request, str(refused), refused.status)
+        return _refusal(request, refused)
     sandboxes.touch(sandbox)
     return redirect(reverse("labs:preview", args=[previews.link_token(sandbox, port)]))
 
@@ -70,7 +75,7 @@ def preview_page(request, token, rest=""):
     try:
         answer = previews.fetch(sandbox, port, "/" + rest, request.META.get("QUERY_STRING", ""), engine=docker_engine.default())
     except previews.PreviewRefused as refused:
-        return _refusal(request, str(refused), refused.status)
+        return _refusal(request, refused)
     return _response(answer, port=port, prefix=reverse("labs:preview", args=[token]))
 
 
@@ -95,10 +100,12 @@ def _response(answer, *, port, prefix):
     return response
 
 
-def _refusal(request, message, status):
+def _refusal(request, refused):
     """Drydock's own page saying why there is no preview, as restricted as a preview."""
-    response = HttpResponse(render_to_string("labs/preview_refused.html", {"message": message}, request=request), status=status)
+    response = HttpResponse(render_to_string("labs/preview_refused.html", {"message": str(refused)}, request=request), status=refused.status)
     for name, value in PREVIEW_HEADERS.items():
         response[name] = value
+    if refused.retry_after:
+        response["Retry-After"] = str(refused.retry_after)
     return response
 

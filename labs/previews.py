@@ -12,6 +12,10 @@ read its cookies. Such a page's own requests (its CSS, its images) carry no cook
 either, so the link itself says whose preview it is: a signed (sandbox, port,
 owner) that lapses after PREVIEW_LINK_MINUTES and with its sandbox. A signed-in
 user who is not the owner gets a 404 even with the link.
+
+Each preview request costs the engine an inspect, and a page an exec of curl too: a
+sandbox's owner gets PREVIEW_REQUESTS_PER_MINUTE of them in any minute, over all their
+sandboxes (each has one owner, so each sandbox is bound by it too), then a 429.
 """
 
 import re
@@ -22,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
 from grader import preview
+from labs import throttle
 from labs.models import Sandbox
 
 SALT = "drydock.preview"
@@ -30,9 +35,21 @@ SALT = "drydock.preview"
 class PreviewRefused(Exception):
     """No preview: the message says why, for the owner's eyes; `status` is the HTTP status to answer with."""
 
-    def __init__(self, message, status=404):
+    def __init__(self, message, status=404, retry_after=None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+def _count_request(sandbox):
+    """One more request that reaches the sandbox's engine; PreviewRefused (429) past its owner's limit."""
+    limit = settings.PREVIEW_REQUESTS_PER_MINUTE
+    retry_after = throttle.take(f"drydock:preview-requests:{sandbox.owner_id}", limit=limit)
+    if retry_after:
+        raise PreviewRefused(
+            _("Too many preview requests: %(limit)s a minute at most. Wait %(seconds)s s, then try again.") % {"limit": limit, "seconds": retry_after},
+            status=429, retry_after=retry_after,
+        )
 
 
 def link_token(sandbox, port):
@@ -54,9 +71,11 @@ def sandbox_for_token(token, user):
 
 
 def published(sandbox, *, engine):
-    """The ports the sandbox's running containers publish; PreviewRefused when its daemon does not answer."""
+    """The ports the sandbox's running containers publish; PreviewRefused when its daemon does not answer.
+    Every preview request starts here (a page's fetch too), so here it is counted."""
     if sandbox.status != Sandbox.Status.READY:
         raise PreviewRefused(_not_ready(), status=409)
+    _count_request(sandbox)
     try:
         return engine.published_ports(sandbox.container_name, str(settings.SANDBOX_SOCKET_ROOT / sandbox.container_name))
     except docker_engine.EngineUnavailable as exc:

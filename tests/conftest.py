@@ -61,6 +61,16 @@ def fast_password_hashing(request, settings):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def request_limits_in_memory(request, monkeypatch):
+    """Unit tests count preview requests in memory (a fresh count each test); integration tests in Redis."""
+    if request.node.get_closest_marker("integration") is None:
+        from labs import throttle
+
+        window = throttle.MemoryWindow()
+        monkeypatch.setattr(throttle, "default", lambda: window)
+
+
 @pytest.fixture
 def pack_builder(tmp_path):
     return PackBuilder(tmp_path / "mini")

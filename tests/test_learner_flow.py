@@ -139,3 +139,26 @@ def test_admin_lists_labs_sandboxes_and_checks_read_only(client, learner, lab):
     assert client.get(reverse("admin:labs_sandbox_add")).status_code == 403
     page = client.get(reverse("admin:labs_sandbox_change", args=[sandbox.pk])).text
     assert 'name="status"' not in page  # shown, not editable
+
+
+def test_admin_lists_playgrounds_and_their_sandboxes_read_only(client, learner):
+    from django.utils import timezone
+
+    from labs.models import Playground
+
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-root-1234567")
+    client.force_login(admin)
+    now = timezone.now()
+    ground = Playground.objects.create(owner=learner, has_storage=True, last_used_at=now)
+    run = Sandbox.objects.create(owner=learner, playground=ground, status=Sandbox.Status.STOPPED, expires_at=now, last_activity_at=now)
+    listing = client.get(reverse("admin:labs_playground_changelist"), {"q": learner.username}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert listing.status_code == 200 and learner.username in listing.text
+    page = client.get(reverse("admin:labs_playground_change", args=[ground.pk]), HTTP_ACCEPT_LANGUAGE="fr").text
+    assert "Stockage conservé jusqu’au" in page and ground.disk_path in page
+    assert reverse("admin:labs_sandbox_change", args=[run.pk]) in page  # its sandboxes, each a link to its record
+    assert 'name="generation"' not in page and 'name="sandboxes-0-status"' not in page  # shown, not editable
+    assert client.get(reverse("admin:labs_playground_add")).status_code == 403
+    assert client.get(reverse("admin:labs_playground_delete", args=[ground.pk])).status_code == 403
+    sandboxes = client.get(reverse("admin:labs_sandbox_changelist"), {"kind": "playground"}).text
+    assert reverse("admin:labs_sandbox_change", args=[run.pk]) in sandboxes
+    assert Playground.objects.get().generation == 1

@@ -164,3 +164,33 @@ def test_a_huge_answer_is_cut_at_the_limit_and_says_so(learner_client, ready, fa
 def test_the_lab_page_shows_the_preview_panel_once_the_sandbox_is_ready(learner_client, ready, lab):
     page = learner_client.get(lab.get_absolute_url()).text
     assert 'id="preview"' in page and reverse("labs:sandbox_ports", args=[ready.pk]) in page
+
+
+def test_past_the_minutes_preview_requests_the_learner_gets_a_429_saying_when_to_retry(learner_client, ready, settings, fake, monkeypatch):
+    settings.PREVIEW_REQUESTS_PER_MINUTE = 3
+    inspected = []
+    published_ports = fake.published_ports
+    monkeypatch.setattr(fake, "published_ports", lambda *args: inspected.append(args) or published_ports(*args))
+    ports = reverse("labs:sandbox_ports", args=[ready.pk])
+    assert learner_client.get(ports, HTTP_ACCEPT="application/json").status_code == 200
+    link = open_preview(learner_client, ready)
+    assert learner_client.get(link).status_code == 200
+    # The fourth in the minute reaches no engine: each of the three pages answers 429 with Retry-After, in French.
+    assert len(inspected) == 3
+    page = learner_client.get(link, HTTP_ACCEPT_LANGUAGE="fr")
+    assert page.status_code == 429 and 1 <= int(page["Retry-After"]) <= 60
+    assert "Trop de demandes d’aperçu : 3 par minute au plus." in page.text
+    assert page["Content-Security-Policy"].startswith("sandbox ")
+    listed = learner_client.get(ports, HTTP_ACCEPT="application/json", HTTP_ACCEPT_LANGUAGE="fr")
+    assert listed.status_code == 429 and int(listed["Retry-After"]) >= 1
+    assert listed.json()["ports"] == [] and listed.json()["problem"].startswith("Trop de demandes d’aperçu")
+    opened = learner_client.get(reverse("labs:preview_open", args=[ready.pk, 8080]))
+    assert opened.status_code == 429 and "Retry-After" in opened
+    assert len(inspected) == 3
+    # Another learner's sandbox has its own count.
+    other = User.objects.create_user("bob", "bob@example.com", "pw-bob-123456")
+    now = timezone.now()
+    row = Sandbox.objects.create(owner=other, lab=ready.lab, status=Sandbox.Status.READY, expires_at=now + timedelta(minutes=60), last_activity_at=now)
+    fake.start_sandbox(sandboxes.spec_for(row))
+    learner_client.force_login(other)
+    assert learner_client.get(reverse("labs:sandbox_ports", args=[row.pk]), HTTP_ACCEPT="application/json").status_code == 200

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.urls import reverse
 
@@ -54,6 +55,22 @@ def test_the_owner_gets_nginxs_page_through_the_preview_and_nobody_else_does(ngi
     client.login(username="mallory", password="pw-mallory-12345")
     assert client.get(reverse("labs:preview_open", args=[nginx_sandbox.pk, 8080])).status_code == 404
     assert client.get(link).status_code == 404
+
+
+def test_preview_requests_past_the_minutes_limit_are_counted_in_redis_and_refused_with_a_429(nginx_sandbox, learner_client, settings):
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"drydock:preview-requests:{nginx_sandbox.owner_id}"
+    client.delete(key)  # owners are numbered from 1 in every test database: an earlier test's count is not this one's
+    settings.PREVIEW_REQUESTS_PER_MINUTE = 2
+    try:
+        link = preview_link(learner_client, nginx_sandbox)
+        assert learner_client.get(link).status_code == 200
+        refused = learner_client.get(link)
+        assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+        assert client.zcard(key) == 2 and 0 < client.ttl(key) <= 61
+    finally:
+        client.delete(key)
+        client.close()
 
 
 def test_a_port_not_published_is_refused_and_a_port_where_nothing_listens_says_so(nginx_sandbox, learner_client):

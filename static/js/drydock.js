@@ -10,12 +10,11 @@
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
-  window.Drydock = { csrfToken: csrfToken };
-
-  // A copy button on every code block.
-  function addCopyButtons() {
-    document.querySelectorAll(".prose pre > code").forEach(function (code) {
+  // A copy button on every code block (of `root`: lab.js calls it again for a solution shown later).
+  function addCopyButtons(root) {
+    (root || document).querySelectorAll(".prose pre > code").forEach(function (code) {
       var pre = code.parentElement;
+      if (pre.parentElement.classList.contains("code-block")) return;
       var wrapper = document.createElement("div");
       wrapper.className = "code-block";
       pre.parentNode.insertBefore(wrapper, pre);
@@ -38,6 +37,8 @@
 
   // A lesson counts as read once its end has been on screen and the learner has spent a minimum time on
   // the page (data-min-seconds): scrolling straight to the bottom marks nothing.
+  window.Drydock = { csrfToken: csrfToken, addCopyButtons: addCopyButtons };
+
   function markReadAtEnd() {
     var end = document.getElementById("lesson-end");
     if (!end || !end.dataset.markReadUrl || !("IntersectionObserver" in window)) return;

@@ -110,8 +110,10 @@
     if (form) form.hidden = false;
   }
 
-  // The page's Run buttons were added at load (static/js/drydock.js); a solution shown later gets its own.
+  // The page's Copy and Run buttons were added at load (static/js/drydock.js); a solution shown later gets its own,
+  // in the same box around its code block (the buttons are placed in that box).
   function addRunButtons(container) {
+    window.Drydock.addCopyButtons(container);
     if (!window.drydockTerminal) return;
     container.querySelectorAll("pre > code.runnable").forEach(function (code) {
       var button = document.createElement("button");
