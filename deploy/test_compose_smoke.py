@@ -74,6 +74,7 @@ class Stack:
         web, postgres, redis, seed, https, http = free_ports(6)
         self.web_port, self.postgres_port, self.https_port = web, postgres, https
         self.sandbox_root = root / "sandboxes"
+        self.playground_root = root / "playgrounds"
         tls = root / "tls"
         tls.mkdir()
         subprocess.run(
@@ -104,6 +105,7 @@ class Stack:
             "ALLOWED_HOSTS": "localhost,127.0.0.1", "CSRF_TRUSTED_ORIGINS": self.origin,
             "BEHIND_TLS_PROXY": "1", "SECURE_COOKIES": "1",
             "SANDBOX_SOCKET_ROOT": str(self.sandbox_root),
+            "PLAYGROUND_DISK_ROOT": str(self.playground_root),
             "SANDBOX_NETWORK": "drydock-smoke-sandboxes", "SANDBOX_BRIDGE": BRIDGE,
             "DRYDOCK_REGISTRY_NAME": "drydock-smoke-registry",
             "SANDBOX_NAME_PREFIX": PREFIX, "SANDBOX_LABELS": "drydock.test=1",
@@ -116,7 +118,9 @@ class Stack:
     def drydock(self, *args, timeout=3600):
         result = subprocess.run([sys.executable, BASE / "bin" / "drydock.py", *args], env=self.env, cwd=BASE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        assert result.returncode == 0, f"bin/drydock {' '.join(args)} failed:\n{result.stdout[-4000:]}"
+        if result.returncode != 0:
+            logs = self.compose("logs", "--no-color", "--tail", "60", check=False)
+            raise AssertionError(f"bin/drydock {' '.join(args)} failed:\n{result.stdout[-3000:]}\nlogs:\n{logs[-12000:]}")
         return result.stdout
 
     def compose(self, *args, check=True, timeout=600, stdin=None, binary=False):
@@ -209,9 +213,9 @@ def test_a_school_server_built_and_run_with_compose_serves_a_learner_end_to_end(
     # One JSON object per line (Compose 2.21 and later).
     ps = [json.loads(line) for line in stack.compose("ps", "--format", "json").splitlines() if line.strip()]
     states = {row["Service"]: (row["State"], row.get("Health", "")) for row in ps}
-    for service in ("web", "worker-grade", "worker-provision", "worker-housekeeping", "beat", "postgres", "redis", "registry", "proxy"):
+    for service in ("web", "worker-grade", "worker-provision", "worker-housekeeping", "worker-lms", "beat", "postgres", "redis", "registry", "proxy"):
         assert states.get(service, ("missing",))[0] == "running", states
-    for service in ("web", "worker-grade", "worker-provision", "worker-housekeeping", "postgres", "redis", "registry"):
+    for service in ("web", "worker-grade", "worker-provision", "worker-housekeeping", "worker-lms", "postgres", "redis", "registry"):
         assert states[service][1] == "healthy", states
 
     browser = Browser(stack.origin, stack.cafile)
@@ -257,7 +261,7 @@ def test_a_school_server_built_and_run_with_compose_serves_a_learner_end_to_end(
     assert len(dump) > 10_000
     assert stack.psql("SELECT count(*) FROM labs_submission WHERE status = 'passed'") == "1"
     stack.psql("DELETE FROM labs_submission")
-    stack.compose("stop", "web", "worker-grade", "worker-provision", "worker-housekeeping", "beat")
+    stack.compose("stop", "web", "worker-grade", "worker-provision", "worker-housekeeping", "worker-lms", "beat")
     stack.compose("exec", "-T", "postgres", "pg_restore", "-U", "postgres", "--clean", "--if-exists", "--single-transaction",
                   "--exit-on-error", "-d", "drydock", stdin=dump, binary=True)
     assert stack.psql("SELECT count(*) FROM labs_submission WHERE status = 'passed'") == "1"
