@@ -27,10 +27,15 @@ FROM base
 # What the workers run on the host for the sandboxes: iptables and iproute2 (grader/isolation.py:
 # the bridge's rules and isolated ports, nsenter), e2fsprogs and mount (grader/disks.py: each
 # sandbox's loop-mounted ext4 disk); gettext for compilemessages.
+# No setuid or setgid program: everything here runs as root already, and on an engine with user
+# namespaces an image's files belong to the remapped root (uid 100000) even in a `userns_mode: host`
+# container, so the setuid-root /usr/bin/mount ran with euid 100000, without a capability, and
+# every mount failed "must be superuser to use mount" (EPERM).
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends python3 python3-venv gettext iptables iproute2 e2fsprogs mount util-linux; \
-    rm -rf /var/lib/apt/lists/*
+    rm -rf /var/lib/apt/lists/*; \
+    find / -xdev -type f -perm /6000 -exec chmod ug-s {} +
 WORKDIR /app
 COPY requirements.txt .
 RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements.txt

@@ -11,6 +11,9 @@
                           build every image docker-compose.yaml uses (README, "A school server")
     bin/drydock compose-up    check the host, then `docker compose up -d --wait`
     bin/drydock compose-down  `docker compose down` (volumes kept: they hold the school's data)
+    bin/drydock compose-backup DIR   the database (pg_dump) and the playgrounds' kept disks, into DIR
+    bin/drydock compose-restore DIR  put such a backup back into the running stack
+    bin/drydock compose-smoke        the school server for real: deploy/test_compose_smoke.py (~6 min)
 
 Standard library only: it runs before the virtualenv exists. Services it
 starts itself (Redis, dockerd) keep running between runs so that a second
@@ -19,6 +22,7 @@ starts itself (Redis, dockerd) keep running between runs so that a second
 
 import argparse
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -766,6 +770,124 @@ def compose_up(env=None):
     say("up; `docker compose ps` lists the services, `docker compose logs -f web` follows one")
 
 
+# What a backup holds of a learner's: the database (accounts, progress, Checks, classrooms, LTI keys)
+# and the playgrounds' kept disks (README, "Backup and restore"). The platform's services, which
+# write to both; postgres, redis and the registry keep running.
+PLATFORM_SERVICES = ("web", "worker-grade", "worker-provision", "worker-housekeeping", "worker-lms", "beat")
+BACKUP_DUMP = "drydock.dump"
+BACKUP_PLAYGROUNDS = "playgrounds"
+
+
+def compose_playground_root(env):
+    """PLAYGROUND_DISK_ROOT as docker-compose.yaml resolves it (from the shell's environment and .env)."""
+    config = json.loads(compose("config", "--format", "json", env=env, quiet=True).stdout)
+    return Path(config["services"]["worker-provision"]["environment"]["PLAYGROUND_DISK_ROOT"])
+
+
+def loop_mount_points(image):
+    """Where the host has this disk image mounted (a running playground's), through its loop devices."""
+    devices = run(["losetup", "--list", "--noheadings", "--output", "NAME", "--associated", image], quiet=True).stdout.split()
+    targets = []
+    for device in devices:
+        found = run(["findmnt", "--noheadings", "--output", "TARGET", "--source", device], quiet=True, check=False)
+        targets += found.stdout.split()
+    return targets
+
+
+def copy_sparse(source, target):
+    partial = target.with_name(target.name + ".partial")
+    run(["cp", "--sparse=always", "--preserve=mode,ownership,timestamps", source, partial], quiet=True)
+    partial.replace(target)
+
+
+def compose_backup(folder, env=None):
+    env = env or compose_env()
+    ensure_compose()
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    say(f"database: pg_dump into {folder / BACKUP_DUMP}")
+    partial = folder / (BACKUP_DUMP + ".partial")
+    with open(partial, "wb") as out:
+        dumped = subprocess.run(["docker", "compose", "--project-directory", BASE, "-f", BASE / "docker-compose.yaml",
+                                 "exec", "-T", "postgres", "pg_dump", "-U", "postgres", "-Fc", "drydock"],
+                                env=env, cwd=BASE, stdout=out, stderr=subprocess.PIPE, timeout=3600)
+    if dumped.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise SetupError(f"pg_dump failed: {dumped.stderr.decode(errors='replace').strip()}")
+    partial.replace(folder / BACKUP_DUMP)
+    root = compose_playground_root(env)
+    target = folder / BACKUP_PLAYGROUNDS
+    target.mkdir(exist_ok=True)
+    images = sorted(root.glob("*.img"))
+    for image in images:
+        # A running playground's ext4 is frozen while it is copied: the copy is what a clean unmount
+        # would leave, not a file changing under cp. Its sandbox's writes wait those seconds.
+        frozen = []
+        try:
+            for mount_point in loop_mount_points(image)[:1]:
+                run(["fsfreeze", "--freeze", mount_point], quiet=True)
+                frozen.append(mount_point)
+            copy_sparse(image, target / image.name)
+        finally:
+            for mount_point in frozen:
+                run(["fsfreeze", "--unfreeze", mount_point], quiet=True, check=False)
+    for stale in target.glob("*.img"):
+        if not (root / stale.name).exists():
+            stale.unlink()
+    say(f"playgrounds: {len(images)} kept disk(s) of {root} copied into {target}")
+    say(f"keep {folder} with .env (its SECRET_KEY signs sessions and links) somewhere else than this server")
+
+
+def compose_restore(folder, env=None):
+    env = env or compose_env()
+    ensure_compose()
+    folder = Path(folder).resolve()
+    dump = folder / BACKUP_DUMP
+    if not dump.is_file():
+        raise SetupError(f"{dump} is missing: is {folder} a folder made by bin/drydock compose-backup?")
+    root = compose_playground_root(env)
+    images = sorted((folder / BACKUP_PLAYGROUNDS).glob("*.img"))
+    held = [image.name for image in images if loop_mount_points(root / image.name)]
+    if held:
+        raise SetupError(f"running playgrounds hold {', '.join(held)}: stop their sandboxes first")
+    say(f"stopping {', '.join(PLATFORM_SERVICES)}")
+    compose("stop", *PLATFORM_SERVICES, env=env, quiet=True)
+    say(f"database: pg_restore --clean from {dump}")
+    with open(dump, "rb") as source:
+        restored = subprocess.run(["docker", "compose", "--project-directory", BASE, "-f", BASE / "docker-compose.yaml",
+                                   "exec", "-T", "postgres", "pg_restore", "-U", "postgres", "--clean", "--if-exists",
+                                   "--single-transaction", "--exit-on-error", "-d", "drydock"],
+                                  env=env, cwd=BASE, stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=3600)
+    if restored.returncode != 0:
+        raise SetupError(f"pg_restore failed (the database is as it was: one transaction); the platform stays stopped: "
+                         f"{restored.stderr.decode(errors='replace').strip()[-2000:]}")
+    root.mkdir(parents=True, exist_ok=True)
+    for image in images:
+        copy_sparse(image, root / image.name)
+    say(f"playgrounds: {len(images)} kept disk(s) copied into {root}")
+    # The restored rows still call "ready" the sandboxes of the backup's time, whose containers this
+    # server may not have (a new server has none): the reaper fails those ("Its container stopped or
+    # disappeared") and removes containers no row names, before a learner is let in.
+    say("sandboxes: the reaper, once, against the restored rows")
+    compose("start", "worker-housekeeping", env=env, quiet=True)
+    reaped = compose("exec", "-T", "worker-housekeeping", "python", "manage.py", "reap_sandboxes", env=env, quiet=True)
+    say(f"sandboxes: {reaped.stdout.strip().splitlines()[-1] if reaped.stdout.strip() else 'nothing to do'}")
+    say(f"starting {', '.join(PLATFORM_SERVICES)}")
+    compose("start", *PLATFORM_SERVICES, env=env, quiet=True)
+
+
+def compose_smoke():
+    """deploy/test_compose_smoke.py, with what it expects: the venv, the engine, the sandbox and course images."""
+    ensure_venv()
+    ensure_docker()
+    ensure_compose()
+    build_images()
+    env = {**os.environ, "DOCKER_HOST": engine_url()}
+    return subprocess.call([str(VENV / "bin" / "pytest"), "-q", "-s", "-p", "no:cacheprovider", "deploy/test_compose_smoke.py"],
+                           cwd=BASE, env=env)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="drydock", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -780,6 +902,11 @@ def main(argv=None):
                               help="only the deployment images (the engine already has the sandbox and course images)")
     commands.add_parser("compose-up", help="check the host, then docker compose up -d --wait")
     commands.add_parser("compose-down", help="docker compose down (the volumes stay)")
+    backup_parser = commands.add_parser("compose-backup", help="pg_dump and the playgrounds' kept disks, into a folder")
+    backup_parser.add_argument("folder")
+    restore_parser = commands.add_parser("compose-restore", help="put a compose-backup folder back into the running stack")
+    restore_parser.add_argument("folder")
+    commands.add_parser("compose-smoke", help="build, bring up, use, back up, restore and remove a whole Compose stack")
     test_parser = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args, extra = parser.parse_known_args(argv)
@@ -801,6 +928,12 @@ def main(argv=None):
         elif args.command == "compose-down":
             ensure_compose()
             compose("down", env=compose_env())
+        elif args.command == "compose-smoke":
+            return compose_smoke()
+        elif args.command == "compose-backup":
+            compose_backup(args.folder)
+        elif args.command == "compose-restore":
+            compose_restore(args.folder)
         elif args.command == "test":
             return test([*extra, *args.pytest_args])
     except SetupError as exc:

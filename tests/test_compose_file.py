@@ -1,0 +1,56 @@
+"""docker-compose.yaml agrees with the code it runs (no engine needed: the smoke test runs it for real).
+
+Both ways the stack broke after other changes: a queue added to drydock/queues.py
+without its worker service (/healthz then fails "no Celery worker consumes the
+queue(s) lms" and web never becomes healthy), and a connection setting that the
+settings refuse with the pool on (the one-shot release then exits 1).
+"""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from drydock import queues
+
+BASE = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((BASE / "docker-compose.yaml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def default_of(value):
+    """`${NAME:-default}` -> (NAME, default)."""
+    match = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", str(value))
+    assert match, value
+    return match.group(1), match.group(2)
+
+
+def test_every_queue_has_one_worker_service_with_its_node_name_and_concurrency_setting():
+    consumers = {}
+    for name, service in SERVICES.items():
+        command = service.get("command") or ""
+        for queue in re.findall(r"celery -A drydock worker .*?-Q (\w+)", command):
+            consumers.setdefault(queue, []).append((name, command))
+    assert set(consumers) == set(queues.CONCURRENCY), consumers
+    for queue, found in consumers.items():
+        assert len(found) == 1, found
+        name, command = found[0]
+        assert name == f"worker-{queue}"
+        assert f"-n {queue}@%h" in command
+        variable, default = queues.CONCURRENCY[queue]
+        assert f"--concurrency ${{{variable}:-{default}}}" in command
+        # Its health check pings its own node, named by QUEUE.
+        assert SERVICES[name]["environment"]["QUEUE"] == queue
+        assert "inspect ping" in " ".join(SERVICES[name]["healthcheck"]["test"])
+
+
+def test_the_platform_keeps_no_connection_open_beside_the_pool():
+    # settings.py refuses DATABASE_CONN_MAX_AGE > 0 with DATABASE_POOL_SIZE > 0 (its default, 8).
+    for name in ("release", "web", "worker-grade", "beat"):
+        assert default_of(SERVICES[name]["environment"]["DATABASE_CONN_MAX_AGE"]) == ("DATABASE_CONN_MAX_AGE", "0")
+
+
+def test_every_platform_service_waits_for_the_release():
+    for name, service in SERVICES.items():
+        if service.get("image", "").startswith("drydock/platform") and name != "release":
+            assert service["depends_on"]["release"] == {"condition": "service_completed_successfully"}, name
