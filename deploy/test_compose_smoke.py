@@ -114,6 +114,8 @@ class Stack:
             "SANDBOX_SOCKET_ROOT": str(self.sandbox_root),
             "PLAYGROUND_DISK_ROOT": str(self.playground_root),
             "SANDBOX_NETWORK": "drydock-smoke-sandboxes", "SANDBOX_BRIDGE": BRIDGE,
+            # Not the subnet of the sandboxes' network bin/drydock made on the same engine (they may not overlap).
+            "SANDBOX_SUBNET": "10.217.0.0/20",
             "DRYDOCK_REGISTRY_NAME": "drydock-smoke-registry",
             "SANDBOX_NAME_PREFIX": PREFIX, "SANDBOX_LABELS": "drydock.test=1",
             "COMPOSE_PROFILES": "tls",
