@@ -343,7 +343,8 @@ def start_engine():
 
 # --- PostgreSQL (tests run on it too) --------------------------------------------------------
 
-POSTGRES_PORT = 5433
+# Another checkout on the same machine (a second worktree, its benchmarks) gives its own port here.
+POSTGRES_PORT = int(os.environ.get("DRYDOCK_TEST_POSTGRES_PORT", "5433"))
 
 
 def postgres_answers():
@@ -355,7 +356,7 @@ def postgres_answers():
 
 
 def ensure_postgres():
-    """A throw-away PostgreSQL on 127.0.0.1:5433 with its data under var/postgres; return its URL."""
+    """A throw-away PostgreSQL on 127.0.0.1:5433 (DRYDOCK_TEST_POSTGRES_PORT) with its data under var/postgres; return its URL."""
     url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/drydock"
     if postgres_answers():
         return url
