@@ -238,3 +238,8 @@ def quizzes_with_progress(user, course):
         quiz.done_count = getattr(quiz, "done_count", 0)
     return quizzes
 
+
+def quizzes_on_path(course):
+    """The course's published quizzes in outline order, with only what the pager reads of them."""
+    quizzes = Quiz.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course")
+    return list(quizzes.only("slug", "title", "chapter_id", "lesson_id", "course__slug").order_by("chapter__position", "position"))
