@@ -16,7 +16,7 @@ Each one, on a keep-alive connection of its own, as a browser with quiz.js:
 opens the shipped course's timed quiz (quiz-revision) at a random instant of
 the first `--arrival` seconds, starts an attempt, opens its page, answers the
 questions one after another with `--think` seconds between them, each answer
-autosaved the way quiz.js does it (multipart POST to the save URL, CSRF
+autosaved the way quiz.js does it (URL-encoded POST to the save URL, CSRF
 header, Accept: application/json), changes its mind on a few, submits the
 whole form and opens the results. Baseline in the same run: learners one at a
 time, on the same server.
@@ -255,12 +255,6 @@ def answer_fields(question, rng):
     return fields
 
 
-def multipart(fields):
-    boundary = "----examburst" + secrets.token_hex(8)
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n' for name, value in fields]
-    return (("".join(parts) + f"--{boundary}--\r\n").encode(), f"multipart/form-data; boundary={boundary}")
-
-
 class Timings:
     def __init__(self):
         self.seconds = defaultdict(list)
@@ -302,9 +296,10 @@ async def learner(port, session_key, quiz_url, *, timings, rng, arrive_at, think
             await asyncio.sleep(rng.uniform(*think))
             for _ in range(2 if rng.random() < 0.2 else 1):  # a learner who changes their mind saves twice
                 answers[question[0]] = answer_fields(question, rng)
-                body, content_type = multipart(answers[question[0]])
-                _, reply = await timings.timed("autosave", browser, "POST", attempt_url + "enregistrer/", expect=200, body=body,
-                                               content_type=content_type, headers={"X-CSRFToken": token, "Accept": "application/json"})
+                _, reply = await timings.timed("autosave", browser, "POST", attempt_url + "enregistrer/", expect=200,
+                                               body=urllib.parse.urlencode(answers[question[0]]).encode(),
+                                               content_type="application/x-www-form-urlencoded;charset=UTF-8",
+                                               headers={"X-CSRFToken": token, "Accept": "application/json"})
                 if '"saved": true' not in reply:
                     timings.errors.append(("autosave", f"not saved: {reply[:200]}"))
         await asyncio.sleep(rng.uniform(*think))

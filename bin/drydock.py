@@ -347,7 +347,8 @@ def start_engine():
 
 # --- PostgreSQL (tests run on it too) --------------------------------------------------------
 
-POSTGRES_PORT = 5433
+# Another checkout on the same machine (a second worktree, its benchmarks) gives its own port here.
+POSTGRES_PORT = int(os.environ.get("DRYDOCK_TEST_POSTGRES_PORT", "5433"))
 
 
 def postgres_answers():
@@ -359,7 +360,7 @@ def postgres_answers():
 
 
 def ensure_postgres():
-    """A throw-away PostgreSQL on 127.0.0.1:5433 with its data under var/postgres; return its URL."""
+    """A throw-away PostgreSQL on 127.0.0.1:5433 (DRYDOCK_TEST_POSTGRES_PORT) with its data under var/postgres; return its URL."""
     url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/drydock"
     if postgres_answers():
         return url
@@ -505,9 +506,21 @@ def port_is_free(host, port):
     return True
 
 
+def web_concurrency():
+    """Web (uvicorn) processes: WEB_CONCURRENCY, by default one per core. One process runs Python on one
+    core at a time (the GIL); a class sitting an exam keeps every core busy (bench/exam_burst.py)."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise SetupError(f"WEB_CONCURRENCY={value!r}: give a number of web processes from 1 to 64")
+    return int(value)
+
+
 def up(host, port):
     if not port_is_free(host, port):
         raise SetupError(f"{host}:{port} is already in use: stop what holds it or pass --port")
+    web_processes = web_concurrency()
     setup()
     env = django_env()
     bin_dir = VENV / "bin"
@@ -518,7 +531,8 @@ def up(host, port):
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    supervisor.start("web", [bin_dir / "uvicorn", "drydock.asgi:application", "--host", host, "--port", port, "--lifespan", "off"], env)
+    supervisor.start("web", [bin_dir / "uvicorn", "drydock.asgi:application", "--host", host, "--port", port, "--lifespan", "off",
+                             "--workers", web_processes], env)
     # One worker per kind of work (drydock/queues.py): a Check never waits behind a provisioning.
     try:
         workers = {queue: worker_queues.worker_command(bin_dir / "celery", queue, env) for queue in worker_queues.CONCURRENCY}

@@ -37,6 +37,10 @@ class ActivityKind:
     # (None: listed after the chapter's lessons), ready for `outline_template`.
     outline: Callable
     outline_template: str
+    # path(course) -> the same published items without the learner's progress, and only the columns
+    # the pager reads (slug, title, chapter_id, lesson_id, the URL): every lesson, lab and quiz page
+    # builds the course's path. None: outline() is used.
+    path: Callable | None = None
     # done(item) -> whether the learner finished an outline item (a lab all of whose tasks passed, a
     # quiz submitted), and what "My progress" calls those: "labs completed".
     done: Callable | None = None

@@ -24,10 +24,11 @@ class Step:
 
 def course_path(user, course):
     """Every published step of the course, in reading order."""
-    lessons = list(progress.published_lessons(course).select_related("course").order_by("position"))
+    # The columns a step needs, not the lessons' text: every lesson, lab and quiz page builds this path.
+    lessons = list(progress.published_lessons(course).only("slug", "title", "chapter_id", "course__slug").order_by("position"))
     # Every chapter has lessons, and lessons are numbered through the course in chapter order.
     chapters = list(dict.fromkeys(lesson.chapter_id for lesson in lessons))
-    items = [(kind.key, item) for kind in activities.kinds() for item in kind.outline(user, course)]
+    items = [(kind.key, item) for kind in activities.kinds() for item in (kind.path(course) if kind.path else kind.outline(user, course))]
     path = []
     for chapter_id in chapters:
         chapter_lessons = [lesson for lesson in lessons if lesson.chapter_id == chapter_id]

@@ -1,33 +1,90 @@
 import asyncio
+import contextvars
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drydock.settings")
 
 
 class BoundedASGIHandler(ASGIHandler):
-    """Django's ASGI handler with at most `limit` requests in the middleware and views at once.
+    """Django's ASGI handler with at most `limit` requests in Django at once, each on one of `limit` threads.
 
-    Django runs each request's sync middleware and view in a thread of its own. Unbounded, a class
-    opening a quiz at once starts hundreds of threads in one process: they take turns on one GIL
-    while each holds a pooled database connection, and the requests behind them time out waiting
-    for a connection (bench/exam_burst.py). Bounded, the others wait their turn in the event loop,
-    which costs nothing. Reading the request body and sending the response stay outside the bound,
-    so a slow client holds no slot.
+    Django runs each request's sync middleware and view in a thread. Unbounded, a class opening a
+    quiz at once starts hundreds of threads in one process: they take turns on one GIL while each
+    holds a pooled database connection, and the requests behind them time out waiting for a
+    connection (bench/exam_burst.py). Here a request waits in the event loop, which costs nothing,
+    until one of the process's `limit` threads is free, once its body is read: a slow upload holds
+    no thread. It keeps that thread until its response is sent and closed, as Django needs: the
+    request's database connection goes back to the pool, in that thread, when the response closes.
+
+    What this saves per request (bench/request_cpu.py):
+    - threads are made once, not twice per request (Django's per-request context starts one to
+      run the request and one to join it);
+    - the middleware chain is one synchronous call in that thread, as under WSGI. Loaded in async
+      mode, Django hands the request to a thread and back for every sync-only middleware (ours,
+      WhiteNoise) and each process_request/process_response of the async-capable ones.
     """
 
     def __init__(self, limit):
-        super().__init__()
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
         self.limit = limit
-        self._slots = None
+        self._threads = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        if self._threads is None:  # made on the first request, in the server's event loop
+            self._threads = asyncio.Queue()
+            for number in range(self.limit):
+                self._threads.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-{number}"))
+        thread = _RequestThread(self._threads)
+        token = _request_thread.set(thread)
+        try:
+            await self.handle(scope, receive, send)
+        finally:
+            await thread.release()
+            _request_thread.reset(token)
+
+    async def read_body(self, receive):
+        body_file = await super().read_body(receive)
+        # Django's handle() reads the body first; everything it does afterwards in a thread runs in this one.
+        await _request_thread.get().take()
+        return body_file
 
     async def get_response_async(self, request):
-        if self._slots is None:  # made on the first request, in the server's event loop
-            self._slots = asyncio.Semaphore(self.limit)
-        async with self._slots:
-            return await super().get_response_async(request)
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+class _RequestThread:
+    """The thread one request runs on: taken from the free ones, given back when the request is done."""
+
+    def __init__(self, free):
+        self.free = free
+        self.executor = self.context = None
+
+    async def take(self):
+        self.executor = await self.free.get()
+        # Django's thread-sensitive calls in this request (signals, the view, the response's close) go to it.
+        self.context = ThreadSensitiveContext(executor=self.executor)
+        await self.context.__aenter__()
+
+    async def release(self):
+        if self.executor is None:
+            return
+        try:
+            await self.context.__aexit__(None, None, None)
+        finally:
+            self.free.put_nowait(self.executor)
+            self.executor = self.context = None
+
+
+_request_thread = contextvars.ContextVar("drydock_request_thread")
 
 
 # Django must be set up before anything imports models (the websocket routes do).

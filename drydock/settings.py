@@ -177,6 +177,17 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    # Per process: what the health page and the LTI tokens keep for a few seconds (and cache.get on every page).
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process: the sessions, read on each request (below).
+    "sessions": {"BACKEND": "drydock.cache.ProcessRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "drydock"},
+}
+# Sessions stay rows in the database, read through Redis: a request reads its session there instead of
+# with a query (bench/exam_burst.py), a logout deletes both, and a session missing from Redis (flushed,
+# restarted) is read from its row again. Redis unreachable: read from the database as before.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 # /metrics (Prometheus): with a token, scrapes must send "Authorization: Bearer <token>"; without one,
 # only the host's loopback, not through a proxy, is answered (drydock/metrics.py).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")

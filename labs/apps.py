@@ -16,6 +16,6 @@ class LabsConfig(AppConfig):
             key="labs", noun="lab", files="labs/**/*.yaml",
             read=packs.read_lab, load=packs.load_lab, unpublish=packs.unpublish_labs,
             describe=packs.describe_lab, totals=packs.lab_totals, counts=("labs", "tasks"),
-            outline=grading.labs_with_progress, outline_template="labs/_outline_item.html",
+            outline=grading.labs_with_progress, outline_template="labs/_outline_item.html", path=grading.labs_on_path,
             done=lambda lab: lab.complete, done_label=_("Labs completed"),
         ))

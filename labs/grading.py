@@ -126,6 +126,12 @@ def tasks_with_progress(user, lab):
     return tasks
 
 
+def labs_on_path(course):
+    """The course's published labs in outline order, with only what the pager reads of them."""
+    labs = Lab.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course")
+    return list(labs.only("slug", "title", "chapter_id", "course__slug").order_by("position"))
+
+
 def labs_with_progress(user, course):
     """The course's published labs, each with `task_count` and `passed_count` (tasks whose pass holds) for the user, in one query."""
     counts = {"task_count": Count("tasks", filter=Q(tasks__is_published=True), distinct=True)}

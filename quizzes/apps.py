@@ -16,6 +16,6 @@ class QuizzesConfig(AppConfig):
             key="quizzes", noun="quiz", files="quizzes/**/*.yaml",
             read=packs.read_quiz, load=packs.load_quiz, unpublish=packs.unpublish_quizzes,
             describe=packs.describe_quiz, totals=packs.quiz_totals, counts=("quizzes", "questions"),
-            outline=attempts.quizzes_with_progress, outline_template="quizzes/_outline_item.html",
+            outline=attempts.quizzes_with_progress, outline_template="quizzes/_outline_item.html", path=attempts.quizzes_on_path,
             done=lambda quiz: quiz.done_count > 0, done_label=_("Quizzes submitted"),
         ))

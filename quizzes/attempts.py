@@ -15,7 +15,7 @@ import random
 import secrets
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -134,8 +134,10 @@ def save_answers(*, attempt, answers, now=None, slots=None):
             continue
         if answer == slot.answer:
             continue
-        # Conditional: an answer racing the submission is not written into a graded attempt.
-        AttemptQuestion.objects.filter(pk=slot.pk, attempt__status=Attempt.Status.IN_PROGRESS).update(answer=answer, answered_at=now)
+        # Conditional: an answer racing the submission is not written into a graded attempt. submit() scores
+        # every question in the transaction that claims the attempt, so "not scored" is "still open", read
+        # on the question's own row: no join, and PostgreSQL re-reads it if it waited for the submission.
+        AttemptQuestion.objects.filter(pk=slot.pk, score__isnull=True).update(answer=answer, answered_at=now)
     return errors
 
 
@@ -154,7 +156,7 @@ def submit(*, attempt, now=None):
             counted = slot.answer if cutoff is None or slot.answered_at is None or slot.answered_at <= cutoff else None
             result = question_types.grade(slot.kind, slot.spec, counted)
             slot.score, slot.feedback = result.score, list(result.feedback)
-        AttemptQuestion.objects.bulk_update(slots, ["score", "feedback"])
+        _write_grades(slots)
         total = sum(slot.points for slot in slots)
         score = round(sum(slot.score * slot.points for slot in slots) / total if total else 0.0, 4)
         is_late = cutoff is not None and now > cutoff
@@ -163,6 +165,20 @@ def submit(*, attempt, now=None):
     attempt.status, attempt.submitted_at, attempt.score, attempt.is_late = Attempt.Status.SUBMITTED, now, score, is_late
     signals.attempt_graded.send_robust(sender=Attempt, attempt=attempt)
     return attempt
+
+
+def _write_grades(slots):
+    """Store each slot's score and feedback: one statement run for all of them (bulk_update builds a CASE
+    per field and per row, six times the work, and a class submits all at once at the end of an exam)."""
+    meta, quote = AttemptQuestion._meta, connection.ops.quote_name
+    score, feedback = meta.get_field("score"), meta.get_field("feedback")
+    sql = (f"UPDATE {quote(meta.db_table)} SET {quote(score.column)} = %s, {quote(feedback.column)} = %s "
+           f"WHERE {quote(meta.pk.column)} = %s")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [
+            (score.get_db_prep_save(slot.score, connection), feedback.get_db_prep_save(slot.feedback, connection), slot.pk)
+            for slot in slots
+        ])
 
 
 def close_overdue(*, user, quiz=None, now=None):
@@ -221,3 +237,9 @@ def quizzes_with_progress(user, course):
         quiz.open_count = getattr(quiz, "open_count", 0)
         quiz.done_count = getattr(quiz, "done_count", 0)
     return quizzes
+
+
+def quizzes_on_path(course):
+    """The course's published quizzes in outline order, with only what the pager reads of them."""
+    quizzes = Quiz.objects.filter(course=course, is_published=True, chapter__is_published=True).select_related("course")
+    return list(quizzes.only("slug", "title", "chapter_id", "lesson_id", "course__slug").order_by("chapter__position", "position"))

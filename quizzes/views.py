@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from courses.http import wants_json
 from courses.pager import pager_context
 from quizzes import attempts, question_types
-from quizzes.access import get_attempt_for_user, get_quiz_for_user
+from quizzes.access import get_attempt_for_user, get_attempt_slots_for_user, get_quiz_for_user
 from quizzes.models import Attempt
 
 MAX_JSON_BYTES = 64 * 1024
@@ -88,12 +88,33 @@ def attempt_detail(request, pk):
     return _render_attempt(request, attempt)
 
 
-def _answers_from(request, attempt):
-    """({slot id: raw answer}, {slot id: slot} or None) from a JSON body ({"answers": {id: answer}}) or a form.
+def _answers_from(request, pk):
+    """(attempt, {slot id: raw answer}, {slot id: slot}) from a JSON body ({"answers": {id: answer}}) or a form.
 
     A form names its questions in `slot` fields (all of them, or the one quiz.js autosaves); only those
-    are read, once, for both parsing and saving.
+    are read, once, with the attempt, for both parsing and saving. A request that is not of the
+    learner's own attempt is a 404 before its body is judged.
     """
+    try:
+        keys, raw = _slot_keys(request)
+    except _BadRequest:
+        get_attempt_for_user(request.user, pk, with_quiz=False)
+        raise
+    attempt, slots = get_attempt_slots_for_user(request.user, pk, keys)
+    if raw is not None:
+        return attempt, raw, slots
+    answers = {}
+    for slot_id, key in zip(request.POST.getlist("slot"), keys):
+        slot = slots.get(key) if isinstance(key, int) else None
+        if slot is None:
+            answers[slot_id] = None  # reported as a question not part of the attempt
+            continue
+        answers[slot.pk] = question_types.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
+    return attempt, answers, slots
+
+
+def _slot_keys(request):
+    """([slot keys] the request answers, {slot key: raw answer} for JSON or None for a form), read before any query."""
     if request.content_type == "application/json":
         if len(request.body) > MAX_JSON_BYTES:
             raise _BadRequest(_("This request is too large."))
@@ -103,37 +124,25 @@ def _answers_from(request, attempt):
             raise _BadRequest(_("This request is not valid JSON.")) from None
         if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
             raise _BadRequest(_("Missing field: answers."))
-        answers = {}
-        for key, value in data["answers"].items():
-            answers[attempts.slot_key(key)] = value
-        return answers, None
+        answers = {attempts.slot_key(key): value for key, value in data["answers"].items()}
+        return list(answers), answers
     ids = request.POST.getlist("slot")
     if not ids:
         raise _BadRequest(_("Missing field: slot."))
-    keys = [attempts.slot_key(i) for i in ids]
-    slots = {slot.pk: slot for slot in attempt.slots.filter(pk__in=[k for k in keys if isinstance(k, int) and 0 < k < 2**63])}
-    answers = {}
-    for slot_id, key in zip(ids, keys):
-        slot = slots.get(key) if isinstance(key, int) else None
-        if slot is None:
-            answers[slot_id] = None  # reported as a question not part of the attempt
-            continue
-        answers[slot.pk] = question_types.answer_from_form(slot.kind, slot.spec, request.POST, slot.field_name)
-    return answers, slots
+    return [attempts.slot_key(i) for i in ids], None
 
 
 @login_required
 @require_POST
 def attempt_save(request, pk):
-    attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
     try:
-        answers, slots = _answers_from(request, attempt)
+        attempt, answers, slots = _answers_from(request, pk)
         errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots)
     except _BadRequest as bad:
         if wants_json(request):
             return JsonResponse({"error": str(bad)}, status=400)
         messages.error(request, str(bad))
-        return redirect(attempt.get_absolute_url())
+        return redirect("quizzes:attempt", pk=pk)
     except attempts.AttemptClosed as closed:
         if wants_json(request):
             return JsonResponse({"error": str(closed), **_clock(attempt)}, status=409)
@@ -150,15 +159,16 @@ def attempt_save(request, pk):
 @login_required
 @require_POST
 def attempt_submit(request, pk):
-    attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
-    if attempt.status == Attempt.Status.IN_PROGRESS and "slot" in request.POST:
+    if "slot" in request.POST:
+        attempt, answers, slots = _answers_from(request, pk)
         try:
-            answers, slots = _answers_from(request, attempt)
-            errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots)
+            errors = attempts.save_answers(attempt=attempt, answers=answers, slots=slots) if attempt.status == Attempt.Status.IN_PROGRESS else {}
         except attempts.AttemptClosed:
             errors = {}  # time is up: graded with the answers saved in time
         if errors:
             return _render_attempt(request, attempt, errors=errors, status=400)
+    else:
+        attempt = get_attempt_for_user(request.user, pk, with_quiz=False)
     attempt = attempts.submit(attempt=attempt)
     if attempt.is_late:
         messages.warning(request, _("Submitted after the time limit: only the answers saved in time count."))

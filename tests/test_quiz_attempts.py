@@ -120,6 +120,15 @@ def test_no_answer_is_saved_into_a_submitted_attempt(load_quiz, learner):
         attempts.save_answers(attempt=attempt, answers=right_answers(slots_of(attempt)))
 
 
+def test_an_answer_racing_the_submission_is_not_written_into_the_graded_attempt(load_quiz, learner):
+    attempt = attempts.start_attempt(user=learner, quiz=load_quiz())
+    read_before = Attempt.objects.get(pk=attempt.pk)  # an autosave that read the attempt while it was open
+    slots = slots_of(attempt)
+    graded = attempts.submit(attempt=attempt)
+    assert attempts.save_answers(attempt=read_before, answers=right_answers(slots)) == {}
+    assert all(slot.answer is None for slot in slots_of(attempt)) and graded.score == 0
+
+
 def test_a_time_limit_sets_a_deadline_and_refuses_answers_after_it(load_quiz, learner):
     start = timezone.now()
     attempt = attempts.start_attempt(user=learner, quiz=load_quiz(time_limit=10), now=start)

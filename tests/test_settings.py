@@ -90,3 +90,24 @@ def test_postgresql_connections_come_from_a_pool_per_process_unless_told_otherwi
     assert database({"DATABASE_POOL_SIZE": "0", "DATABASE_CONN_MAX_AGE": "60"}).stdout.strip() == "60 None"
     both = database({"DATABASE_CONN_MAX_AGE": "60"})
     assert both.returncode != 0 and "set one of them to 0" in both.stderr
+
+
+def _cli():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("drydock_cli", BASE_DIR / "bin" / "drydock.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+def test_bin_drydock_up_runs_one_web_process_per_core_unless_web_concurrency_says_otherwise(monkeypatch):
+    cli = _cli()
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert cli.web_concurrency() == os.cpu_count()
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert cli.web_concurrency() == 3
+    for wrong in ("0", "two", "-1", "65"):
+        monkeypatch.setenv("WEB_CONCURRENCY", wrong)
+        with pytest.raises(cli.SetupError, match="WEB_CONCURRENCY"):
+            cli.web_concurrency()
