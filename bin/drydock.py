@@ -292,15 +292,28 @@ def engine_exec_root():
 
 def ensure_engine_bridge():
     """The engine's default bridge, made here: a second dockerd must not take (or delete) the host's docker0."""
+    ensure_bridge(ENGINE_BRIDGE, os.environ.get("DRYDOCK_ENGINE_BRIDGE_ADDRESS") or "10.213.0.1/24")
+
+
+def ensure_bridge(name, address):
+    """A bridge `name` holding `address` (and no other), up."""
     ensure_command("ip", "iproute2")
-    address = os.environ.get("DRYDOCK_ENGINE_BRIDGE_ADDRESS") or "10.213.0.1/24"
-    if run(["ip", "link", "show", ENGINE_BRIDGE], check=False, quiet=True).returncode != 0:
-        run(["ip", "link", "add", ENGINE_BRIDGE, "type", "bridge"], quiet=True)
-    shown = run(["ip", "-4", "-o", "addr", "show", "dev", ENGINE_BRIDGE], quiet=True).stdout
+    if run(["ip", "link", "show", name], check=False, quiet=True).returncode != 0:
+        run(["ip", "link", "add", name, "type", "bridge"], quiet=True)
+    shown = run(["ip", "-4", "-o", "addr", "show", "dev", name], quiet=True).stdout
     if f" {address} " not in shown:
-        run(["ip", "addr", "flush", "dev", ENGINE_BRIDGE], quiet=True)
-        run(["ip", "addr", "add", address, "dev", ENGINE_BRIDGE], quiet=True)
-    run(["ip", "link", "set", ENGINE_BRIDGE, "up"], quiet=True)
+        run(["ip", "addr", "flush", "dev", name], quiet=True)
+        run(["ip", "addr", "add", address, "dev", name], quiet=True)
+    run(["ip", "link", "set", name, "up"], quiet=True)
+
+
+def dockerd_command(*, data_root, exec_root, pidfile, socket_path, bridge, pool, iptables=True):
+    """dockerd as Drydock runs it: user namespaces, its own socket, folders, bridge and address pool."""
+    return [
+        "dockerd", "--userns-remap=default", "--data-root", data_root, "--exec-root", exec_root, "--pidfile", pidfile,
+        "-H", f"unix://{socket_path}", "--bridge", bridge, "--default-address-pool", f"base={pool},size=24",
+        *([] if iptables else ["--iptables=false"]), "--log-opt", "max-size=10m", "--log-opt", "max-file=2",
+    ]
 
 
 def engine_pid():
@@ -331,12 +344,9 @@ def start_engine():
     say(f"starting Drydock's Docker engine: user namespaces, {ENGINE_SOCKET}, bridge {ENGINE_BRIDGE}, data in var/engine")
     ENGINE_SOCKET.unlink(missing_ok=True)
     with open(LOG / "engine.log", "ab") as log:
-        subprocess.Popen(
-            ["dockerd", "--userns-remap=default", "--data-root", VAR / "engine", "--exec-root", engine_exec_root(),
-             "--pidfile", RUN / "engine.pid", "-H", f"unix://{ENGINE_SOCKET}", "--bridge", ENGINE_BRIDGE,
-             "--default-address-pool", f"base={pool},size=24", "--log-opt", "max-size=10m", "--log-opt", "max-file=2"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        command = dockerd_command(data_root=VAR / "engine", exec_root=engine_exec_root(), pidfile=RUN / "engine.pid",
+                                  socket_path=ENGINE_SOCKET, bridge=ENGINE_BRIDGE, pool=pool)
+        subprocess.Popen([str(c) for c in command], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     wait_for(docker_answers, 60, f"dockerd did not answer within 60 s (see {LOG / 'engine.log'})")
     say("Drydock's engine answers")
 
