@@ -383,7 +383,7 @@ def start_engine():
 # removeIPChains), which would wipe the first engine's rules. So the rules its sandboxes need are
 # put in place here: bridged frames go through iptables and FORWARD's policy is DROP, so the
 # sandboxes' bridge must forward between its own ports (sandbox <-> registry), and the isolation
-# rules keep everything else out. Nothing else of its networks is forwarded anywhere.
+# rules keep everything else out; its other bridges forward nothing (a DROP of their own).
 
 SECOND_ENGINES_RUN = Path("/run/drydock-engines")  # exec roots: containerd's socket paths must stay short
 SECOND_ENGINE_SLOTS = 32
@@ -619,8 +619,12 @@ def start_second_engine(name, *, source_url=None):
         docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--internal",
                   "--label", "drydock.role=sandboxes", "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                   "-o", f"com.docker.network.bridge.name={layout.sandbox_bridge}", network_name)
-        run(["iptables", "-A", "FORWARD", "-i", layout.sandbox_bridge, "-o", layout.sandbox_bridge,
-             "-m", "comment", "--comment", layout.rule_comment, "-j", "ACCEPT"], quiet=True)
+        tag = ["-m", "comment", "--comment", layout.rule_comment]
+        run(["iptables", "-A", "FORWARD", "-i", layout.sandbox_bridge, "-o", layout.sandbox_bridge, *tag, "-j", "ACCEPT"], quiet=True)
+        # Its other bridges forward nothing either, whatever FORWARD's policy is (DROP only while the first engine sets it).
+        for tool in ("iptables", "ip6tables"):
+            for bridge in (layout.bridge, layout.registry_bridge):
+                run([tool, "-A", "FORWARD", "-i", bridge, *tag, "-j", "DROP"], quiet=True)
         try:
             isolation.apply_host_rules(layout.sandbox_bridge)
             problems = isolation.host_problems(layout.sandbox_bridge)
