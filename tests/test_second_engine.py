@@ -112,6 +112,9 @@ def test_a_hardened_sandbox_on_the_second_engine_pulls_from_its_own_registry_and
     # Hardened as on the first engine: root in it is an unprivileged user of the host, its network isolated.
     assert words[-3:] == ["0", str(second.engine_info().remapped_root), "65536"], words[-3:]
     assert second.isolation_problems(bridge=second_engine.sandbox_bridge, registry=second_engine.registry) == []
+    # Started with iptables on, it would have flushed the first engine's chains (its internal network's rules among them).
+    chain = subprocess.run(["iptables", "-S", "DOCKER-ISOLATION-STAGE-1"], capture_output=True, text=True, check=True).stdout
+    assert f"-o {settings.SANDBOX_BRIDGE} -j DROP" in chain, chain
     second.remove_sandbox(sandbox.container_name, str(folder))
     assert second.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX) == [] and not folder.exists()
 
