@@ -406,7 +406,8 @@ class SecondEngine:
     exec_root: str
     bridge: str  # its default bridge, with bridge_address
     bridge_address: str
-    address_pool: str  # where its networks' subnets come from
+    address_pool: str  # where its networks' subnets come from: the registry's /24, then the sandboxes' sandbox_subnet
+    sandbox_subnet: str
     network: str  # the sandboxes' network on it (SANDBOX_NETWORK), on sandbox_bridge
     sandbox_bridge: str
     registry: str  # its registry container, as its sandboxes reach it: registry_mirror
@@ -614,10 +615,13 @@ def start_second_engine(name, *, source_url=None):
         loader = threading.Thread(target=_in_thread, args=(sandbox_image, copy_images, source, layout.url, [SANDBOX_IMAGE]))
         loader.start()
         network_name, registry, registry_port_on_network, mirror = _sandbox_network_settings()
+        # Both subnets named: the sandboxes' one holds an address per sandbox the host may run (as images/build.py's
+        # SANDBOX_SUBNET on the first engine), not the /24 a pool gives.
+        registry_subnet, sandbox_subnet = _second_engine_subnets(pool)
         docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--label", "drydock.role=registry-host",
-                  "-o", f"com.docker.network.bridge.name={layout.registry_bridge}", REGISTRY_HOST_NETWORK)
+                  "--subnet", registry_subnet, "-o", f"com.docker.network.bridge.name={layout.registry_bridge}", REGISTRY_HOST_NETWORK)
         docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--internal",
-                  "--label", "drydock.role=sandboxes", "-o", "com.docker.network.bridge.inhibit_ipv4=true",
+                  "--label", "drydock.role=sandboxes", "--subnet", sandbox_subnet, "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                   "-o", f"com.docker.network.bridge.name={layout.sandbox_bridge}", network_name)
         tag = ["-m", "comment", "--comment", layout.rule_comment]
         run(["iptables", "-A", "FORWARD", "-i", layout.sandbox_bridge, "-o", layout.sandbox_bridge, *tag, "-j", "ACCEPT"], quiet=True)
@@ -652,7 +656,8 @@ def start_second_engine(name, *, source_url=None):
         lap("sandbox image")
         engine = SecondEngine(
             name=name, url=layout.url, pid=int(layout.pidfile.read_text().strip()), folder=str(layout.folder), exec_root=str(layout.exec_root),
-            bridge=layout.bridge, bridge_address=address, address_pool=pool, network=network_name, sandbox_bridge=layout.sandbox_bridge,
+            bridge=layout.bridge, bridge_address=address, address_pool=pool, sandbox_subnet=sandbox_subnet, network=network_name,
+            sandbox_bridge=layout.sandbox_bridge,
             registry=registry, registry_mirror=mirror, registry_port=registry_port, socket_root=str(layout.socket_root),
             started_in=round(time.monotonic() - started, 2), timings=timings,
         )
@@ -668,6 +673,16 @@ def _in_thread(outcome, function, *args):
         function(*args)
     except Exception as exc:  # handed to the thread that waits for it
         outcome["error"] = exc
+
+
+def _second_engine_subnets(pool):
+    """(the registry's network, the sandboxes' network) in a slot's pool: its first /24, its second half."""
+    pool = ipaddress.ip_network(pool)
+    registry, sandboxes = next(pool.subnets(new_prefix=24)), list(pool.subnets(prefixlen_diff=1))[1]
+    ceiling = int(os.environ.get("SANDBOX_MAX_PER_HOST") or 400)
+    if sandboxes.num_addresses - 3 < ceiling + 1:  # the network's, the broadcast's and the gateway's are no sandbox's
+        raise SetupError(f"a second engine's sandboxes' network ({sandboxes}) holds fewer than SANDBOX_MAX_PER_HOST={ceiling} sandboxes")
+    return str(registry), str(sandboxes)
 
 
 def _sandbox_network_settings():
