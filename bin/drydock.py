@@ -14,6 +14,10 @@
     bin/drydock compose-backup DIR   the database (pg_dump) and the playgrounds' kept disks, into DIR
     bin/drydock compose-restore DIR  put such a backup back into the running stack
     bin/drydock compose-smoke        the school server for real: deploy/test_compose_smoke.py (~6 min)
+    bin/drydock engine2 start|stop [--name NAME]
+                          a second Docker engine on this machine, set up as another Docker host (its
+                          own socket, folders, bridges, subnets and course registry); start prints its
+                          settings as JSON, stop leaves nothing of it
 
 Standard library only: it runs before the virtualenv exists. Services it
 starts itself (Redis, dockerd) keep running between runs so that a second
@@ -21,10 +25,16 @@ starts itself (Redis, dockerd) keep running between runs so that a second
 """
 
 import argparse
+import dataclasses
+import fcntl
 import hashlib
+
+import ipaddress
 import json
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -42,6 +52,10 @@ import importlib.util  # noqa: E402
 _queues_spec = importlib.util.spec_from_file_location("drydock_queues", Path(__file__).resolve().parent.parent / "drydock" / "queues.py")
 worker_queues = importlib.util.module_from_spec(_queues_spec)
 _queues_spec.loader.exec_module(worker_queues)
+# So is grader/isolation.py: the host's rules for a sandboxes' bridge (the second engine's).
+_isolation_spec = importlib.util.spec_from_file_location("drydock_isolation", Path(__file__).resolve().parent.parent / "grader" / "isolation.py")
+isolation = importlib.util.module_from_spec(_isolation_spec)
+_isolation_spec.loader.exec_module(isolation)
 
 BASE = Path(__file__).resolve().parent.parent
 VENV = BASE / ".venv"
@@ -296,15 +310,28 @@ def engine_exec_root():
 
 def ensure_engine_bridge():
     """The engine's default bridge, made here: a second dockerd must not take (or delete) the host's docker0."""
+    ensure_bridge(ENGINE_BRIDGE, os.environ.get("DRYDOCK_ENGINE_BRIDGE_ADDRESS") or "10.213.0.1/24")
+
+
+def ensure_bridge(name, address):
+    """A bridge `name` holding `address` (and no other), up."""
     ensure_command("ip", "iproute2")
-    address = os.environ.get("DRYDOCK_ENGINE_BRIDGE_ADDRESS") or "10.213.0.1/24"
-    if run(["ip", "link", "show", ENGINE_BRIDGE], check=False, quiet=True).returncode != 0:
-        run(["ip", "link", "add", ENGINE_BRIDGE, "type", "bridge"], quiet=True)
-    shown = run(["ip", "-4", "-o", "addr", "show", "dev", ENGINE_BRIDGE], quiet=True).stdout
+    if run(["ip", "link", "show", name], check=False, quiet=True).returncode != 0:
+        run(["ip", "link", "add", name, "type", "bridge"], quiet=True)
+    shown = run(["ip", "-4", "-o", "addr", "show", "dev", name], quiet=True).stdout
     if f" {address} " not in shown:
-        run(["ip", "addr", "flush", "dev", ENGINE_BRIDGE], quiet=True)
-        run(["ip", "addr", "add", address, "dev", ENGINE_BRIDGE], quiet=True)
-    run(["ip", "link", "set", ENGINE_BRIDGE, "up"], quiet=True)
+        run(["ip", "addr", "flush", "dev", name], quiet=True)
+        run(["ip", "addr", "add", address, "dev", name], quiet=True)
+    run(["ip", "link", "set", name, "up"], quiet=True)
+
+
+def dockerd_command(*, data_root, exec_root, pidfile, socket_path, bridge, pool, iptables=True):
+    """dockerd as Drydock runs it: user namespaces, its own socket, folders, bridge and address pool."""
+    return [
+        "dockerd", "--userns-remap=default", "--data-root", data_root, "--exec-root", exec_root, "--pidfile", pidfile,
+        "-H", f"unix://{socket_path}", "--bridge", bridge, "--default-address-pool", f"base={pool},size=24",
+        *([] if iptables else ["--iptables=false"]), "--log-opt", "max-size=10m", "--log-opt", "max-file=2",
+    ]
 
 
 def engine_pid():
@@ -335,14 +362,480 @@ def start_engine():
     say(f"starting Drydock's Docker engine: user namespaces, {ENGINE_SOCKET}, bridge {ENGINE_BRIDGE}, data in var/engine")
     ENGINE_SOCKET.unlink(missing_ok=True)
     with open(LOG / "engine.log", "ab") as log:
-        subprocess.Popen(
-            ["dockerd", "--userns-remap=default", "--data-root", VAR / "engine", "--exec-root", engine_exec_root(),
-             "--pidfile", RUN / "engine.pid", "-H", f"unix://{ENGINE_SOCKET}", "--bridge", ENGINE_BRIDGE,
-             "--default-address-pool", f"base={pool},size=24", "--log-opt", "max-size=10m", "--log-opt", "max-file=2"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        command = dockerd_command(data_root=VAR / "engine", exec_root=engine_exec_root(), pidfile=RUN / "engine.pid",
+                                  socket_path=ENGINE_SOCKET, bridge=ENGINE_BRIDGE, pool=pool)
+        subprocess.Popen([str(c) for c in command], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     wait_for(docker_answers, 60, f"dockerd did not answer within 60 s (see {LOG / 'engine.log'})")
     say("Drydock's engine answers")
+
+
+# --- A second engine on this machine (issue 16: many Docker hosts, tested on one) ---------------
+#
+# A dockerd beside Drydock's own, set up as another Docker host would be: user namespaces, the
+# sandbox image, the sandboxes' internal network with grader/isolation.py's host rules, and a course
+# registry of its own that its sandboxes reach as http://drydock-registry:5000, as on the first.
+# It shares nothing with the first engine on the host: its own socket, data and exec roots, pid file,
+# bridges and subnets. Everything of it on the host is named after its name (a hash of this
+# checkout's var/ and of what the caller gives, so two test sessions never meet); its subnets are
+# the first free slot of 10.223.0.0/16 (its default bridge, whose address claims the slot) and
+# 10.224.0.0/16 (its networks).
+#
+# Its images and its registry's content are copied from the first engine (docker save | load, and
+# the registry's volume folder): building them again takes minutes, and its containers could not
+# reach Debian's mirror anyway, since it runs with --iptables=false. That is on purpose: dockerd
+# 20.10 flushes the DOCKER and DOCKER-ISOLATION chains when it starts (libnetwork's
+# removeIPChains), which would wipe the first engine's rules. So the rules its sandboxes need are
+# put in place here: bridged frames go through iptables and FORWARD's policy is DROP, so the
+# sandboxes' bridge must forward between its own ports (sandbox <-> registry), and the isolation
+# rules keep everything else out; its other bridges forward nothing (a DROP of their own).
+
+SECOND_ENGINES_RUN = Path("/run/drydock-engines")  # exec roots: containerd's socket paths must stay short
+SECOND_ENGINE_SLOTS = 32
+SECOND_ENGINE_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")  # + "-sbx": a bridge name has 15 characters at most
+SANDBOX_IMAGE = os.environ.get("SANDBOX_IMAGE") or "drydock/sandbox:latest"
+# As images/build.py makes them on the first engine.
+REGISTRY_IMAGE = "drydock/registry:latest"
+REGISTRY_VOLUME = "drydock-registry-data"
+REGISTRY_HOST_NETWORK = "drydock-registry-host"
+
+
+@dataclasses.dataclass(frozen=True)
+class SecondEngine:
+    """A running second engine: what the platform needs to use it as a Docker host (see worker_env)."""
+
+    name: str
+    url: str  # DOCKER_HOST of its worker
+    pid: int
+    folder: str  # its data root, socket, pid file, log and state, and its sandboxes' folders
+    exec_root: str
+    bridge: str  # its default bridge, with bridge_address
+    bridge_address: str
+    address_pool: str  # where its networks' subnets come from: the registry's /24, then the sandboxes' sandbox_subnet
+    sandbox_subnet: str
+    network: str  # the sandboxes' network on it (SANDBOX_NETWORK), on sandbox_bridge
+    sandbox_bridge: str
+    registry: str  # its registry container, as its sandboxes reach it: registry_mirror
+    registry_mirror: str
+    registry_port: int  # the same registry on the host's loopback
+    socket_root: str  # SANDBOX_SOCKET_ROOT of its worker
+    started_in: float
+    timings: dict
+
+    def worker_env(self):
+        """The settings a Celery worker of this host runs with (the rest as the first host's worker)."""
+        return {
+            "DOCKER_HOST": self.url, "SANDBOX_NETWORK": self.network, "SANDBOX_BRIDGE": self.sandbox_bridge,
+            "SANDBOX_REGISTRY_MIRROR": self.registry_mirror, "SANDBOX_SOCKET_ROOT": self.socket_root,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineLayout:
+    """Where a second engine named `name` lives on the host; everything of it is derived from the name."""
+
+    name: str
+
+    @property
+    def folder(self):
+        return VAR / "engines" / self.name
+
+    @property
+    def socket(self):
+        return self.folder / "docker.sock"
+
+    @property
+    def url(self):
+        return f"unix://{self.socket}"
+
+    @property
+    def data_root(self):
+        return self.folder / "data"
+
+    @property
+    def pidfile(self):
+        return self.folder / "engine.pid"
+
+    @property
+    def log(self):
+        return self.folder / "engine.log"
+
+    @property
+    def state(self):
+        return self.folder / "engine.json"
+
+    @property
+    def socket_root(self):
+        return self.folder / "sandboxes"
+
+    @property
+    def exec_root(self):
+        return SECOND_ENGINES_RUN / self.name
+
+    @property
+    def bridge(self):
+        return f"{self.name}-br"
+
+    @property
+    def sandbox_bridge(self):
+        return f"{self.name}-sbx"
+
+    @property
+    def registry_bridge(self):
+        return f"{self.name}-reg"
+
+    @property
+    def bridges(self):
+        return (self.bridge, self.sandbox_bridge, self.registry_bridge)
+
+    @property
+    def rule_comment(self):
+        return f"drydock-engine-{self.name}"
+
+
+def second_engine_name(*seeds):
+    """The name of the second engine of this checkout (var/) and `seeds` (a test session's sandbox prefix)."""
+    return "e" + hashlib.sha256(" ".join([str(VAR), *map(str, seeds)]).encode()).hexdigest()[:7]
+
+
+def docker_at(url, *args, check=True, timeout=120):
+    """The docker CLI against the engine at `url`; SetupError with its words when it fails."""
+    result = subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": url}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise SetupError(f"`docker {' '.join(args)}` on {url} failed: {result.stderr.strip()[-800:]}")
+    return result
+
+
+def copy_images(source, target, images):
+    """docker save on `source` | docker load on `target` (the layers, IDs, tags and labels, as they are)."""
+    env = os.environ.copy()
+    save = subprocess.Popen(["docker", "save", *images], env={**env, "DOCKER_HOST": source},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    load = subprocess.run(["docker", "load", "-q"], env={**env, "DOCKER_HOST": target}, stdin=save.stdout,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=900)
+    save.stdout.close()
+    saved_errors = save.stderr.read().decode(errors="replace")
+    if save.wait() != 0 or load.returncode != 0:
+        raise SetupError(f"copying {', '.join(images)} to {target} failed: {(saved_errors + load.stderr).strip()[-800:]}")
+
+
+def free_loopback_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _addresses_in_use():
+    shown = run(["ip", "-4", "-o", "addr", "show"], quiet=True).stdout.split()
+    return [ipaddress.ip_interface(shown[i + 1]).network for i, word in enumerate(shown[:-1]) if word == "inet"]
+
+
+def _claim_slot(layout):
+    """Give the engine's default bridge the address of the first free slot; return (address, pool).
+
+    The address is the claim: a slot whose /24 (or pool) some interface of the host already uses is taken.
+    """
+    SECOND_ENGINES_RUN.mkdir(parents=True, exist_ok=True)
+    with open(SECOND_ENGINES_RUN / ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        used = _addresses_in_use()
+        for slot in range(SECOND_ENGINE_SLOTS):
+            bridge_net = ipaddress.ip_network(f"10.223.{slot}.0/24")
+            pool = ipaddress.ip_network(f"10.224.{8 * slot}.0/21")
+            if not any(net.overlaps(bridge_net) or net.overlaps(pool) for net in used):
+                address = f"10.223.{slot}.1/24"
+                ensure_bridge(layout.bridge, address)
+                return address, str(pool)
+    raise SetupError(f"no free slot for a second engine: {SECOND_ENGINE_SLOTS} are in use (bin/drydock engine2 stop?)")
+
+
+def _registry_answers(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/_catalog", timeout=2) as reply:
+            return reply.status == 200 and bool(json.loads(reply.read()).get("repositories"))
+    except (OSError, ValueError):
+        return False
+
+
+def _log_tail(path, lines=15):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start_second_engine(name, *, source_url=None):
+    """Start the second engine `name` from nothing (leftovers of an earlier one of that name removed first),
+    with the first engine's (`source_url`, by default Drydock's) sandbox and registry images and course
+    registry content; return its SecondEngine. SetupError, with nothing left behind, if any step fails."""
+    if not SECOND_ENGINE_NAME.fullmatch(name):
+        raise SetupError(f"{name!r} is not a second engine's name (a letter, then at most 9 letters or digits)")
+    if os.geteuid() != 0:
+        raise SetupError("a second Docker engine needs root (dockerd, bridges, iptables)")
+    for command in ("dockerd", "docker", "ip", "iptables", "ip6tables"):
+        if shutil.which(command) is None:
+            raise SetupError(f"`{command}` is missing: run bin/drydock setup first")
+    source = source_url or engine_url()
+    for image in (SANDBOX_IMAGE, REGISTRY_IMAGE):
+        if docker_at(source, "image", "inspect", image, check=False).returncode != 0:
+            raise SetupError(f"{image} is not on the first engine ({source}): run bin/drydock setup first")
+    registry_volume = docker_at(source, "volume", "inspect", "--format", "{{.Mountpoint}}", REGISTRY_VOLUME, check=False)
+    if registry_volume.returncode != 0 or not Path(registry_volume.stdout.strip()).is_dir():
+        raise SetupError(f"the course registry's volume {REGISTRY_VOLUME} is not on this machine's first engine: run bin/drydock setup first")
+    layout = EngineLayout(name)
+    stop_second_engine(name)
+    started = time.monotonic()
+    timings = {}
+
+    def lap(step):
+        timings[step] = round(time.monotonic() - started - sum(timings.values()), 2)
+
+    try:
+        for folder in (layout.folder, layout.socket_root, layout.exec_root, layout.data_root):
+            folder.mkdir(parents=True, exist_ok=True)
+        # Its images in memory (~0.8 GB): removing them from a busy disk took 11-15 s of the stop, from here none.
+        # Its sandboxes' own images and containers are on their disks, in socket_root, as on the first engine.
+        run(["mount", "-t", "tmpfs", "-o", "size=4g,mode=711", f"drydock-engine-{name}", layout.data_root], quiet=True)
+        address, pool = _claim_slot(layout)
+        with open(layout.log, "ab") as log:
+            command = dockerd_command(data_root=layout.data_root, exec_root=layout.exec_root / "exec", pidfile=layout.pidfile,
+                                      socket_path=layout.socket, bridge=layout.bridge, pool=pool, iptables=False)
+            process = subprocess.Popen([str(c) for c in command], stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+
+        def answers():
+            if process.poll() is not None:
+                raise SetupError(f"dockerd of {name} exited with code {process.returncode}:\n{_log_tail(layout.log)}")
+            return docker_at(layout.url, "version", "--format", "{{.Server.Version}}", check=False, timeout=10).returncode == 0
+
+        wait_for(answers, 60, f"dockerd of {name} did not answer within 60 s:\n{_log_tail(layout.log)}")
+        if "name=userns" not in docker_at(layout.url, "info", "--format", "{{json .SecurityOptions}}").stdout:
+            raise SetupError(f"dockerd of {name} runs without user namespaces")
+        lap("dockerd")
+        copy_images(source, layout.url, [REGISTRY_IMAGE])
+        lap("registry image")
+        # The sandbox image (the larger) comes over while the registry is set up.
+        sandbox_image = {}
+        loader = threading.Thread(target=_in_thread, args=(sandbox_image, copy_images, source, layout.url, [SANDBOX_IMAGE]))
+        loader.start()
+        network_name, registry, registry_port_on_network, mirror = _sandbox_network_settings()
+        # Both subnets named: the sandboxes' one holds an address per sandbox the host may run (as images/build.py's
+        # SANDBOX_SUBNET on the first engine), not the /24 a pool gives.
+        registry_subnet, sandbox_subnet = _second_engine_subnets(pool)
+        docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--label", "drydock.role=registry-host",
+                  "--subnet", registry_subnet, "-o", f"com.docker.network.bridge.name={layout.registry_bridge}", REGISTRY_HOST_NETWORK)
+        docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--internal",
+                  "--label", "drydock.role=sandboxes", "--subnet", sandbox_subnet, "-o", "com.docker.network.bridge.inhibit_ipv4=true",
+                  "-o", f"com.docker.network.bridge.name={layout.sandbox_bridge}", network_name)
+        tag = ["-m", "comment", "--comment", layout.rule_comment]
+        run(["iptables", "-A", "FORWARD", "-i", layout.sandbox_bridge, "-o", layout.sandbox_bridge, *tag, "-j", "ACCEPT"], quiet=True)
+        # Its other bridges forward nothing either, whatever FORWARD's policy is (DROP only while the first engine sets it).
+        for tool in ("iptables", "ip6tables"):
+            for bridge in (layout.bridge, layout.registry_bridge):
+                run([tool, "-A", "FORWARD", "-i", bridge, *tag, "-j", "DROP"], quiet=True)
+        try:
+            isolation.apply_host_rules(layout.sandbox_bridge)
+            problems = isolation.host_problems(layout.sandbox_bridge)
+        except isolation.IsolationError as exc:
+            problems = [str(exc)]
+        if problems:
+            raise SetupError(f"the sandboxes' bridge {layout.sandbox_bridge} of {name} is not isolated: {'; '.join(problems)}")
+        lap("networks and host rules")
+        docker_at(layout.url, "volume", "create", "--label", "drydock.volume=registry", REGISTRY_VOLUME)
+        target = docker_at(layout.url, "volume", "inspect", "--format", "{{.Mountpoint}}", REGISTRY_VOLUME).stdout.strip()
+        # Same user-namespace mapping on both engines: the owners copied are the registry's own on this one too.
+        run(["cp", "-a", f"{registry_volume.stdout.strip()}/.", target], quiet=True)
+        registry_port = free_loopback_port()
+        docker_at(layout.url, "create", "--name", registry, "--label", "drydock.role=registry", "--restart", "unless-stopped",
+                  "--memory", "256m", "--pids-limit", "256", "--log-opt", "max-size=10m", "--log-opt", "max-file=2",
+                  "--network", REGISTRY_HOST_NETWORK, "-p", f"127.0.0.1:{registry_port}:{registry_port_on_network}",
+                  "-e", f"REGISTRY_HTTP_ADDR=:{registry_port_on_network}", "-v", f"{REGISTRY_VOLUME}:/var/lib/docker-registry", REGISTRY_IMAGE)
+        docker_at(layout.url, "network", "connect", network_name, registry)
+        docker_at(layout.url, "start", registry)
+        wait_for(lambda: _registry_answers(registry_port), 30, f"the registry of {name} did not serve the course images on 127.0.0.1:{registry_port}")
+        lap("registry")
+        loader.join()
+        if "error" in sandbox_image:
+            raise sandbox_image["error"]
+        lap("sandbox image")
+        engine = SecondEngine(
+            name=name, url=layout.url, pid=int(layout.pidfile.read_text().strip()), folder=str(layout.folder), exec_root=str(layout.exec_root),
+            bridge=layout.bridge, bridge_address=address, address_pool=pool, sandbox_subnet=sandbox_subnet, network=network_name,
+            sandbox_bridge=layout.sandbox_bridge,
+            registry=registry, registry_mirror=mirror, registry_port=registry_port, socket_root=str(layout.socket_root),
+            started_in=round(time.monotonic() - started, 2), timings=timings,
+        )
+        layout.state.write_text(json.dumps({**dataclasses.asdict(engine), "worker_env": engine.worker_env()}, indent=2) + "\n")
+        return engine
+    except BaseException:
+        stop_second_engine(name)
+        raise
+
+
+def _in_thread(outcome, function, *args):
+    try:
+        function(*args)
+    except Exception as exc:  # handed to the thread that waits for it
+        outcome["error"] = exc
+
+
+def _second_engine_subnets(pool):
+    """(the registry's network, the sandboxes' network) in a slot's pool: its first /24, its second half."""
+    pool = ipaddress.ip_network(pool)
+    registry, sandboxes = next(pool.subnets(new_prefix=24)), list(pool.subnets(prefixlen_diff=1))[1]
+    ceiling = int(os.environ.get("SANDBOX_MAX_PER_HOST") or 400)
+    if sandboxes.num_addresses - 3 < ceiling + 1:  # the network's, the broadcast's and the gateway's are no sandbox's
+        raise SetupError(f"a second engine's sandboxes' network ({sandboxes}) holds fewer than SANDBOX_MAX_PER_HOST={ceiling} sandboxes")
+    return str(registry), str(sandboxes)
+
+
+def _sandbox_network_settings():
+    """(network, registry container, its port there, mirror URL): the platform's settings, as images/build.py reads them."""
+    network = os.environ.get("SANDBOX_NETWORK") or "drydock-sandboxes"
+    mirror = os.environ.get("SANDBOX_REGISTRY_MIRROR") or "http://drydock-registry:5000"
+    parts = urllib.parse.urlsplit(mirror)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        raise SetupError(f"SANDBOX_REGISTRY_MIRROR={mirror!r} must be http://<registry container name>:<port>")
+    return network, parts.hostname, parts.port, mirror
+
+
+def _second_engine_pid(layout):
+    """The pid of the dockerd serving this layout's socket, if it runs."""
+    try:
+        pid = int(layout.pidfile.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    return pid if "dockerd" in command and str(layout.socket) in command else None
+
+
+def _processes_of(layout):
+    """Pids of this engine's processes a killed dockerd can leave: containerd and its shims (named by the exec
+    root), and its containers' own processes (found by their cgroups, named by the container ids in its data root)."""
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and proc.name != str(os.getpid()):
+            try:
+                if str(layout.exec_root).encode() in (proc / "cmdline").read_bytes():
+                    pids.add(int(proc.name))
+            except OSError:
+                pass
+    for container in _container_ids(layout):
+        for procs in Path("/sys/fs/cgroup").glob(f"*/docker/{container}/cgroup.procs"):
+            try:
+                pids.update(int(pid) for pid in procs.read_text().split())
+            except OSError:
+                pass
+    return pids
+
+
+def _container_ids(layout):
+    return [folder.name for folder in layout.data_root.glob("*/containers/*")]
+
+
+def _mounts_under(*folders):
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        point = line.split()[1].replace("\\040", " ")
+        if any(point == str(f) or point.startswith(f"{f}/") for f in folders):
+            found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def _rules_on(bridges):
+    """(tool, table, rule) of every iptables/ip6tables rule that names one of `bridges` as its in or out interface."""
+    found = []
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat"):
+            listing = run([tool, "-t", table, "-S"], check=False, quiet=True)
+            for line in listing.stdout.splitlines() if listing.returncode == 0 else ():
+                words = shlex.split(line)
+                if words[:1] == ["-A"] and any(words[i] in ("-i", "-o") and words[i + 1] in bridges for i in range(len(words) - 1)):
+                    found.append((tool, table, words[1:]))
+    return found
+
+
+def stop_second_engine(name):
+    """Stop the second engine `name` and remove everything of it on the host: its containers (and the sandboxes'
+    disks), dockerd and what it ran, its bridges, its iptables rules and its folders. Return what is left (nothing)."""
+    layout = EngineLayout(name)
+    pid = _second_engine_pid(layout)
+    if pid:
+        # Containers first, while dockerd still unmounts their layers and network namespaces itself.
+        containers = docker_at(layout.url, "ps", "-aq", check=False, timeout=30).stdout.split()
+        if containers:
+            docker_at(layout.url, "rm", "-f", "-v", *containers, check=False, timeout=300)
+        networks = docker_at(layout.url, "network", "ls", "-q", "--filter", "type=custom", check=False, timeout=30).stdout.split()
+        if networks:
+            docker_at(layout.url, "network", "rm", *networks, check=False, timeout=60)
+        _end_process(pid, grace=30)
+    for leftover in sorted(_processes_of(layout)):
+        _end_process(leftover, grace=0)  # orphans of a dead dockerd: a container's init ignores SIGTERM
+    # The cgroups of containers a killed dockerd never removed, empty by now.
+    for container in _container_ids(layout):
+        for cgroup in Path("/sys/fs/cgroup").glob(f"*/docker/{container}"):
+            try:
+                cgroup.rmdir()
+            except OSError:
+                pass
+    for point in _mounts_under(layout.folder, layout.exec_root):
+        run(["umount", "--lazy", point], check=False, quiet=True)
+    for bridge in layout.bridges:
+        if Path(f"/sys/class/net/{bridge}").exists():
+            run(["ip", "link", "delete", bridge], check=False, quiet=True)
+    for tool, table, rule in _rules_on(layout.bridges):
+        run([tool, "-t", table, "-D", *rule], check=False, quiet=True)
+    for folder in (layout.exec_root, layout.folder):
+        if folder.exists() and not _mounts_under(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+    return second_engine_leftovers(layout)
+
+
+def second_engine_leftovers(layout):
+    """What of the second engine `layout.name` is still on the host, in words."""
+    left = []
+    if _second_engine_pid(layout) or _processes_of(layout):
+        left.append(f"processes of {layout.name}: {sorted(_processes_of(layout) | {_second_engine_pid(layout)} - {None})}")
+    left += [f"bridge {b}" for b in layout.bridges if Path(f"/sys/class/net/{b}").exists()]
+    left += [f"{tool} -t {table} {' '.join(rule)}" for tool, table, rule in _rules_on(layout.bridges)]
+    left += [f"mount {point}" for point in _mounts_under(layout.folder, layout.exec_root)]
+    left += [f"folder {folder}" for folder in (layout.folder, layout.exec_root) if folder.exists()]
+    return left
+
+
+def _end_process(pid, *, grace):
+    """SIGTERM, then SIGKILL after `grace` seconds; wait until it is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            if not _alive(pid):
+                return
+            time.sleep(0.1)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid):
+    """Whether `pid` still runs. A zombie does not: the dockerd a test session started stays one until reaped here."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not a child of this process
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2][:1] != "Z"
+    except OSError:
+        return False
+
+
+def second_engines():
+    """Names of the second engines this checkout has (their folders under var/engines)."""
+    return sorted(folder.name for folder in (VAR / "engines").glob("*") if SECOND_ENGINE_NAME.fullmatch(folder.name))
 
 
 # --- PostgreSQL (tests run on it too) --------------------------------------------------------
@@ -567,6 +1060,10 @@ def _announce_when_ready(url, supervisor):
 
 
 def down():
+    for name in second_engines():
+        say(f"stopping the second engine {name}")
+        for leftover in stop_second_engine(name):
+            say(f"  left behind: {leftover}")
     # "dockerd": the engine without user namespaces that earlier versions of this script started.
     for name in ("engine", "dockerd", "redis"):
         pidfile = RUN / f"{name}.pid"
@@ -901,6 +1398,20 @@ def compose_smoke():
     return subprocess.call([str(VENV / "bin" / "pytest"), "-q", "-s", "-p", "no:cacheprovider", "deploy/test_compose_smoke.py"],
                            cwd=BASE, env=env)
 
+def engine2(action, name):
+    if action == "start":
+        started = start_second_engine(name)
+        # The settings alone on stdout (`bin/drydock engine2 start > engine.json`), the words on stderr.
+        print(f"drydock | second engine {name} answers at {started.url} (started in {started.started_in} s: "
+              + ", ".join(f"{step} {seconds} s" for step, seconds in started.timings.items()) + ")", file=sys.stderr, flush=True)
+        print(EngineLayout(name).state.read_text(), end="", flush=True)
+        return 0
+    left = stop_second_engine(name)
+    for leftover in left:
+        say(f"left behind: {leftover}")
+    say(f"second engine {name} stopped" + (", with leftovers" if left else ", nothing left of it"))
+    return 1 if left else 0
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="drydock", description=__doc__.split("\n\n")[0])
@@ -921,6 +1432,10 @@ def main(argv=None):
     restore_parser = commands.add_parser("compose-restore", help="put a compose-backup folder back into the running stack")
     restore_parser.add_argument("folder")
     commands.add_parser("compose-smoke", help="build, bring up, use, back up, restore and remove a whole Compose stack")
+
+    engine2_parser = commands.add_parser("engine2", help="a second Docker engine on this machine, set up as another Docker host")
+    engine2_parser.add_argument("action", choices=["start", "stop"])
+    engine2_parser.add_argument("--name", help="its name (default: this checkout's); what is on the host is named after it")
     test_parser = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args, extra = parser.parse_known_args(argv)
@@ -948,6 +1463,8 @@ def main(argv=None):
             compose_backup(args.folder)
         elif args.command == "compose-restore":
             compose_restore(args.folder)
+        elif args.command == "engine2":
+            return engine2(args.action, args.name or second_engine_name())
         elif args.command == "test":
             return test([*extra, *args.pytest_args])
     except SetupError as exc:

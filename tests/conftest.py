@@ -314,3 +314,38 @@ def live_watcher(django_db_setup, tmp_path):
     watcher = LiveWatcher(connection.settings_dict["NAME"], tmp_path / "watcher.log").start()
     yield watcher
     watcher.stop()
+
+
+# --- A second Docker engine on this machine (issue 16: many Docker hosts) -------------------------
+
+import importlib.util  # noqa: E402
+import sys  # noqa: E402
+
+
+def drydock_cli():
+    """bin/drydock.py as a module (standard library only): it starts and stops the second engine."""
+    module = sys.modules.get("drydock_cli")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("drydock_cli", BASE_DIR / "bin" / "drydock.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["drydock_cli"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def second_engine():
+    """A second Docker engine, set up as another Docker host would be: a bin/drydock.py SecondEngine (its url,
+    registry_mirror, network, sandbox_bridge, socket_root, worker_env() ...). Named after this session's sandbox
+    prefix, so another session (another prefix) runs its own; it never skips: if it cannot start, its tests fail."""
+    from django.conf import settings
+
+    cli = drydock_cli()
+    name = cli.second_engine_name(settings.SANDBOX_NAME_PREFIX)
+    try:
+        started = cli.start_second_engine(name)
+    except cli.SetupError as exc:
+        pytest.fail(f"the second Docker engine did not start: {exc}", pytrace=False)
+    yield started
+    left = cli.stop_second_engine(name)
+    assert not left, f"the second engine left {left}"

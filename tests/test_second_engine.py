@@ -1,0 +1,178 @@
+"""A second Docker engine on this machine, used as a second Docker host would be (issue 16; bin/drydock engine2).
+
+Its sandboxes are started by the platform's own code with the settings a worker of that host has
+(SecondEngine.worker_env) and a grader.engine.DockerEngine for its URL: hardened as on the first engine,
+pulling from the second engine's own course registry, graded there, and cut off from the first engine's
+sandboxes, bridges and registry and from the host's services.
+"""
+
+import ipaddress
+import json
+import os
+import shlex
+import socket
+import subprocess
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import override_settings
+from django.utils import timezone
+
+from grader import engine
+from labs import grading, sandboxes
+from labs.models import Lab, Sandbox, Submission
+from tests.conftest import drydock_cli
+
+def as_second_host(second_engine):
+    """The platform's settings as the second host's worker has them (its DOCKER_HOST is the DockerEngine's URL)."""
+    env = second_engine.worker_env()
+    return override_settings(
+        SANDBOX_NETWORK=env["SANDBOX_NETWORK"], SANDBOX_BRIDGE=env["SANDBOX_BRIDGE"],
+        SANDBOX_REGISTRY_MIRROR=env["SANDBOX_REGISTRY_MIRROR"], SANDBOX_SOCKET_ROOT=Path(env["SANDBOX_SOCKET_ROOT"]),
+    )
+
+
+@pytest.fixture
+def make_sandbox(shipped_course):
+    made = []
+
+    def make(username, *, on, lab_slug="premier-conteneur"):
+        now = timezone.now()
+        lab = Lab.objects.get(slug=lab_slug)
+        row = Sandbox.objects.create(
+            owner=User.objects.create_user(username), lab=lab, expires_at=now + timedelta(minutes=10), last_activity_at=now,
+            steps_total=2 + len(lab.setup),
+        )
+        row = sandboxes.provision(row.pk, engine=on)
+        made.append((on, row.container_name, sandboxes.socket_dir(row)))
+        assert row.status == Sandbox.Status.READY, row.failure
+        return row
+
+    yield make
+    for on, name, folder in made:
+        on.remove_sandbox(name, folder)
+
+
+def run_in(on, sandbox, script, timeout=60):
+    result = on.exec_in_sandbox(sandbox.container_name, f"bash -c {shlex.quote(script)}", timeout=timeout)
+    return result.output
+
+
+def docker_at(url, *args):
+    return subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": url}, capture_output=True, text=True, check=True)
+
+
+def addresses(url, container):
+    """{network: IPv4 address} of a container of the engine at `url`."""
+    networks = json.loads(docker_at(url, "inspect", "-f", "{{json .NetworkSettings.Networks}}", container).stdout)
+    return {name: network["IPAddress"] for name, network in networks.items()}
+
+
+def gateways(url, network):
+    return [c["Gateway"] for c in json.loads(docker_at(url, "network", "inspect", network).stdout)[0]["IPAM"]["Config"] if c.get("Gateway")]
+
+
+def test_second_engines_are_named_after_their_session_and_their_bridges_fit_linux_names():
+    cli = drydock_cli()
+    names = {cli.second_engine_name(prefix) for prefix in ("drydock-test-sandbox", "drydock-h2-engine2", "drydock-bench-sandbox")}
+    assert len(names) == 3 and names == {cli.second_engine_name(p) for p in ("drydock-test-sandbox", "drydock-h2-engine2", "drydock-bench-sandbox")}
+    for name in names:
+        layout = cli.EngineLayout(name)
+        assert cli.SECOND_ENGINE_NAME.fullmatch(name)
+        assert all(len(bridge) <= 15 for bridge in layout.bridges), layout.bridges
+        assert len(str(layout.exec_root / "exec" / "containerd" / "containerd.sock.ttrpc")) < 108
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_hardened_sandbox_on_the_second_engine_pulls_from_its_own_registry_and_is_graded_there(make_sandbox, second_engine, settings):
+    second = engine.DockerEngine(second_engine.url)
+    assert second.engine_info().user_namespaces
+    with as_second_host(second_engine):
+        sandbox = make_sandbox("alice", on=second, lab_slug="tirer-une-version")
+        task = sandbox.lab.tasks.get(slug="tirer-nginx-1-22")
+        grade = lambda: grading.grade(grading.submit(user=sandbox.owner, task=task, sandbox=sandbox).pk, engine=second)  # noqa: E731
+        assert grade().status == Submission.Status.FAILED
+        output = run_in(second, sandbox, "docker pull -q nginx:1.22 && getent hosts drydock-registry && cat /proc/self/uid_map")
+        assert grade().status == Submission.Status.PASSED
+        folder = Path(sandboxes.socket_dir(sandbox))
+    assert folder.is_relative_to(second_engine.socket_root)
+    # It lives on the second engine, not the first.
+    assert {c.name for c in second.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)} == {sandbox.container_name}
+    assert not engine.default().sandbox_running(sandbox.container_name)
+    # Its mirror is the second engine's registry: an address of that engine's networks, whose log has the pull.
+    words = output.split()
+    assert "docker.io/library/nginx:1.22" in words
+    assert ipaddress.ip_address(words[words.index("drydock-registry") - 1]) in ipaddress.ip_network(second_engine.address_pool)
+    served = docker_at(second_engine.url, "logs", second_engine.registry)
+    assert "/v2/library/nginx/manifests/1.22" in served.stdout + served.stderr
+    # Hardened as on the first engine: root in it is an unprivileged user of the host, its network isolated.
+    assert words[-3:] == ["0", str(second.engine_info().remapped_root), "65536"], words[-3:]
+    assert second.isolation_problems(bridge=second_engine.sandbox_bridge, registry=second_engine.registry) == []
+    # Started with iptables on, it would have flushed the first engine's chains (its internal network's rules among them).
+    chain = subprocess.run(["iptables", "-S", "DOCKER-ISOLATION-STAGE-1"], capture_output=True, text=True, check=True).stdout
+    assert f"-o {settings.SANDBOX_BRIDGE} -j DROP" in chain, chain
+    second.remove_sandbox(sandbox.container_name, str(folder))
+    assert second.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX) == [] and not folder.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_sandbox_on_the_second_engine_reaches_nothing_of_the_first_engine_nor_of_the_host(make_sandbox, second_engine, settings):
+    first, second = engine.default(), engine.DockerEngine(second_engine.url)
+    neighbour = make_sandbox("neighbour", on=first)
+    served = run_in(first, neighbour, "docker run -d -p 8080:80 nginx:1.22 >/dev/null && sleep 1 && curl -s -o /dev/null -w '%{http_code}' localhost:8080")
+    assert served.endswith("200"), served
+    with as_second_host(second_engine):
+        mallory = make_sandbox("mallory", on=second)
+    # A service of the host on every address, as a careless deployment would have.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(5)
+    accepted = []
+
+    def accept():
+        try:
+            accepted.append(listener.accept())
+        except OSError:
+            pass  # closed at the end of the test
+
+    threading.Thread(target=accept, daemon=True).start()
+    host_port = listener.getsockname()[1]
+    url = settings.DOCKER_HOST
+    targets = {
+        # The first engine's sandbox (its nginx), its registry on both networks, the gateways of its networks.
+        addresses(url, neighbour.container_name)[settings.SANDBOX_NETWORK]: [8080, 2375, 22],
+        **{address: [5000] for address in addresses(url, "drydock-registry").values()},
+        **{gateway: [host_port, 6379, 5000] for network in ("bridge", "drydock-registry-host") for gateway in gateways(url, network)},
+        # The host's side of the second engine's own networks.
+        second_engine.bridge_address.split("/")[0]: [host_port, 6379],
+        **{gateway: [host_port, 6379] for gateway in gateways(second_engine.url, "drydock-registry-host")},
+        "127.0.0.1": [6379, host_port],
+    }
+    # All at once: each one a firewall drops takes its whole timeout.
+    probes = "\n".join(
+        f"(timeout 2 bash -c '</dev/tcp/{address}/{port}' 2>/dev/null && echo open-{address}-{port}) &"
+        for address, ports in targets.items() for port in ports
+    ) + "\nwait"
+    # Root in the sandbox may route anything out of its network (NET_ADMIN in its own namespace): still nothing.
+    script = f"""
+    {probes}
+    ip route replace 10.0.0.0/8 dev eth0 && ip route replace default dev eth0 && echo routes-added
+    {probes}
+    timeout 3 bash -c '</dev/tcp/drydock-registry/5000' && echo registry-open
+    """
+    try:
+        assert run_in(second, mallory, script, timeout=180).split() == ["routes-added", "registry-open"]
+        assert not accepted
+    finally:
+        listener.close()
+    # And the other way: the first engine's sandbox reaches neither the second's sandbox nor its registry.
+    back = [addresses(second_engine.url, mallory.container_name)[second_engine.network], *addresses(second_engine.url, second_engine.registry).values()]
+    script = "\n".join(f"(timeout 2 bash -c '</dev/tcp/{address}/5000' 2>/dev/null && echo open-{address}) &" for address in back) + "\nwait"
+    routes = "ip route replace 10.0.0.0/8 dev eth0 && ip route replace default dev eth0 && echo routes-added"
+    assert run_in(first, neighbour, f"{script}\n{routes}\n{script}", timeout=60).split() == ["routes-added"]
