@@ -18,6 +18,7 @@ from grader import engine
 from labs import hosts, queue, tasks
 from labs.models import DockerHost, Lab, Sandbox, Submission
 from tests.conftest import Worker, wait_until
+from tests.test_terminal import no_terminal_leases_from_earlier_runs  # noqa: F401 (a fixture)
 from tests.test_sandboxes import check, in_sandbox, start, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -128,3 +129,57 @@ def test_sandboxes_go_to_both_hosts_are_graded_on_each_and_fail_over_when_a_host
     assert Submission.objects.get(pk=passed_on_b.pk).status == Submission.Status.PASSED
     in_sandbox(again, "docker pull nginx:1.22")
     assert check(b_client, lab, "tirer-nginx-1-22").status == Submission.Status.PASSED
+
+
+@pytest.fixture
+def sandbox_on_b(course, monkeypatch):
+    """Alice's ready sandbox on host "b", whose engine URL is another spelling of the tests' engine's: every
+    terminal opened is recorded with the URL of the engine it was opened on."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labs import sandboxes
+
+    socket_path = settings.DOCKER_HOST.removeprefix("unix://")
+    b = DockerHost.objects.create(name="b", engine_url=f"unix://{socket_path.rsplit('/', 1)[0]}/./docker.sock")
+    alice = User.objects.create_user("alice", "alice@example.com", "pw-alice-123456")
+    lab = Lab.objects.get(slug="tirer-une-version")
+    now = timezone.now()
+    row = Sandbox.objects.create(owner=alice, lab=lab, host=b, expires_at=now + timedelta(minutes=30), last_activity_at=now, steps_total=2)
+    row = sandboxes.provision(row.pk, engine=hosts.engine_for(b))
+    assert row.status == Sandbox.Status.READY, row.failure
+    opened = []
+    real_open = engine.DockerEngine.open_terminal
+
+    def recording_open(self, name, **kwargs):
+        opened.append(self.base_url)
+        return real_open(self, name, **kwargs)
+
+    monkeypatch.setattr(engine.DockerEngine, "open_terminal", recording_open)
+    return row, alice, b, opened
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("no_terminal_leases_from_earlier_runs")
+async def test_the_terminal_reaches_a_sandbox_on_another_host_through_that_host_s_engine_for_its_owner_only(sandbox_on_b):
+    import json
+
+    from asgiref.sync import sync_to_async
+
+    from labs.terminal import CLOSE_REFUSED
+    from tests.test_terminal import communicator, expect_status, type_and_read
+
+    sandbox, alice, b, opened = sandbox_on_b
+    socket = await communicator(sandbox.pk, alice)
+    connected, code = await socket.connect(timeout=20)
+    assert connected, code
+    await expect_status(socket, "ready")
+    assert "on-b-2" in await type_and_read(socket, "echo on-b-$((1+1))\r", "on-b-2")
+    await socket.send_to(text_data=json.dumps({"type": "resize", "rows": 30, "cols": 100}))
+    await socket.disconnect()
+    assert opened == [b.engine_url]
+    mallory = await sync_to_async(User.objects.create_user)("mallory", "mallory@example.com", "pw-mallory-123456")
+    refused = await communicator(sandbox.pk, mallory)
+    connected, code = await refused.connect(timeout=10)
+    assert not connected and code == CLOSE_REFUSED
