@@ -3,7 +3,7 @@ sandboxes and checks are records of what happened: read-only, searchable."""
 
 from django.contrib import admin
 
-from labs.models import Lab, LabTask, Sandbox, SolutionView, Submission
+from labs.models import DockerHost, Lab, LabTask, Sandbox, SolutionView, Submission
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,11 +47,11 @@ class LabAdmin(admin.ModelAdmin):
 
 @admin.register(Sandbox)
 class SandboxAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "owner", "lab", "status", "requested_at", "ready_at", "ended_at", "expires_at")
-    list_filter = ("status", "lab")
+    list_display = ("__str__", "owner", "lab", "host", "status", "requested_at", "ready_at", "ended_at", "expires_at")
+    list_filter = ("status", "host", "lab")
     search_fields = ("owner__username", "lab__title", "failure")
     date_hierarchy = "requested_at"
-    list_select_related = ("owner", "lab")
+    list_select_related = ("owner", "lab", "host")
 
 
 @admin.register(Submission)
@@ -70,3 +70,17 @@ class SolutionViewAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "task__title")
     date_hierarchy = "seen_at"
     list_select_related = ("task", "user")
+
+
+@admin.register(DockerHost)
+class DockerHostAdmin(admin.ModelAdmin):
+    """Hosts are added and drained here or with manage.py docker_hosts; heartbeats are their workers' to write."""
+
+    list_display = ("name", "state", "engine_url", "capacity", "last_heartbeat", "memory_available_mb")
+    list_filter = ("state",)
+    fields = ("name", "engine_url", "capacity", "state", "last_heartbeat", "memory_available_mb", "state_changed_at", "created_at")
+    readonly_fields = ("last_heartbeat", "memory_available_mb", "state_changed_at", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # Its sandboxes' rows name it (PROTECT): a host is drained, not deleted.
+        return False
