@@ -99,6 +99,7 @@ def _isolation():
 
 def _hosts():
     """Each Docker host's state and live sandboxes; a failure when none takes new sandboxes."""
+    hosts.active_hosts()  # a fresh install's default host, made on first use
     found = hosts.summary()
     if not any(host.state == DockerHost.State.ACTIVE for host, _live in found):
         raise RuntimeError("no Docker host is active: " + ("; ".join(f"{host.name} {host.state}" for host, _live in found) or "none"))

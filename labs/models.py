@@ -162,6 +162,12 @@ class DockerHost(models.Model):
     engine_url = models.CharField(max_length=500, blank=True)
     # Most sandboxes on it at once; empty: SANDBOX_MAX_PER_HOST.
     capacity = models.PositiveIntegerField(null=True, blank=True)
+    # Its sandboxes' network, that network's bridge and the registry they pull through, when they are not the
+    # settings' (a second engine on one machine needs its own bridge name: DESIGN.md); empty: SANDBOX_NETWORK,
+    # SANDBOX_BRIDGE, SANDBOX_REGISTRY_MIRROR.
+    network = models.CharField(max_length=100, blank=True)
+    bridge = models.CharField(max_length=15, blank=True)
+    registry_mirror = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     # Set by its worker (labs.host_heartbeat); NULL: it never beat, so it is never marked down for silence.
     last_heartbeat = models.DateTimeField(null=True, blank=True)
@@ -184,6 +190,18 @@ class DockerHost(models.Model):
     def engine(self):
         """The URL of its Docker engine."""
         return self.engine_url or settings.DOCKER_HOST
+
+    @property
+    def sandbox_network(self):
+        return self.network or settings.SANDBOX_NETWORK
+
+    @property
+    def sandbox_bridge(self):
+        return self.bridge or settings.SANDBOX_BRIDGE
+
+    @property
+    def sandbox_registry_mirror(self):
+        return self.registry_mirror or settings.SANDBOX_REGISTRY_MIRROR
 
     @property
     def ceiling(self):

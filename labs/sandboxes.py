@@ -39,6 +39,8 @@ def socket_dir(sandbox):
 
 
 def spec_for(sandbox):
+    """What its host's engine is asked to start: the settings' limits, its host's network, bridge and registry."""
+    host = sandbox.host if sandbox.host_id else None
     return docker_engine.SandboxSpec(
         name=sandbox.container_name,
         image=settings.SANDBOX_IMAGE,
@@ -53,9 +55,9 @@ def spec_for(sandbox):
             **({docker_engine.KEPT_DISK_LABEL: sandbox.persistent_disk} if sandbox.persistent_disk else {}),
         },
         socket_dir=socket_dir(sandbox),
-        network=settings.SANDBOX_NETWORK,
-        bridge=settings.SANDBOX_BRIDGE,
-        registry_mirror=settings.SANDBOX_REGISTRY_MIRROR,
+        network=host.sandbox_network if host else settings.SANDBOX_NETWORK,
+        bridge=host.sandbox_bridge if host else settings.SANDBOX_BRIDGE,
+        registry_mirror=host.sandbox_registry_mirror if host else settings.SANDBOX_REGISTRY_MIRROR,
         memory_mb=settings.SANDBOX_MEMORY_MB,
         pids_limit=settings.SANDBOX_PIDS_LIMIT,
         cpus=settings.SANDBOX_CPUS,
@@ -266,7 +268,7 @@ def provision(sandbox_id, *, engine):
     claimed = Sandbox.objects.filter(pk=sandbox_id, status=Status.REQUESTED).update(
         status=Status.PROVISIONING, provisioning_at=timezone.now(), step=0, step_label=_("Starting the sandbox")
     )
-    sandbox = Sandbox.objects.select_related("lab").get(pk=sandbox_id)
+    sandbox = Sandbox.objects.select_related("lab", "host").get(pk=sandbox_id)
     if not claimed and sandbox.status != Status.PROVISIONING:
         return sandbox  # stopped, failed or already ready: nothing to do
     started = time.monotonic()

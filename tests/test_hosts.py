@@ -222,6 +222,21 @@ def test_a_sandbox_s_work_runs_on_its_host_s_engine_and_queues(engines, sent, la
     assert not engines("unix:///run/b.sock").sandboxes
 
 
+def test_a_sandbox_starts_on_its_host_s_network_bridge_and_registry(engines, sent, lab, two_hosts, settings):
+    a, b = two_hosts
+    call_command(
+        "docker_hosts", "add", "b", "--engine", "unix:///run/b.sock", "--capacity", "2", "--network", "dd-b-sandboxes",
+        "--bridge", "dd-b-sbx", "--registry-mirror", "http://dd-b-registry:5000", stdout=open("/dev/null", "w"),
+    )
+    DockerHost.objects.filter(pk=a.pk).update(state=State.DRAINING)
+    on_b = sandboxes.request_sandbox(user=learners(1)[0], lab=lab)
+    tasks.provision_sandbox(on_b.pk)
+    spec = engines("unix:///run/b.sock").sandboxes[on_b.container_name].spec
+    assert (spec.network, spec.bridge, spec.registry_mirror) == ("dd-b-sandboxes", "dd-b-sbx", "http://dd-b-registry:5000")
+    # A host that names none gets the settings'.
+    assert sandboxes.spec_for(Sandbox(pk=1, host=a)).bridge == settings.SANDBOX_BRIDGE
+
+
 def test_the_reaper_of_a_host_fails_only_its_own_vanished_sandboxes(engines, sent, lab, two_hosts):
     a, b = two_hosts
     rows = [sandboxes.request_sandbox(user=user, lab=lab) for user in learners(2)]

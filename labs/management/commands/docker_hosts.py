@@ -20,6 +20,9 @@ class Command(BaseCommand):
         add.add_argument("name", help="a slug without dots: it names the host's queues (grade.<name>, ...)")
         add.add_argument("--engine", required=True, help="its Docker engine's URL: unix:///... on the machine of its workers, or tcp://...")
         add.add_argument("--capacity", type=int, help="most sandboxes at once (default: SANDBOX_MAX_PER_HOST)")
+        add.add_argument("--network", default="", help="its sandboxes' internal network (default: SANDBOX_NETWORK)")
+        add.add_argument("--bridge", default="", help="that network's bridge on its machine (default: SANDBOX_BRIDGE)")
+        add.add_argument("--registry-mirror", default="", help="the course registry its sandboxes pull through (default: SANDBOX_REGISTRY_MIRROR)")
         for name, text in (("drain", "take no new sandboxes; the live ones run to their end"), ("activate", "take new sandboxes again")):
             actions.add_parser(name, help=text).add_argument("name")
         workers = actions.add_parser("workers", help="the worker command lines to run on the host's machine")
@@ -30,7 +33,8 @@ class Command(BaseCommand):
         if action in (None, "list"):
             return self._list()
         if action == "add":
-            return self._add(options["name"], options["engine"], options["capacity"])
+            return self._add(options["name"], options["engine"], options["capacity"], network=options["network"],
+                             bridge=options["bridge"], registry_mirror=options["registry_mirror"])
         host = self._host(options["name"])
         if action == "workers":
             # The host's queues as drydock/queues.py names them (through the settings), one worker each.
@@ -48,7 +52,7 @@ class Command(BaseCommand):
         except DockerHost.DoesNotExist:
             raise CommandError(f"no Docker host named {name!r} (manage.py docker_hosts list)") from None
 
-    def _add(self, name, engine, capacity):
+    def _add(self, name, engine, capacity, **where):
         try:
             validate_slug(name)
         except ValidationError:
@@ -57,7 +61,9 @@ class Command(BaseCommand):
             raise CommandError(f"{engine!r} is not a Docker engine URL (unix:///path/docker.sock or tcp://host:2376)")
         if capacity is not None and capacity < 1:
             raise CommandError("--capacity must be at least 1")
-        host, made = DockerHost.objects.update_or_create(name=name, defaults={"engine_url": engine, "capacity": capacity})
+        if len(where["bridge"]) > 15:
+            raise CommandError(f"--bridge {where['bridge']!r}: a Linux interface name has at most 15 characters")
+        host, made = DockerHost.objects.update_or_create(name=name, defaults={"engine_url": engine, "capacity": capacity, **where})
         self.stdout.write(f"{'added' if made else 'updated'} {host.name} on {host.engine}; run its workers on its machine (docker_hosts workers {host.name})")
 
     def _list(self):
