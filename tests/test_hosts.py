@@ -304,6 +304,16 @@ def test_check_hosts_asks_each_host_for_a_heartbeat_on_its_own_queue(engines, la
     )
 
 
+def test_the_central_reaper_sends_each_host_that_answers_its_own_sweep(engines, lab, two_hosts, monkeypatch):
+    a, b = two_hosts
+    DockerHost.objects.filter(pk=b.pk).update(state=State.DOWN)
+    asked = []
+    monkeypatch.setattr(queue, "send", lambda name, *args, host=None, **options: asked.append((name, args, queue.queue_for(name, host))))
+    assert tasks.reap_sandboxes() == {"expired": 0, "idle": 0, "stuck": 0, "admitted": 0}
+    assert sorted(asked) == [(queue.REAP_HOST, ("a",), "housekeeping.a"), (queue.REAP_HOST, ("local",), "housekeeping.local")]
+    assert tasks.reap_host("a")["orphans"] == 0  # what a's housekeeping worker then runs, on a's engine
+
+
 # --- Health, metrics and the command -----------------------------------------------------------
 
 
