@@ -127,12 +127,13 @@ class Worker:
     `host` names the Docker host whose queues they consume (the default one also takes the central queues).
     """
 
-    def __init__(self, database_path, log_path, *, host=None):
+    def __init__(self, database_path, log_path, *, host=None, env=None):
         from drydock import queues
 
         self.database_path = database_path
         self.log_path = log_path
         self.host = host or queues.DEFAULT_HOST
+        self.env = env or {}  # what differs for this host's workers (a second engine's worker_env())
         self.processes = []
 
     def start(self):
@@ -141,7 +142,7 @@ class Worker:
 
         if self.host == queues.DEFAULT_HOST:
             app.control.purge()
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        env = {**os.environ, **self.env, "DATABASE_URL": f"sqlite:///{self.database_path}"}
         self.log = open(self.log_path, "ab")
         celery = BASE_DIR / ".venv" / "bin" / "celery"
         commands = [queues.worker_command(celery, kind, env, host=self.host) for kind in queues.host_worker_kinds(self.host)]
@@ -288,7 +289,7 @@ class LiveWatcher:
         self.process = None
 
     def start(self):
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        env = {**os.environ, **self.env, "DATABASE_URL": f"sqlite:///{self.database_path}"}
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "watch_sandboxes"],

@@ -19,7 +19,7 @@ from labs import hosts, queue, tasks
 from labs.models import DockerHost, Lab, Sandbox, Submission
 from tests.conftest import Worker, wait_until
 from tests.test_terminal import no_terminal_leases_from_earlier_runs  # noqa: F401 (a fixture)
-from tests.test_sandboxes import check, in_sandbox, start, wait_ready
+from tests.test_sandboxes import check, start, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -62,6 +62,12 @@ def learner(name):
     return user, client
 
 
+def on_its_host(sandbox, command):
+    """A learner's command, in a sandbox on whichever host it lives."""
+    result = hosts.engine_for_sandbox(sandbox.pk).exec_in_sandbox(sandbox.container_name, command)
+    assert result.exit_code == 0, f"{command}: exit code {result.exit_code}\n{result.output}"
+
+
 def log_of(worker):
     worker.log.flush()
     return worker.log_path.read_text(errors="replace")
@@ -78,8 +84,42 @@ def beat(*names):
     )
 
 
+@pytest.fixture
+def host_b_on_the_second_engine(celery_worker, second_engine, tmp_path):
+    """Host "b" on a second Docker engine of this machine (its own dockerd, bridges, registry), with its own workers."""
+    from django.db import connection
+
+    b = DockerHost.objects.create(
+        name="b", engine_url=second_engine.url, capacity=1, network=second_engine.network,
+        bridge=second_engine.sandbox_bridge, registry_mirror=second_engine.registry_mirror,
+    )
+    worker = Worker(connection.settings_dict["NAME"], tmp_path / "worker-b.log", host="b", env=second_engine.worker_env()).start()
+    yield b, worker
+    worker.stop()
+    b_engine = engine.for_url(second_engine.url)
+    for container in b_engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+        b_engine.remove_sandbox(container.name, f"{second_engine.socket_root}/{container.name}")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for kind in queues.HOST_KINDS:
+        client.delete(*[queues.host_queue(kind, "b") + suffix for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")])
+    client.close()
+    app.control.purge()
+
+
+def test_on_two_engines_sandboxes_run_on_each_are_graded_there_and_fail_over_when_one_host_dies(course, host_b_on_the_second_engine, second_engine, settings):
+    b, b_workers = host_b_on_the_second_engine
+    on = two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, settings)
+    # Each sandbox ran on its own host's engine: b's container was on the second engine, never on the first.
+    assert on["b"].container_name not in {c.name for c in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+
+
 def test_sandboxes_go_to_both_hosts_are_graded_on_each_and_fail_over_when_a_host_s_workers_die(course, host_b, settings):
     b, b_workers = host_b
+    two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, settings)
+
+
+def two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, settings):
+    """What both tests above go through; returns {host name: its first sandbox}."""
     local = hosts.default_host()
     DockerHost.objects.filter(pk=local.pk).update(capacity=1)
     lab = Lab.objects.get(slug="tirer-une-version")
@@ -98,13 +138,15 @@ def test_sandboxes_go_to_both_hosts_are_graded_on_each_and_fail_over_when_a_host
     # Grading on each host, by its own grade worker.
     graded_on_b_before = log_of(b_workers).count("Task labs.grade_submission[")
     for sandbox, client in ((on["local"], local_client), (on_b, b_client)):
-        in_sandbox(sandbox, "docker pull nginx:1.22")
+        on_its_host(sandbox, "docker pull nginx:1.22")
         assert check(client, lab, "tirer-nginx-1-22").status == Submission.Status.PASSED
     wait_until(lambda: log_of(b_workers).count("Task labs.grade_submission[") > graded_on_b_before, 10, message="b's grade worker's log")
     passed_on_b = Submission.objects.get(user=b_learner, status=Submission.Status.PASSED)
 
     # The terminal reaches the sandbox on b through b's engine.
-    terminal = hosts.engine_for(DockerHost.objects.get(name="b")).open_terminal(on_b.container_name)
+    b_engine = hosts.engine_for(DockerHost.objects.get(name="b"))
+    assert on_b.container_name in {c.name for c in b_engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+    terminal = b_engine.open_terminal(on_b.container_name)
     terminal.close()
 
     # Both beat; then b's workers die and its heartbeats stop.
@@ -127,8 +169,9 @@ def test_sandboxes_go_to_both_hosts_are_graded_on_each_and_fail_over_when_a_host
     again = wait_ready(start(b_client, lab))
     assert Sandbox.objects.get(pk=again.pk).host.name == "local"
     assert Submission.objects.get(pk=passed_on_b.pk).status == Submission.Status.PASSED
-    in_sandbox(again, "docker pull nginx:1.22")
+    on_its_host(again, "docker pull nginx:1.22")
     assert check(b_client, lab, "tirer-nginx-1-22").status == Submission.Status.PASSED
+    return on
 
 
 @pytest.fixture
