@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """Many Docker hosts: where new sandboxes go, and how long a learner waits when their host goes down.
 
-    .venv/bin/python bench/many_hosts.py [--learners 8] [--second-engine unix:///path/docker.sock
-        [--second-network NAME --second-bridge BRIDGE --second-registry http://NAME:5000]]
+    .venv/bin/python bench/many_hosts.py [--learners 8] [--same-engine]
 
 Two Docker hosts on a scratch database, each with its own queues and real Celery
-workers: "local" on DOCKER_HOST and "b" on --second-engine (by default the same
-engine: then the routing, workers, heartbeats and failover are real, the second
-daemon is not). A second engine needs its own sandboxes' network, bridge and
-course registry (what tests/engines.py makes), named with the --second-* options.
-Prints:
+workers: "local" on DOCKER_HOST and "b" on a second Docker engine this bench
+starts on this machine and stops at the end (bin/drydock.py start_second_engine:
+its own dockerd, bridges, subnets and course registry; ~20 s, not counted).
+--same-engine puts b on local's engine instead (the routing, workers, heartbeats
+and failover are real, the second daemon is not). Prints:
   placement: sandboxes per host = a / b    (--learners sandboxes requested at once, every host equal)
   failover (host down -> learner restarted elsewhere): X s
 counted from b's workers killed (SIGKILL, as a crash) to the learner's new sandbox
@@ -23,7 +22,7 @@ import os
 import signal
 import time
 
-from measure import BASE, remove_bench_sandboxes, setup_scratch_django, start_workers, stop_workers, wait  # noqa: E402
+from measure import BASE, drydock_cli, remove_bench_sandboxes, setup_scratch_django, start_workers, stop_workers, wait  # noqa: E402
 
 TIMEOUT_SECONDS = 5
 SCRATCH = setup_scratch_django(
@@ -71,21 +70,25 @@ def kill(processes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=8)
-    parser.add_argument("--second-engine", default="", help="host b's engine URL (default: the same engine as local)")
-    parser.add_argument("--second-network", default="")
-    parser.add_argument("--second-bridge", default="")
-    parser.add_argument("--second-registry", default="")
+    parser.add_argument("--same-engine", action="store_true", help="host b on local's engine (no second dockerd)")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     call_command("load_course", str(BASE / "content" / "docker-fr"), stdout=open(os.devnull, "w"))
     lab = Lab.objects.get(slug="premier-conteneur")
     local = hosts.default_host()
-    b = DockerHost.objects.create(
-        name="b", engine_url=args.second_engine or settings.DOCKER_HOST, network=args.second_network, bridge=args.second_bridge,
-        registry_mirror=args.second_registry,
-    )
+    cli, second, socket_root = drydock_cli(), None, settings.SANDBOX_SOCKET_ROOT
+    if args.same_engine:
+        b = DockerHost.objects.create(name="b", engine_url=settings.DOCKER_HOST)
+    else:
+        # Its data root is under the scratch folder (DRYDOCK_VAR_DIR): the remapped root must be able to pass through.
+        SCRATCH.chmod(0o711)
+        second = cli.start_second_engine(cli.second_engine_name("bench-many-hosts"))
+        socket_root = second.socket_root
+        b = DockerHost.objects.create(
+            name="b", engine_url=second.url, network=second.network, bridge=second.sandbox_bridge, registry_mirror=second.registry_mirror,
+        )
     local_workers = start_workers(SCRATCH)
-    b_workers = start_workers(SCRATCH, host="b")
+    b_workers = start_workers(SCRATCH, host="b", env=second.worker_env() if second else None)
     try:
         same = "the same engine" if b.engine == local.engine else b.engine
         print(f"hosts: local on {local.engine}, b on {same}; {os.cpu_count()} cores; {args.learners} learners", flush=True)
@@ -121,11 +124,15 @@ def main():
         remove_bench_sandboxes()
         if b.engine != local.engine:
             for container in engine.for_url(b.engine).labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-                engine.for_url(b.engine).remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
+                engine.for_url(b.engine).remove_sandbox(container.name, f"{socket_root}/{container.name}")
         client = redis.Redis.from_url(settings.REDIS_URL)
         for kind in queues.HOST_KINDS:
             client.delete(queues.host_queue(kind, "b"))
         client.close()
+        if second:
+            left = cli.stop_second_engine(second.name)
+            if left:
+                print(f"the second engine left: {left}")
 
 
 if __name__ == "__main__":

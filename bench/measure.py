@@ -59,10 +59,24 @@ def report(name, seconds, baseline=None, extra=""):
     print(f"{line} {extra}".rstrip(), flush=True)
 
 
-def start_workers(scratch, loglevel="WARNING", host=None):
+def drydock_cli():
+    """bin/drydock.py as a module (standard library only): its PostgreSQL cluster, its second engine."""
+    import importlib.util
+
+    module = sys.modules.get("drydock_cli")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("drydock_cli", BASE / "bin" / "drydock.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["drydock_cli"] = module  # its dataclasses look their module up by name
+        spec.loader.exec_module(module)
+    return module
+
+
+def start_workers(scratch, loglevel="WARNING", host=None, env=None):
     """One Celery worker per queue, as bin/drydock up runs them, logging to the scratch folder.
 
-    `host`: the workers of that Docker host's queues (default: the default host's, with the central queues)."""
+    `host`: the workers of that Docker host's queues (default: the default host's, with the central queues);
+    `env`: what differs in their environment (a second engine's worker_env())."""
     import subprocess
     import time
 
@@ -80,7 +94,7 @@ def start_workers(scratch, loglevel="WARNING", host=None):
         nodes.add(command[command.index("-n") + 1].split("@")[0])
         processes.append(subprocess.Popen(
             [*command, "--without-gossip", "--without-mingle"],
-            cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=BASE, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))
     deadline = time.monotonic() + 60
     while not nodes <= {name.split("@")[0] for reply in app.control.ping(timeout=0.5) or [] for name in reply}:
