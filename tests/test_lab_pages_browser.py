@@ -187,12 +187,14 @@ def phone_lab_page(learner_lea, web_server, browser, ready_sandbox_for):  # noqa
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, web_server, "lea", "un-mot-de-passe-solide", LAB)
     page.wait_for_selector("#terminal[data-ready='1']", timeout=30_000)
-    # Below the instructions, the terminal is off screen, and xterm paints no row until it is scrolled to.
-    page.locator("#terminal").scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)
     page.sandbox = sandbox
     yield page
     page.close()
+
+
+def in_viewport(page, selector):
+    return page.evaluate("""(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
+      return r.top >= -0.5 && r.left >= -0.5 && r.bottom <= window.innerHeight + 0.5 && r.right <= window.innerWidth + 0.5; }""", selector)
 
 
 def test_on_a_phone_in_portrait_the_terminal_is_below_the_instructions_and_usable(phone_lab_page):
@@ -201,20 +203,47 @@ def test_on_a_phone_in_portrait_the_terminal_is_below_the_instructions_and_usabl
     instructions = page.locator(".lab-body .prose").first.bounding_box()
     terminal = page.locator("#terminal").bounding_box()
     assert terminal["y"] >= instructions["y"] + instructions["height"]  # below the instructions
+    assert terminal["y"] > 844  # far below: off the first screen
     assert terminal["x"] >= 0 and terminal["x"] + terminal["width"] <= 390 + 0.5  # within the phone's width
     assert terminal["height"] >= 200  # rows enough to read a command's output
+
+    # A link at the top leads there, reached with the keyboard: Tab from the top of the page, then Enter.
+    jump = page.locator("#jump-to-terminal")
+    assert jump.inner_text() == "Aller au terminal ↓" and in_viewport(page, "#jump-to-terminal")
+    screenshot(page, "lab-phone-top")
+    for _ in range(25):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "jump-to-terminal":
+            break
+    assert page.evaluate("document.activeElement.id") == "jump-to-terminal"
+    page.keyboard.press("Enter")
+    # The terminal is on screen, whole, with the way back to the tasks above it, and it has the keyboard.
+    page.wait_for_function("document.querySelector('#terminal').contains(document.activeElement)", timeout=5_000)
+    assert in_viewport(page, "#terminal") and in_viewport(page, "#jump-to-tasks")
+    assert page.evaluate("document.activeElement.classList.contains('xterm-helper-textarea')")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)  # xterm painted its rows
+
     heights = page.eval_on_selector_all(".countdowns dd", "nodes => nodes.map(n => n.getBoundingClientRect().height)")
     assert len(heights) == 2 and max(heights) < 30  # each countdown on one line, not "29 / min / 55 / s"
     assert page.is_hidden("#terminal-layout")  # instructions are above the terminal anyway
 
-    page.click("#terminal")
-    cols = columns(page, "phone")
+    cols = columns(page, "phone")  # typed without a click: the link gave the terminal the keyboard
     assert 30 <= cols <= 60  # as wide as the phone, no wider
     page.keyboard.type("docker images --format '{{.Repository}}' | wc -l | sed 's/^/images=/'\n")
     page.wait_for_function("/images=\\d+/.test(document.querySelector('#terminal').innerText)", timeout=15_000)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # still none once it printed
     screenshot(page, "lab-phone-terminal")
     screenshot(page, "lab-phone-full", full_page=True)
+
+    # And back: the tasks' heading on screen, with the focus, so Tab goes on through the tasks.
+    assert page.locator("#jump-to-tasks").inner_text() == "↑ Revenir aux tâches"
+    page.locator("#jump-to-tasks").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'tasks-title'", timeout=5_000)
+    assert in_viewport(page, "#tasks-title")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.task') !== null")
+    screenshot(page, "lab-phone-back-to-tasks")
 
 
 @pytest.fixture
