@@ -28,7 +28,6 @@ machine: 0 errors and p99 <= 300 ms, every learner done within 60 s.
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import random
 import re
@@ -43,19 +42,11 @@ import urllib.parse
 from collections import defaultdict
 from datetime import timedelta
 
-from measure import BASE, percentile, report  # noqa: E402
+from measure import BASE, drydock_cli, percentile, report  # noqa: E402
 
 KINDS = ["quiz page", "start attempt", "attempt page", "autosave", "submit", "results page"]
 QUIZ_SLUG = "quiz-revision"
 DATABASE = f"drydock_bench_exam_{os.getpid()}"
-
-
-def load_cli():
-    """bin/drydock.py as a module: its ensure_postgres() is the cluster the tests run on."""
-    spec = importlib.util.spec_from_file_location("drydock_cli", BASE / "bin" / "drydock.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    return cli
 
 
 def start_postgres(cli):
@@ -422,7 +413,7 @@ def main():
     parser.add_argument("--app", default="drydock.asgi:application", help="the ASGI application uvicorn serves")
     args = parser.parse_args()
 
-    cli = load_cli()
+    cli = drydock_cli()
     server_url, started_postgres = start_postgres(cli)
     admin_sql(server_url, f"CREATE DATABASE {DATABASE}")
     database_url = server_url.rsplit("/", 1)[0] + "/" + DATABASE

@@ -59,28 +59,47 @@ def report(name, seconds, baseline=None, extra=""):
     print(f"{line} {extra}".rstrip(), flush=True)
 
 
-def start_workers(scratch, loglevel="WARNING"):
-    """One Celery worker per queue, as bin/drydock up runs them, logging to the scratch folder."""
+def drydock_cli():
+    """bin/drydock.py as a module (standard library only): its PostgreSQL cluster, its second engine."""
+    import importlib.util
+
+    module = sys.modules.get("drydock_cli")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("drydock_cli", BASE / "bin" / "drydock.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["drydock_cli"] = module  # its dataclasses look their module up by name
+        spec.loader.exec_module(module)
+    return module
+
+
+def start_workers(scratch, loglevel="WARNING", host=None, env=None):
+    """One Celery worker per queue, as bin/drydock up runs them, logging to the scratch folder.
+
+    `host`: the workers of that Docker host's queues (default: the default host's, with the central queues);
+    `env`: what differs in their environment (a second engine's worker_env())."""
     import subprocess
     import time
 
     from drydock import queues
     from drydock.celery import app
 
-    app.control.purge()
-    log = open(scratch / "worker.log", "wb")
-    processes = []
-    for queue in queues.CONCURRENCY:
-        command = queues.worker_command(BASE / ".venv" / "bin" / "celery", queue)
+    host = host or queues.DEFAULT_HOST
+    if host == queues.DEFAULT_HOST:
+        app.control.purge()
+    log = open(scratch / f"worker-{host}.log" if host != queues.DEFAULT_HOST else scratch / "worker.log", "wb")
+    processes, nodes = [], set()
+    for kind in queues.host_worker_kinds(host):
+        command = queues.worker_command(BASE / ".venv" / "bin" / "celery", kind, host=host)
         command[command.index("--loglevel") + 1] = loglevel
+        nodes.add(command[command.index("-n") + 1].split("@")[0])
         processes.append(subprocess.Popen(
             [*command, "--without-gossip", "--without-mingle"],
-            cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=BASE, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))
     deadline = time.monotonic() + 60
-    while len(app.control.ping(timeout=0.5) or []) < len(processes):
+    while not nodes <= {name.split("@")[0] for reply in app.control.ping(timeout=0.5) or [] for name in reply}:
         if time.monotonic() > deadline:
-            raise SystemExit(f"the Celery workers did not answer within 60 s (see {scratch / 'worker.log'})")
+            raise SystemExit(f"the Celery workers of host {host} did not answer within 60 s (see {log.name})")
     return processes
 
 

@@ -26,7 +26,7 @@ from classrooms.models import Membership
 from courses.models import LessonProgress
 from quizzes.models import Attempt
 from grader import engine as docker_engine
-from labs import live, sandboxes
+from labs import hosts, live, sandboxes
 from labs.models import Sandbox, SolutionView, Submission
 
 SORTS = ("name", "progress", "-progress")
@@ -282,12 +282,11 @@ def live_sandboxes(request, pk):
     live = list(
         # Its learners' playgrounds too: they take room on the host like any lab's sandbox.
         Sandbox.objects.filter(Q(lab__course=classroom.course_id) | Q(playground__isnull=False), status__in=Sandbox.LIVE, owner__in=member_ids(classroom))
-        .select_related("owner", "lab").order_by("owner__username", "requested_at")
+        .select_related("owner", "lab", "host").order_by("owner__username", "requested_at")
     )
-    # One stats call takes about a second on a real engine: ask for all of them at once.
-    engine = docker_engine.default()
+    # One stats call takes about a second on a real engine: ask for all of them at once, each its host's engine.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        memory = list(pool.map(lambda sandbox: _memory(engine, sandbox), live)) if live else []
+        memory = list(pool.map(lambda sandbox: _memory(hosts.engine_for(sandbox.host), sandbox), live)) if live else []
     now = timezone.now()
     rows = [{
         "sandbox": sandbox,

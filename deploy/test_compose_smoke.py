@@ -276,7 +276,7 @@ def test_a_school_server_built_and_run_with_compose_serves_a_learner_end_to_end(
         text = reply.read().decode()
     assert 'drydock_sandboxes{status="ready"} 1.0' in text
     assert re.search(r"^drydock_grading_latency_seconds_count 1\.0$", text, re.M)
-    assert re.search(r'^drydock_celery_queue_length\{queue="grade"\} 0\.0$', text, re.M)
+    assert re.search(r'^drydock_celery_queue_length\{queue="grade\.local"\} 0\.0$', text, re.M)
     assert browser.request("/metrics", json_reply=False)[0] == 404
 
     # The learner's work that lasts beyond a sandbox: the playground's kept disk (a file in /root, a volume).

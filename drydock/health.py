@@ -11,6 +11,8 @@ from django.http import JsonResponse
 from drydock import queues, sandbox_mode
 from drydock.celery import app as celery_app
 from grader import engine
+from labs import hosts
+from labs.models import DockerHost
 
 
 def _timed(probe):
@@ -38,13 +40,19 @@ def _redis():
         client.close()
 
 
+def expected_queues():
+    """The central queues and every queue of each Docker host that is not down (a down host's wait for it)."""
+    names = [name for name in DockerHost.objects.exclude(state=DockerHost.State.DOWN).values_list("name", flat=True)]
+    return queues.all_queues(names or [queues.DEFAULT_HOST])
+
+
 def _workers():
     """Which worker consumes each queue; a queue nobody consumes is a failure (its work would wait forever)."""
     replies = celery_app.control.inspect(timeout=1.0).active_queues()
     if not replies:
         raise RuntimeError("no Celery worker answered")
     consumers = {queue: sorted(node for node, consumed in replies.items() if any(q.get("name") == queue for q in consumed or ()))
-                 for queue in queues.CONCURRENCY}
+                 for queue in expected_queues()}
     idle = [queue for queue, nodes in consumers.items() if not nodes]
     if idle:
         raise RuntimeError(f"no Celery worker consumes the queue(s) {', '.join(idle)} (workers: {', '.join(sorted(replies))})")
@@ -96,8 +104,18 @@ def _isolation():
     return "user namespaces; network isolated (ports of the sandboxes' bridge isolated, the host takes nothing from it)"
 
 
+def _hosts():
+    """Each Docker host's state and live sandboxes; a failure when none takes new sandboxes."""
+    hosts.active_hosts()  # a fresh install's default host, made on first use
+    found = hosts.summary()
+    if not any(host.state == DockerHost.State.ACTIVE for host, _live in found):
+        raise RuntimeError("no Docker host is active: " + ("; ".join(f"{host.name} {host.state}" for host, _live in found) or "none"))
+    return "; ".join(f"{host.name}: {host.state}, {live}/{host.ceiling} sandboxes" for host, live in found)
+
+
 def healthz(request):
     checks = {"database": _timed(_database), "redis": _timed(_redis), "docker": _timed(_docker)}
+    checks["hosts"] = _timed(_hosts) if checks["database"]["ok"] else {"ok": False, "detail": "the database does not answer", "ms": 0}
     checks["isolation"] = _timed(_isolation) if checks["docker"]["ok"] else {"ok": False, "detail": "the Docker engine does not answer", "ms": 0}
     if checks["redis"]["ok"]:
         checks["workers"] = _timed(_workers_recently)

@@ -23,7 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from drydock import queues
-from labs.models import Sandbox, Submission
+from labs import hosts
+from labs.models import DockerHost, Sandbox, Submission
 
 # Seconds from a Check's click to its stored verdict (README figures: p50 22 ms through Celery;
 # a queue behind a class shows up in the upper buckets).
@@ -42,8 +43,9 @@ def _redis_client():
 
 
 def queue_lengths(client):
-    """Messages waiting in each Celery queue (drydock/queues.py), from Redis."""
-    return {queue: sum(client.llen(key) for key in queue_keys(queue)) for queue in queues.CONCURRENCY}
+    """Messages waiting in each Celery queue (drydock/queues.py: the central ones and each Docker host's), from Redis."""
+    names = list(DockerHost.objects.values_list("name", flat=True)) or [queues.DEFAULT_HOST]
+    return {queue: sum(client.llen(key) for key in queue_keys(queue)) for queue in queues.all_queues(names)}
 
 
 def sandbox_counts():
@@ -79,6 +81,14 @@ class PlatformCollector:
             sandboxes.add_metric([str(status)], count)
         yield sandboxes
         yield GaugeMetricFamily("drydock_learners_waiting", "Learners whose sandbox waits for room on the host.", value=learners_waiting())
+
+        states = GaugeMetricFamily("drydock_docker_host_up", "1 for each Docker host in its state (active, draining, down).", labels=["host", "state"])
+        on_hosts = GaugeMetricFamily("drydock_docker_host_sandboxes", "Sandboxes on each Docker host now (starting or ready).", labels=["host"])
+        for host, live in hosts.summary():
+            states.add_metric([host.name, host.state], 1)
+            on_hosts.add_metric([host.name], live)
+        yield states
+        yield on_hosts
 
         up = GaugeMetricFamily("drydock_redis_up", "1 when Redis answered this scrape (queue lengths need it).")
         lengths = GaugeMetricFamily("drydock_celery_queue_length", "Tasks waiting in each Celery queue.", labels=["queue"])

@@ -1,9 +1,17 @@
-"""The Celery queues, one per kind of work, and how many processes each worker runs.
+"""The Celery queues, one per kind of work and Docker host, and how many processes each worker runs.
 
 Standard library only: read by the settings (routes), by bin/drydock (one
 worker per queue) and by the tests' worker fixture, so that all three agree.
 A Check waits only behind other Checks, never behind a sandbox being
 provisioned (seconds to minutes) or removed.
+
+Work on one sandbox runs on a worker of the Docker host the sandbox lives on
+(labs.DockerHost): each host has a queue per kind, `grade.<host>`,
+`provision.<host>`, `housekeeping.<host>`, and the sender names the host at
+call time (labs/queue.py). What concerns no one host (the reaper's pass over
+the rows, the pools' refill, watching the hosts' heartbeats, posting grades to
+an LMS) stays on the central queues `housekeeping` and `lms`, which the
+default host's workers also consume.
 """
 
 import os
@@ -15,7 +23,14 @@ HOUSEKEEPING = "housekeeping"
 # has one process, and a full host's admission queue moves only as removals free room).
 LMS = "lms"
 
-# Queue -> (environment variable of its concurrency, default).
+# The host of a single-machine install (labs.models.DEFAULT_HOST_NAME): the engine bin/drydock runs.
+DEFAULT_HOST = "local"
+# Kinds of work that run on the sandbox's own host.
+HOST_KINDS = (GRADE, PROVISION, HOUSEKEEPING)
+# Kinds with a central queue too (not tied to a host); its worker is the default host's of that kind.
+CENTRAL_KINDS = (HOUSEKEEPING, LMS)
+
+# Kind -> (environment variable of its workers' concurrency, default).
 CONCURRENCY = {
     GRADE: ("CELERY_GRADE_CONCURRENCY", 2),
     PROVISION: ("CELERY_PROVISION_CONCURRENCY", 2),
@@ -23,20 +38,52 @@ CONCURRENCY = {
     LMS: ("CELERY_LMS_CONCURRENCY", 1),
 }
 
-ROUTES = {
-    "labs.grade_submission": {"queue": GRADE},
-    "labs.provision_sandbox": {"queue": PROVISION},
-    "labs.remove_sandbox": {"queue": HOUSEKEEPING},
-    "labs.reap_sandboxes": {"queue": HOUSEKEEPING},
-    "labs.refill_pools": {"queue": HOUSEKEEPING},
-    "lti.post_score": {"queue": LMS},
-    "lti.flush_scores": {"queue": LMS},
+# Tasks about one sandbox or one host -> the kind of its host's queue they run on.
+HOST_TASKS = {
+    "labs.grade_submission": GRADE,
+    "labs.provision_sandbox": PROVISION,
+    "labs.remove_sandbox": HOUSEKEEPING,
+    "labs.reap_host": HOUSEKEEPING,
+    "labs.host_heartbeat": HOUSEKEEPING,
 }
 
 
-def concurrency(queue, environ=os.environ):
-    """Processes for a queue's worker: the environment's value, else the default; at least 1."""
-    variable, default = CONCURRENCY[queue]
+def host_queue(kind, host):
+    """The queue of one kind of work on one Docker host."""
+    return f"{kind}.{host}"
+
+
+# Sent without a host (an old caller, a task in flight from before hosts), a host task goes to the default host.
+ROUTES = {
+    **{task: {"queue": host_queue(kind, DEFAULT_HOST)} for task, kind in HOST_TASKS.items()},
+    "labs.reap_sandboxes": {"queue": HOUSEKEEPING},
+    "labs.refill_pools": {"queue": HOUSEKEEPING},
+    "labs.check_hosts": {"queue": HOUSEKEEPING},
+    "lti.post_score": {"queue": LMS},
+    "lti.flush_scores": {"queue": LMS},
+}
+# What labs/queue.py names a host task's queue with (through the settings: labs does not import drydock).
+HOST_TASK_QUEUES = {task: host_queue(kind, "{host}") for task, kind in HOST_TASKS.items()}
+
+
+def queues_of(kind, host=DEFAULT_HOST, *, central=None):
+    """The queues a worker of one kind for one host consumes: its host's, and the central one of its kind
+    when it is the default host's (or `central` says so)."""
+    central = host == DEFAULT_HOST if central is None else central
+    names = [host_queue(kind, host)] if kind in HOST_KINDS else []
+    if kind in CENTRAL_KINDS and (central or kind not in HOST_KINDS):
+        names.append(kind)
+    return names
+
+
+def all_queues(hosts=(DEFAULT_HOST,)):
+    """Every queue the given hosts' workers and the central workers consume."""
+    return [host_queue(kind, host) for host in hosts for kind in HOST_KINDS] + list(CENTRAL_KINDS)
+
+
+def concurrency(kind, environ=os.environ):
+    """Processes for a kind's worker: the environment's value, else the default; at least 1."""
+    variable, default = CONCURRENCY[kind]
     raw = environ.get(variable, "").strip()
     if not raw:
         return default
@@ -49,9 +96,19 @@ def concurrency(queue, environ=os.environ):
     return value
 
 
-def worker_command(celery, queue, environ=os.environ):
-    """The `celery worker` command line of one queue's worker (its node name says which queue)."""
+def worker_command(celery, kind, environ=os.environ, *, host=DEFAULT_HOST, central=None):
+    """The `celery worker` command line of one kind's worker for one host (its node name says which).
+
+    The LMS worker is central only: `host` does not change it.
+    """
+    node = kind if kind not in HOST_KINDS else host_queue(kind, host)
     return [
-        str(celery), "-A", "drydock", "worker", "--loglevel", "INFO", "-Q", queue, "-n", f"{queue}@%h",
-        "--concurrency", str(concurrency(queue, environ)),
+        str(celery), "-A", "drydock", "worker", "--loglevel", "INFO", "-Q", ",".join(queues_of(kind, host, central=central)),
+        "-n", f"{node}@%h", "--concurrency", str(concurrency(kind, environ)),
     ]
+
+
+def host_worker_kinds(host=DEFAULT_HOST, *, central=None):
+    """The kinds of worker to start for a host: every host kind, and the LMS one with the central queues."""
+    central = host == DEFAULT_HOST if central is None else central
+    return [*HOST_KINDS, *([LMS] if central else [])]

@@ -287,11 +287,21 @@ PREVIEW_REQUESTS_PER_MINUTE = env_int("PREVIEW_REQUESTS_PER_MINUTE", 120, minimu
 TERMINALS_PER_LEARNER = env_int("TERMINALS_PER_LEARNER", 3, minimum=1)
 TERMINAL_OUTPUT_BYTES_PER_SECOND = env_int("TERMINAL_OUTPUT_BYTES_PER_SECOND", 512 * 1024, minimum=4096)
 
+# Docker hosts (labs.DockerHost, manage.py docker_hosts): how often each host's worker is asked for a heartbeat,
+# and how long a host that beat before may stay silent before it is marked down and its sandboxes failed.
+HOST_HEARTBEAT_EVERY_SECONDS = env_int("HOST_HEARTBEAT_EVERY_SECONDS", 10, minimum=1)
+HOST_HEARTBEAT_TIMEOUT_SECONDS = env_int("HOST_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=2)
+# A learner's next sandbox of a lab goes back to the host that ran their last one within this many hours
+# (its images are there), when that host has room.
+HOST_AFFINITY_HOURS = env_int("HOST_AFFINITY_HOURS", 24, minimum=0)
+
 CELERY_BEAT_SCHEDULE = {
     "reap-sandboxes": {"task": "labs.reap_sandboxes", "schedule": 60.0},
     "refill-sandbox-pools": {"task": "labs.refill_pools", "schedule": 15.0},
     # Scores for the LMS whose Celery retry was lost or used up are sent again (lti/outbox.py).
     "flush-lti-scores": {"task": "lti.flush_scores", "schedule": 60.0},
+    # Each Docker host's worker beats (a heartbeat sent to its own queue); a host silent too long is marked down.
+    "check-docker-hosts": {"task": "labs.check_hosts", "schedule": float(HOST_HEARTBEAT_EVERY_SECONDS)},
 }
 # A worker killed mid-task gets its message back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)}
@@ -299,6 +309,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 # never waits behind a sandbox being provisioned or removed.
 CELERY_TASK_ROUTES = queues.ROUTES
 CELERY_TASK_DEFAULT_QUEUE = queues.HOUSEKEEPING
+# Work on one sandbox goes to its host's queue of its kind, named when it is sent (labs/queue.py).
+SANDBOX_HOST_QUEUES = queues.HOST_TASK_QUEUES
 # Checks one learner may ask for in any minute; more get a message saying when to try again.
 CHECKS_PER_MINUTE = env_int("CHECKS_PER_MINUTE", 20, minimum=1)
 

@@ -4,7 +4,8 @@
 (this is the one module that imports it), `grader.fake_engine.FakeEngine` in
 memory, and tests/test_engine_contract.py holds both to the same contract.
 Callers get plain dataclasses and the project's own errors, never docker.*
-objects or exceptions. `default()` is the engine the platform runs on.
+objects or exceptions. `for_url(url)` is the engine at one URL (a DockerHost's),
+`default()` the one settings.DOCKER_HOST names.
 """
 
 import abc
@@ -202,11 +203,31 @@ def parse_http_answer(output):
 
 
 class Engine(abc.ABC):
-    """A Docker engine that runs sandboxes: one container each, with a Docker daemon of its own inside.
+    """The sandbox backend: what labs and grading ask of the machine that runs sandboxes, and nothing more.
 
-    A sandbox is known by its container name. Every method raises EngineUnavailable
-    when the engine does not answer; those that act on one sandbox raise SandboxGone
-    (an EngineUnavailable) when its container does not exist.
+    A sandbox is a disposable machine with a Docker daemon of its own inside, known
+    by its name (the row's `container_name`). One Engine drives one place that runs
+    sandboxes: a Docker engine (`DockerEngine`, one per engine URL, see `for_url`);
+    labs keeps one `DockerHost` row per Engine and sends each sandbox's work to its
+    host's worker, which asks that host's Engine. Another kind of backend (a
+    Kubernetes cluster: README, "Sandbox backends") implements this class and
+    nothing in labs or grading changes. The operations, by stage of a sandbox's life:
+
+    - start: `start_sandbox(spec)` makes it from a SandboxSpec (image, limits,
+      labels, its folder, network); `wait_for_daemon` waits until its own daemon
+      answers (ready); `sandbox_running` says whether it still runs.
+    - set up and exec: `exec_in_sandbox` (a shell command, bounded), `copy_into_sandbox`
+      (a tar archive), `open_terminal` / `resize_terminal` (a tty exec, the browser's terminal).
+    - snapshot (grading): `take_snapshot` (the nested daemon's images, containers, volumes,
+      networks and build cache, plus the files and HTTP answers a check asks for),
+      `read_volume_file`, `fetch_http`; previews: `published_ports`, `fetch_preview`.
+    - stop: `remove_sandbox` (the sandbox and everything it held).
+    - list and sweep (the reaper): `labelled_sandboxes`, `sweep_folders`, `sweep_persistent_disks`.
+    - stats and health: `engine_info`, `memory_usage_bytes`, `isolation_problems`.
+
+    Every method raises EngineUnavailable when the backend does not answer; those
+    that act on one sandbox raise SandboxGone (an EngineUnavailable) when it does
+    not exist. Answers are this module's dataclasses, never a client library's objects.
     """
 
     @abc.abstractmethod
@@ -317,9 +338,14 @@ class Engine(abc.ABC):
 
 
 @functools.cache
+def for_url(url):
+    """The engine at a Docker engine URL (`unix:///...`, `tcp://...`), one per URL for the process's life."""
+    return DockerEngine(url)
+
+
 def default():
-    """The engine the platform drives: the one settings.DOCKER_HOST names (by default, bin/drydock's own)."""
-    return DockerEngine(settings.DOCKER_HOST)
+    """The engine of the default host: the one settings.DOCKER_HOST names (by default, bin/drydock's own)."""
+    return for_url(settings.DOCKER_HOST)
 
 
 # --- The real engine, through the docker SDK ---------------------------------------------------

@@ -15,7 +15,7 @@ def get_lab_for_user(user, course_slug, lab_slug):
 
 
 def _own_sandboxes(user):
-    return Sandbox.objects.select_related("lab", "lab__course").filter(owner=user)
+    return Sandbox.objects.select_related("lab", "lab__course", "host").filter(owner=user)
 
 
 def get_sandbox_for_user(user, pk):

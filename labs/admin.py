@@ -5,7 +5,7 @@ started fresh by its learner and deleted by the reaper, never from here."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from labs.models import Lab, LabTask, Playground, Sandbox, SolutionView, Submission
+from labs.models import DockerHost, Lab, LabTask, Playground, Sandbox, SolutionView, Submission
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,11 +64,11 @@ class IsPlaygroundFilter(admin.SimpleListFilter):
 
 @admin.register(Sandbox)
 class SandboxAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "owner", "lab", "playground", "status", "requested_at", "ready_at", "ended_at", "expires_at")
-    list_filter = ("status", IsPlaygroundFilter, "lab")
+    list_display = ("__str__", "owner", "lab", "playground", "host", "status", "requested_at", "ready_at", "ended_at", "expires_at")
+    list_filter = ("status", IsPlaygroundFilter, "host", "lab")
     search_fields = ("owner__username", "lab__title", "failure")
     date_hierarchy = "requested_at"
-    list_select_related = ("owner", "lab", "playground")
+    list_select_related = ("owner", "lab", "playground", "host")
 
 
 class PlaygroundSandboxInline(admin.TabularInline):
@@ -121,3 +121,17 @@ class SolutionViewAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "task__title")
     date_hierarchy = "seen_at"
     list_select_related = ("task", "user")
+
+
+@admin.register(DockerHost)
+class DockerHostAdmin(admin.ModelAdmin):
+    """Hosts are added and drained here or with manage.py docker_hosts; heartbeats are their workers' to write."""
+
+    list_display = ("name", "state", "engine_url", "capacity", "last_heartbeat", "memory_available_mb")
+    list_filter = ("state",)
+    fields = ("name", "engine_url", "capacity", "state", "last_heartbeat", "memory_available_mb", "state_changed_at", "created_at")
+    readonly_fields = ("last_heartbeat", "memory_available_mb", "state_changed_at", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # Its sandboxes' rows name it (PROTECT): a host is drained, not deleted.
+        return False

@@ -25,9 +25,10 @@ def memory_available_mb(meminfo=MEMINFO):
     return None
 
 
-def room(*, on_host, starting, available_mb):
-    """Sandboxes that may still be admitted: below the ceiling, and within the memory left after the reserve."""
-    by_ceiling = settings.SANDBOX_MAX_PER_HOST - on_host
+def room(*, on_host, starting, available_mb, ceiling=None):
+    """Sandboxes that may still be admitted on a host: below its ceiling (SANDBOX_MAX_PER_HOST unless given), and
+    within the memory left after the reserve."""
+    by_ceiling = (ceiling or settings.SANDBOX_MAX_PER_HOST) - on_host
     if available_mb is None:
         return max(0, by_ceiling)
     by_memory = (available_mb - settings.SANDBOX_HOST_RESERVE_MB) // settings.SANDBOX_ADMISSION_MB - starting

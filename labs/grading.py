@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from grader import checks
 from grader import engine as docker_engine
-from labs import holding, queue, sandboxes, signals, throttle
+from labs import holding, hosts, queue, sandboxes, signals, throttle
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ def submit(*, user, task, sandbox, answer=""):
         # Another click queued one between the two statements above: it is this one.
         waiting.update(answer=answer)
         return waiting.get()
-    queue.after_commit(queue.GRADE_SUBMISSION, submission.pk)
+    # Graded by the worker of the sandbox's host, which reads that host's daemon.
+    queue.after_commit(queue.GRADE_SUBMISSION, submission.pk, host=hosts.name_of(sandbox))
     return submission
 
 

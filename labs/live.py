@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from grader import checks
 from grader import engine as docker_engine
 from grader import events as daemon_events
-from labs import holding, sandboxes, signals
+from labs import holding, hosts, sandboxes, signals
 from labs.models import LabTask, Sandbox, SandboxEvent, Submission
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,12 @@ def group_name(user_id, lab_id):
     return f"live.{user_id}.{lab_id}"
 
 
-def watched_sandboxes():
-    """{sandbox id: (container name, socket folder, since)} of every ready sandbox a learner holds."""
-    rows = Sandbox.objects.filter(status=Sandbox.Status.READY, owner__isnull=False, lab__isnull=False).values_list("pk", "ready_at", "claimed_at")
+def watched_sandboxes(host=None):
+    """{sandbox id: (container name, socket folder, since)} of every ready sandbox a learner holds (on one host, if given)."""
+    rows = Sandbox.objects.filter(status=Sandbox.Status.READY, owner__isnull=False, lab__isnull=False)
+    if host is not None:
+        rows = rows & hosts.on_host(host)
+    rows = rows.values_list("pk", "ready_at", "claimed_at")
     found = {}
     for pk, ready_at, claimed_at in rows:
         sandbox = Sandbox(pk=pk)

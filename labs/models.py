@@ -143,6 +143,80 @@ class Playground(models.Model):
         return self.last_used_at + timedelta(days=settings.PLAYGROUND_RETENTION_DAYS)
 
 
+DEFAULT_HOST_NAME = "local"
+
+
+class DockerHost(models.Model):
+    """A machine that runs sandboxes: its Docker engine, how many it takes, and whether it takes more.
+
+    Its worker consumes its own queues (`grade.<name>`, `provision.<name>`, `housekeeping.<name>`,
+    drydock/queues.py), talks to its engine and records a heartbeat; a host whose heartbeat stops
+    is marked down and its sandboxes failed (labs/hosts.py). A single-machine install has one, "local",
+    made by a migration (and again on demand), on settings.DOCKER_HOST.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("active")
+        DRAINING = "draining", _("draining")
+        DOWN = "down", _("down")
+
+    # In its queues' names: a slug without dots.
+    name = models.SlugField(max_length=40, unique=True)
+    # Empty: settings.DOCKER_HOST (the engine bin/drydock runs).
+    engine_url = models.CharField(max_length=500, blank=True)
+    # Most sandboxes on it at once; empty: SANDBOX_MAX_PER_HOST.
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    # Its sandboxes' network, that network's bridge and the registry they pull through, when they are not the
+    # settings' (a second engine on one machine needs its own bridge name: DESIGN.md); empty: SANDBOX_NETWORK,
+    # SANDBOX_BRIDGE, SANDBOX_REGISTRY_MIRROR.
+    network = models.CharField(max_length=100, blank=True)
+    bridge = models.CharField(max_length=15, blank=True)
+    registry_mirror = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    # Set by its worker (labs.host_heartbeat); NULL: it never beat, so it is never marked down for silence.
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    # MemAvailable of the host as its worker last read it (an engine on another machine: admission counts on this).
+    memory_available_mb = models.PositiveIntegerField(null=True, blank=True)
+    # Touched by each placement on it: the UPDATE that takes the row's lock before its sandboxes are counted.
+    last_placement_at = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("Docker host")
+        verbose_name_plural = _("Docker hosts")
+
+    def __str__(self):
+        return f"{self.name} ({self.state})"
+
+    @property
+    def engine(self):
+        """The URL of its Docker engine."""
+        return self.engine_url or settings.DOCKER_HOST
+
+    @property
+    def sandbox_network(self):
+        return self.network or settings.SANDBOX_NETWORK
+
+    @property
+    def sandbox_bridge(self):
+        return self.bridge or settings.SANDBOX_BRIDGE
+
+    @property
+    def sandbox_registry_mirror(self):
+        return self.registry_mirror or settings.SANDBOX_REGISTRY_MIRROR
+
+    @property
+    def ceiling(self):
+        return self.capacity or settings.SANDBOX_MAX_PER_HOST
+
+    @property
+    def is_on_this_machine(self):
+        """An engine on a unix socket runs where this process does: its /proc/meminfo is the host's."""
+        return self.engine.startswith("unix://")
+
+
 class Sandbox(models.Model):
     """One learner's disposable Docker host for one lab (or their playground); its row is the state of record."""
 
@@ -167,6 +241,9 @@ class Sandbox(models.Model):
     # A playground's sandbox: lab NULL and an owner from the start (never pooled), on the playground's kept disk,
     # whose path is frozen here when the row is made (a "start fresh" meanwhile does not move it).
     playground = models.ForeignKey(Playground, on_delete=models.CASCADE, related_name="sandboxes", null=True, blank=True)
+    # Where it runs: chosen when it leaves the admission queue (labs/hosts.py place); NULL while it waits
+    # (and on rows older than hosts, which ran on the default one).
+    host = models.ForeignKey(DockerHost, on_delete=models.PROTECT, related_name="sandboxes", null=True, blank=True)
     persistent_disk = models.CharField(max_length=500, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # When it left the admission queue (a sandbox admitted at once has it equal to requested_at, near enough).

@@ -11,9 +11,8 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods
 
 from courses.http import wants_json
-from grader import engine as docker_engine
 from grader import preview
-from labs import previews, sandboxes
+from labs import hosts, previews, sandboxes
 from labs.access import get_sandbox_for_user
 
 # The learner's page runs in an opaque origin (no script of it reaches Drydock's pages, cookies or storage),
@@ -35,7 +34,7 @@ def sandbox_ports(request, pk):
     try:
         ports = [
             {"port": p.port, "container_port": p.container_port, "container": p.container, "url": reverse("labs:preview_open", args=[sandbox.pk, p.port])}
-            for p in previews.published(sandbox, engine=docker_engine.default())
+            for p in previews.published(sandbox, engine=hosts.engine_for(sandbox.host))
         ]
     except previews.PreviewRefused as refused:
         problem = str(refused)
@@ -55,7 +54,7 @@ def preview_open(request, pk, port):
     """The owner's way into a preview: their own sandbox (else 404), a published port, then the signed link."""
     sandbox = get_sandbox_for_user(request.user, pk)
     try:
-        if port not in {p.port for p in previews.published(sandbox, engine=docker_engine.default())}:
+        if port not in {p.port for p in previews.published(sandbox, engine=hosts.engine_for(sandbox.host))}:
             raise previews.PreviewRefused(_("Port %(port)s of your sandbox is not published by a running container (docker run -p %(port)s:…).") % {"port": port})
     except previews.PreviewRefused as refused:
         return _refusal(request, refused)
@@ -73,7 +72,7 @@ def preview_page(request, token, rest=""):
         raise Http404("no such preview")
     sandbox, port = found
     try:
-        answer = previews.fetch(sandbox, port, "/" + rest, request.META.get("QUERY_STRING", ""), engine=docker_engine.default())
+        answer = previews.fetch(sandbox, port, "/" + rest, request.META.get("QUERY_STRING", ""), engine=hosts.engine_for(sandbox.host))
     except previews.PreviewRefused as refused:
         return _refusal(request, refused)
     return _response(answer, port=port, prefix=reverse("labs:preview", args=[token]))

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
-from labs import capacity, queue
-from labs.models import Lab, LabFile, Playground, Sandbox
+from labs import hosts, queue
+from labs.models import DockerHost, Lab, LabFile, Playground, Sandbox
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -39,6 +39,8 @@ def socket_dir(sandbox):
 
 
 def spec_for(sandbox):
+    """What its host's engine is asked to start: the settings' limits, its host's network, bridge and registry."""
+    host = sandbox.host if sandbox.host_id else None
     return docker_engine.SandboxSpec(
         name=sandbox.container_name,
         image=settings.SANDBOX_IMAGE,
@@ -53,9 +55,9 @@ def spec_for(sandbox):
             **({docker_engine.KEPT_DISK_LABEL: sandbox.persistent_disk} if sandbox.persistent_disk else {}),
         },
         socket_dir=socket_dir(sandbox),
-        network=settings.SANDBOX_NETWORK,
-        bridge=settings.SANDBOX_BRIDGE,
-        registry_mirror=settings.SANDBOX_REGISTRY_MIRROR,
+        network=host.sandbox_network if host else settings.SANDBOX_NETWORK,
+        bridge=host.sandbox_bridge if host else settings.SANDBOX_BRIDGE,
+        registry_mirror=host.sandbox_registry_mirror if host else settings.SANDBOX_REGISTRY_MIRROR,
         memory_mb=settings.SANDBOX_MEMORY_MB,
         pids_limit=settings.SANDBOX_PIDS_LIMIT,
         cpus=settings.SANDBOX_CPUS,
@@ -82,7 +84,7 @@ def request_sandbox(*, user, lab, engine=None):
             _("You already have a running sandbox (%(labs)s). Stop it before starting another one.") % {"labs": titles},
             running=others,
         )
-    claimed = claim_warm(user=user, lab=lab, engine=engine or docker_engine.default())
+    claimed = claim_warm(user=user, lab=lab, engine=engine)
     if claimed:
         return claimed
     if room_on_host() <= 0:
@@ -101,33 +103,32 @@ def request_sandbox(*, user, lab, engine=None):
     return Sandbox.objects.get(pk=sandbox.pk)
 
 
-# --- Admission: the host's room, and the queue of those waiting for it -------------------------------
+# --- Admission: the hosts' room, and the queue of those waiting for it ------------------------------
 
 
 def room_on_host():
-    on_host = Sandbox.objects.filter(status__in=Sandbox.ON_HOST)
-    return capacity.room(
-        on_host=on_host.count(),
-        starting=on_host.filter(status__in=[Status.REQUESTED, Status.PROVISIONING]).count(),
-        available_mb=capacity.memory_available_mb(),
-    )
+    """Sandboxes the active hosts may still take, all together (labs/hosts.py places each on one of them)."""
+    return hosts.room_anywhere()
 
 
 def admit_waiting():
-    """Start the oldest waiting sandboxes the host has room for, in the order they were asked for; return their ids."""
+    """Start the oldest waiting sandboxes the hosts have room for, in the order they were asked for, each placed on
+    a host (labs/hosts.py); return their ids."""
     admitted = []
     free = room_on_host()
     if free <= 0:
         return admitted
     for sandbox in Sandbox.objects.filter(status=Status.WAITING).order_by("requested_at", "pk")[:free]:
         now = timezone.now()
-        promoted = Sandbox.objects.filter(pk=sandbox.pk, status=Status.WAITING).update(
-            status=Status.REQUESTED, admitted_at=now, step_label=_("Waiting for a worker"),
-            expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
+        host = hosts.place(
+            sandbox, step_label=_("Waiting for a worker"), expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES),
         )
-        if promoted:
-            queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
-            admitted.append(sandbox.pk)
+        if host is None:
+            if Sandbox.objects.filter(pk=sandbox.pk, status=Status.WAITING).exists():
+                break  # no host has room left: those asked for later wait too, in order
+            continue  # another admission took this one
+        queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk, host=host.name)
+        admitted.append(sandbox.pk)
     return admitted
 
 
@@ -149,8 +150,9 @@ def place_in_queue(sandbox):
 
 
 def warm_candidates(lab):
-    """Unclaimed ready sandboxes this lab may take: its own pool first, then blank ones if it has no set-up."""
-    ready = Sandbox.objects.filter(owner__isnull=True, status=Status.READY)
+    """Unclaimed ready sandboxes this lab may take, on any active host: its own pool first, then blank ones if it
+    has no set-up. A draining host's pool is never handed out."""
+    ready = Sandbox.objects.filter(owner__isnull=True, status=Status.READY, host__state=DockerHost.State.ACTIVE).select_related("host")
     if lab.setup:
         ready = ready.filter(lab=lab)
     else:
@@ -158,15 +160,16 @@ def warm_candidates(lab):
     return ready.order_by(F("lab").asc(nulls_last=True), "ready_at")
 
 
-def claim_warm(*, user, lab, engine):
+def claim_warm(*, user, lab, engine=None):
     """Hand a warm sandbox to the learner with one conditional UPDATE (two learners never get the same one).
 
     A warm sandbox whose container died while it waited is never handed out: it is failed (the
-    reaper and the removal task clean it up) and the next one is tried.
+    reaper and the removal task clean it up) and the next one is tried. Its host's engine is asked
+    (or `engine`, for all of them).
     """
     for candidate in warm_candidates(lab)[:3]:
         try:
-            alive = engine.sandbox_running(candidate.container_name)
+            alive = (engine or hosts.engine_for(candidate.host)).sandbox_running(candidate.container_name)
         except docker_engine.EngineUnavailable:
             return None
         if not alive:
@@ -197,41 +200,59 @@ def pool_sizes():
     return {lab_id: size for lab_id, size in wanted.items() if size > 0}
 
 
-def pooled():
-    """Live, unclaimed sandboxes, by lab id (None: blank)."""
-    counts = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST).values("lab").annotate(n=Count("pk"))
+def pooled(host=None):
+    """Live, unclaimed sandboxes (on one host, if given), by lab id (None: blank)."""
+    rows = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST)
+    if host is not None:
+        rows = rows & hosts.on_host(host)
+    counts = rows.values("lab").annotate(n=Count("pk")).order_by()
     return {row["lab"]: row["n"] for row in counts}
 
 
 def refill_pools():
-    """Request the warm sandboxes the pools lack, leaving one slot of the host for a learner; return their ids."""
+    """Request the warm sandboxes each active host's pools lack, leaving one slot of each host for a learner;
+    return their ids."""
     # Learners waiting for room come first: the pool refills only when nobody waits.
     admit_waiting()
     if Sandbox.objects.filter(status=Status.WAITING).exists():
         return []
-    room = room_on_host() - 1
-    have = pooled()
-    labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=[k for k in pool_sizes() if k])}
+    sizes = pool_sizes()
+    labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=[k for k in sizes if k])}
+    made = []
+    for host in hosts.active_hosts():
+        made += _refill_host(host, sizes, labs)
+    return made
+
+
+def _refill_host(host, sizes, labs):
     made = []
     now = timezone.now()
-    for lab_id, size in pool_sizes().items():
-        lab = labs.get(lab_id)
-        for _unused in range(size - have.get(lab_id, 0)):
-            if room <= 0:
-                return made
-            sandbox = Sandbox.objects.create(
-                owner=None, lab=lab, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES), last_activity_at=now,
-                steps_total=2 + len(lab.setup if lab else ()), step_label=_("Waiting for a worker"),
-            )
-            queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk)
-            made.append(sandbox.pk)
-            room -= 1
+    with transaction.atomic():
+        # Counted under the host's lock, as a placement is: a learner's admission meanwhile waits its turn.
+        if not hosts.lock(host, now=now):
+            return made
+        room = hosts.room_on(host) - 1
+        have = pooled(host)
+        for lab_id, size in sizes.items():
+            lab = labs.get(lab_id)
+            for _unused in range(size - have.get(lab_id, 0)):
+                if room <= 0:
+                    return made
+                sandbox = Sandbox.objects.create(
+                    owner=None, lab=lab, host=host, expires_at=now + timedelta(minutes=settings.SANDBOX_TTL_MINUTES), last_activity_at=now,
+                    steps_total=2 + len(lab.setup if lab else ()), step_label=_("Waiting for a worker"),
+                )
+                queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk, host=host.name)
+                made.append(sandbox.pk)
+                room -= 1
     return made
 
 
 def trim_pool():
-    """Make room for a learner on a full host: stop the oldest unclaimed sandbox; return whether one was."""
-    for victim in Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST).order_by("requested_at")[:3]:
+    """Make room for a learner when the hosts are full: stop the oldest unclaimed sandbox of an active host;
+    return whether one was."""
+    pool = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST, host__state=DockerHost.State.ACTIVE)
+    for victim in pool.order_by("requested_at")[:3]:
         if stop(victim):
             log.info("sandbox %s trimmed from the warm pool: the host is full", victim.pk)
             return True
@@ -247,7 +268,7 @@ def provision(sandbox_id, *, engine):
     claimed = Sandbox.objects.filter(pk=sandbox_id, status=Status.REQUESTED).update(
         status=Status.PROVISIONING, provisioning_at=timezone.now(), step=0, step_label=_("Starting the sandbox")
     )
-    sandbox = Sandbox.objects.select_related("lab").get(pk=sandbox_id)
+    sandbox = Sandbox.objects.select_related("lab", "host").get(pk=sandbox_id)
     if not claimed and sandbox.status != Status.PROVISIONING:
         return sandbox  # stopped, failed or already ready: nothing to do
     started = time.monotonic()
@@ -296,7 +317,8 @@ def _end(sandbox, status, *, reason=""):
         status=status, ended_at=timezone.now(), failure=reason,
     )
     if ended:
-        queue.after_commit(queue.REMOVE_SANDBOX, sandbox.pk)
+        # Its host's worker removes it: on a host that is down, once it answers again.
+        queue.after_commit(queue.REMOVE_SANDBOX, sandbox.pk, host=hosts.name_of(sandbox))
         if sandbox.playground_id:
             # A playground's disk is kept PLAYGROUND_RETENTION_DAYS from its last use.
             Playground.objects.filter(pk=sandbox.playground_id).update(last_used_at=timezone.now())
@@ -363,10 +385,19 @@ def touch(sandbox):
     Sandbox.objects.filter(pk=sandbox.pk, status__in=Sandbox.LIVE).update(last_activity_at=timezone.now())
 
 
-def reap(*, engine, now=None):
-    """Expire, fail and clean up; return counts of what was done (for logs and the command)."""
+def reap(*, engine, now=None, host=None):
+    """A whole pass for one host (the default one unless named) on its engine: the rows, then what the engine
+    holds; return counts of what was done (for logs and the command)."""
+    counts = reap_rows(now=now)
+    counts.update(reap_host(host or hosts.default_host(), engine=engine))
+    counts["admitted"] = len(admit_waiting())
+    return counts
+
+
+def reap_rows(*, now=None):
+    """Expire and fail by the rows alone, whatever host they are on (the central beat task's part)."""
     now = now or timezone.now()
-    counts = {"expired": 0, "idle": 0, "stuck": 0, "vanished": 0, "orphans": 0, "leftovers": 0}
+    counts = {"expired": 0, "idle": 0, "stuck": 0}
     live = Sandbox.objects.filter(status__in=Sandbox.LIVE)
     for sandbox in live.filter(expires_at__lte=now):
         counts["expired"] += expire(sandbox, reason=_("Its time to live ran out."))
@@ -379,17 +410,25 @@ def reap(*, engine, now=None):
     started_before = models.Q(admitted_at__lte=stuck_before) | models.Q(admitted_at__isnull=True, requested_at__lte=stuck_before)
     for sandbox in live.filter(started_before, status__in=[Status.REQUESTED, Status.PROVISIONING]):
         counts["stuck"] += fail(sandbox, reason=_("Its preparation was interrupted (the worker stopped). Start a new one."))
+    return counts
 
+
+def reap_host(host, *, engine):
+    """What one host's engine holds against the rows (its worker's part): containers without a live row
+    removed, its ready rows whose container vanished failed, leftover folders swept."""
+    counts = {"vanished": 0, "orphans": 0, "leftovers": 0}
     containers = {c.name: c for c in engine.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+    # Every host's live rows: names are unique across hosts, and two hosts may share an engine or a folder root.
     live_rows = {s.container_name: s for s in Sandbox.objects.filter(status__in=Sandbox.LIVE)}
     for name, container in containers.items():
         if name not in live_rows:
             row_id = container.labels.get(docker_engine.SANDBOX_LABEL, "")
             engine.remove_sandbox(name, str(settings.SANDBOX_SOCKET_ROOT / name))
             counts["orphans"] += 1
-            log.info("removed orphan sandbox container %s (row %s)", name, row_id)
-    for name, sandbox in live_rows.items():
-        if sandbox.status == Status.READY and (name not in containers or containers[name].status != "running"):
+            log.info("removed orphan sandbox container %s (row %s) from host %s", name, row_id, host.name)
+    for sandbox in hosts.on_host(host).filter(status=Status.READY):
+        container = containers.get(sandbox.container_name)
+        if container is None or container.status != "running":
             counts["vanished"] += fail(sandbox, reason=_("Its container stopped or disappeared."))
     # A worker killed between making a sandbox's disk and its container, or a removal cut short, leaves a
     # folder (and its mounted disk) that no container or row names any more.
@@ -401,5 +440,34 @@ def reap(*, engine, now=None):
     for name in swept:
         counts["leftovers"] += 1
         log.info("removed the leftover folder and disk of sandbox %s", name)
-    counts["admitted"] = len(admit_waiting())
     return counts
+
+
+# --- Hosts that stop answering ---------------------------------------------------------------------
+
+
+def fail_silent_hosts(*, now=None):
+    """Mark down every host whose heartbeat stopped HOST_HEARTBEAT_TIMEOUT_SECONDS ago and fail its sandboxes
+    (their learners' next Start places new ones elsewhere; their Checks and grades stay); return the hosts' names.
+
+    A host that never beat is left alone: with no heartbeat seen, silence says nothing (a single machine
+    run without beat). Its removals wait on its queue until it answers again.
+    """
+    now = now or timezone.now()
+    silent_since = now - timedelta(seconds=settings.HOST_HEARTBEAT_TIMEOUT_SECONDS)
+    marked = []
+    for host in DockerHost.objects.filter(state__in=[DockerHost.State.ACTIVE, DockerHost.State.DRAINING], last_heartbeat__lt=silent_since):
+        # Conditional on what was read: a heartbeat meanwhile keeps it up.
+        if not DockerHost.objects.filter(pk=host.pk, state=host.state, last_heartbeat=host.last_heartbeat).update(
+            state=DockerHost.State.DOWN, state_changed_at=now,
+        ):
+            continue
+        failed = 0
+        for sandbox in hosts.on_host(host):
+            failed += fail(sandbox, reason=_(
+                "The machine running your sandbox stopped answering. Start it again: a new sandbox is prepared on "
+                "another machine. Your checks and grades are kept."
+            ))
+        log.warning("docker host %s silent since %s: marked down, %s sandbox(es) failed", host.name, host.last_heartbeat, failed)
+        marked.append(host.name)
+    return marked

@@ -1,5 +1,7 @@
 """The browser terminal: a websocket attached to a tty exec (a tmux session) in the learner's sandbox.
 
+The exec is opened on the engine of the sandbox's host (labs/hosts.py), so a
+sandbox on any Docker host is reached the same way, after the same owner check.
 Input and output stream both ways without blocking the event loop (the exec's
 socket is read with the loop's own non-blocking reads). Everything is bounded:
 message size, output rate, terminals per learner. Only the sandbox's owner can
@@ -19,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from grader import engine
-from labs import sandboxes
+from labs import hosts, sandboxes
 from labs.access import find_sandbox_for_user
 from labs.models import Sandbox
 
@@ -109,7 +111,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         rows, cols, session = self._from_query()
-        self.engine = engine.default()
+        # The engine of the sandbox's own host (an exec connection to that host's engine URL), whichever host it is.
+        self.engine = hosts.engine_for(self.sandbox.host)
         try:
             self.terminal = await asyncio.to_thread(
                 self.engine.open_terminal, self.sandbox.container_name, rows=rows, cols=cols, session=session,

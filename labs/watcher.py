@@ -137,7 +137,9 @@ class SandboxWatch:
 
 
 class Watcher:
-    def __init__(self, *, engine=None, threads=None):
+    def __init__(self, *, engine=None, threads=None, host=None):
+        # One watcher per Docker host on its machine (--host): the sockets it reads are that machine's folders.
+        self.host = host
         self.engine = engine or docker_engine.default()
         self.pool = ThreadPoolExecutor(max_workers=threads or settings.LIVE_GRADE_THREADS, thread_name_prefix="live-check")
         self.watches = {}
@@ -160,7 +162,7 @@ class Watcher:
             log.warning("live push for sandbox of user %s: %s", burst.user_id, exc)
 
     async def discover(self):
-        found = await self.in_thread(live.watched_sandboxes)
+        found = await self.in_thread(live.watched_sandboxes, self.host)
         for sandbox_id in [pk for pk in self.watches if pk not in found]:
             self.watches.pop(sandbox_id).stop()
         for sandbox_id, (name, socket_dir, since) in found.items():

@@ -122,34 +122,45 @@ def wait_until(predicate, timeout, interval=0.1, message="condition"):
 
 
 class Worker:
-    """Real `celery worker` processes, one per queue as bin/drydock up runs them, on the test database and Redis database."""
+    """Real `celery worker` processes, one per queue as bin/drydock up runs them, on the test database and Redis database.
 
-    def __init__(self, database_path, log_path):
+    `host` names the Docker host whose queues they consume (the default one also takes the central queues).
+    """
+
+    def __init__(self, database_path, log_path, *, host=None, env=None):
+        from drydock import queues
+
         self.database_path = database_path
         self.log_path = log_path
+        self.host = host or queues.DEFAULT_HOST
+        self.env = env or {}  # what differs for this host's workers (a second engine's worker_env())
         self.processes = []
 
     def start(self):
         from drydock import queues
         from drydock.celery import app
 
-        app.control.purge()
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        if self.host == queues.DEFAULT_HOST:
+            app.control.purge()
+        env = {**os.environ, **self.env, "DATABASE_URL": f"sqlite:///{self.database_path}"}
         self.log = open(self.log_path, "ab")
         celery = BASE_DIR / ".venv" / "bin" / "celery"
+        commands = [queues.worker_command(celery, kind, env, host=self.host) for kind in queues.host_worker_kinds(self.host)]
         self.processes = [
             subprocess.Popen(
-                [*queues.worker_command(celery, queue, env), "--without-gossip", "--without-mingle"],
+                [*command, "--without-gossip", "--without-mingle"],
                 cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-            for queue in queues.CONCURRENCY
+            for command in commands
         ]
+        nodes = {command[command.index("-n") + 1].split("@")[0] for command in commands}
 
         def every_queue_answers():
             replies = app.control.ping(timeout=0.5) or []
-            return len(replies) >= len(self.processes)
+            answered = {name.split("@")[0] for reply in replies for name in reply}
+            return nodes <= answered
 
-        wait_until(every_queue_answers, 60, interval=0.5, message="a Celery worker on every queue to answer")
+        wait_until(every_queue_answers, 60, interval=0.5, message=f"a Celery worker on every queue of host {self.host} to answer")
         return self
 
     def kill(self):
@@ -278,7 +289,7 @@ class LiveWatcher:
         self.process = None
 
     def start(self):
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        env = {**os.environ, **self.env, "DATABASE_URL": f"sqlite:///{self.database_path}"}
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "watch_sandboxes"],

@@ -29,19 +29,24 @@ def test_every_queue_has_one_worker_service_with_its_node_name_and_concurrency_s
     consumers = {}
     for name, service in SERVICES.items():
         command = service.get("command") or ""
-        for queue in re.findall(r"celery -A drydock worker .*?-Q (\w+)", command):
-            consumers.setdefault(queue, []).append((name, command))
-    assert set(consumers) == set(queues.CONCURRENCY), consumers
-    for queue, found in consumers.items():
-        assert len(found) == 1, found
-        name, command = found[0]
-        assert name == f"worker-{queue}"
-        assert f"-n {queue}@%h" in command
-        variable, default = queues.CONCURRENCY[queue]
+        for consumed in re.findall(r"celery -A drydock worker .*?-Q ([\w.,]+)", command):
+            for queue in consumed.split(","):
+                consumers.setdefault(queue, []).append((name, command))
+    # The stack is one machine: the default host's queues and the central ones, as bin/drydock up starts them.
+    assert set(consumers) == set(queues.all_queues()), consumers
+    for kind in queues.host_worker_kinds():
+        name = f"worker-{kind}"
+        expected = queues.worker_command("celery", kind, {})
+        node = expected[expected.index("-n") + 1].removesuffix("@%h")
+        command = SERVICES[name]["command"]
+        assert f"-Q {','.join(queues.queues_of(kind))} " in command, command
+        assert f"-n {node}@%h" in command
+        variable, default = queues.CONCURRENCY[kind]
         assert f"--concurrency ${{{variable}:-{default}}}" in command
         # Its health check pings its own node, named by QUEUE.
-        assert SERVICES[name]["environment"]["QUEUE"] == queue
+        assert SERVICES[name]["environment"]["QUEUE"] == node
         assert "inspect ping" in " ".join(SERVICES[name]["healthcheck"]["test"])
+    assert all(len(found) == 1 for found in consumers.values()), consumers
 
 
 def test_the_platform_keeps_no_connection_open_beside_the_pool():

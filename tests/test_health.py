@@ -14,9 +14,11 @@ def test_health_reports_every_part_up_with_real_redis_docker_and_a_worker(client
     assert checks["database"]["ok"], checks["database"]
     assert checks["redis"]["ok"] and checks["redis"]["detail"] == "PONG", checks["redis"]
     assert checks["docker"]["ok"] and checks["docker"]["detail"].startswith("Docker "), checks["docker"]
-    # One worker per kind of work, each consuming its own queue.
+    # One worker per kind of work of the default host, each consuming its own queue; its housekeeping one the central queue too.
     detail = checks["workers"]["detail"]
-    assert checks["workers"]["ok"] and all(f"{queue}: {queue}@" in detail for queue in ("grade", "provision", "housekeeping")), detail
+    assert checks["workers"]["ok"] and all(f"{queue}: {queue}@" in detail for queue in ("grade.local", "provision.local", "housekeeping.local", "lms")), detail
+    assert "housekeeping: housekeeping.local@" in detail, detail
+    assert checks["hosts"]["ok"] and checks["hosts"]["detail"].startswith("local: active"), checks["hosts"]
 
 
 def test_health_says_no_worker_answered_when_none_listens_on_the_broker(client, monkeypatch):

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth.models import User
 
+from classrooms.matrix import activities_of
 from classrooms.models import Classroom, Membership
 from courses.models import Course
 from labs.models import Sandbox, SolutionView, Submission
@@ -186,12 +187,14 @@ def phone_lab_page(learner_lea, web_server, browser, ready_sandbox_for):  # noqa
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, web_server, "lea", "un-mot-de-passe-solide", LAB)
     page.wait_for_selector("#terminal[data-ready='1']", timeout=30_000)
-    # Below the instructions, the terminal is off screen, and xterm paints no row until it is scrolled to.
-    page.locator("#terminal").scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)
     page.sandbox = sandbox
     yield page
     page.close()
+
+
+def in_viewport(page, selector):
+    return page.evaluate("""(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
+      return r.top >= -0.5 && r.left >= -0.5 && r.bottom <= window.innerHeight + 0.5 && r.right <= window.innerWidth + 0.5; }""", selector)
 
 
 def test_on_a_phone_in_portrait_the_terminal_is_below_the_instructions_and_usable(phone_lab_page):
@@ -200,20 +203,47 @@ def test_on_a_phone_in_portrait_the_terminal_is_below_the_instructions_and_usabl
     instructions = page.locator(".lab-body .prose").first.bounding_box()
     terminal = page.locator("#terminal").bounding_box()
     assert terminal["y"] >= instructions["y"] + instructions["height"]  # below the instructions
+    assert terminal["y"] > 844  # far below: off the first screen
     assert terminal["x"] >= 0 and terminal["x"] + terminal["width"] <= 390 + 0.5  # within the phone's width
     assert terminal["height"] >= 200  # rows enough to read a command's output
+
+    # A link at the top leads there, reached with the keyboard: Tab from the top of the page, then Enter.
+    jump = page.locator("#jump-to-terminal")
+    assert jump.inner_text() == "Aller au terminal ↓" and in_viewport(page, "#jump-to-terminal")
+    screenshot(page, "lab-phone-top")
+    for _ in range(25):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "jump-to-terminal":
+            break
+    assert page.evaluate("document.activeElement.id") == "jump-to-terminal"
+    page.keyboard.press("Enter")
+    # The terminal is on screen, whole, with the way back to the tasks above it, and it has the keyboard.
+    page.wait_for_function("document.querySelector('#terminal').contains(document.activeElement)", timeout=5_000)
+    assert in_viewport(page, "#terminal") and in_viewport(page, "#jump-to-tasks")
+    assert page.evaluate("document.activeElement.classList.contains('xterm-helper-textarea')")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)  # xterm painted its rows
+
     heights = page.eval_on_selector_all(".countdowns dd", "nodes => nodes.map(n => n.getBoundingClientRect().height)")
     assert len(heights) == 2 and max(heights) < 30  # each countdown on one line, not "29 / min / 55 / s"
     assert page.is_hidden("#terminal-layout")  # instructions are above the terminal anyway
 
-    page.click("#terminal")
-    cols = columns(page, "phone")
+    cols = columns(page, "phone")  # typed without a click: the link gave the terminal the keyboard
     assert 30 <= cols <= 60  # as wide as the phone, no wider
     page.keyboard.type("docker images --format '{{.Repository}}' | wc -l | sed 's/^/images=/'\n")
     page.wait_for_function("/images=\\d+/.test(document.querySelector('#terminal').innerText)", timeout=15_000)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # still none once it printed
     screenshot(page, "lab-phone-terminal")
     screenshot(page, "lab-phone-full", full_page=True)
+
+    # And back: the tasks' heading on screen, with the focus, so Tab goes on through the tasks.
+    assert page.locator("#jump-to-tasks").inner_text() == "↑ Revenir aux tâches"
+    page.locator("#jump-to-tasks").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'tasks-title'", timeout=5_000)
+    assert in_viewport(page, "#tasks-title")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.task') !== null")
+    screenshot(page, "lab-phone-back-to-tasks")
 
 
 @pytest.fixture
@@ -250,10 +280,30 @@ def inside(inner, outer, slack=0.5):
     return inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack and inner[2] <= outer[2] + slack and inner[3] <= outer[3] + slack
 
 
-def test_the_matrix_rotated_headers_are_not_cut_and_the_filters_fit_a_laptop_screen(matrix_page):
+# Each header scrolled into the matrix's box in turn: is the whole of its text there, on top (the point at the middle of each
+# of its lines hits the header's own text, nothing covers it)?
+HEADERS_SEEN = """() => {
+  const scroller = document.querySelector('.matrix-scroll');
+  return [...document.querySelectorAll('th.matrix-activity span')].map(span => {
+    span.closest('th').scrollIntoView({block: 'nearest', inline: 'nearest'});
+    const box = scroller.getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(span);
+    const rects = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+    const seen = rects.every(r => r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5
+      && span.contains(document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2)));
+    return {title: span.textContent, seen, lines: new Set(rects.map(r => Math.round(r.left))).size};
+  });
+}"""
+
+
+def test_the_matrix_rotated_headers_show_whole_titles_and_the_filters_fit_a_laptop_screen(matrix_page, shipped_course):
     page = matrix_page
     headers = page.evaluate(HEADER_BOXES)
     assert len(headers) >= 20  # the shipped course: lessons, quizzes and labs
+    # The whole titles, not shortened ("…"): the longest of the course is 67 characters.
+    titles = [activity.title for activity in activities_of(shipped_course)]
+    assert [h["title"] for h in headers] == titles and max(map(len, titles)) > 60
     cut = [h for h in headers if h["clipped"] or not inside(h["text"], h["box"]) or not inside(h["box"], h["cell"])]
     assert cut == [], json.dumps(cut[:3], indent=1, ensure_ascii=False)
     # The header row sits inside the scrolling box, below its top edge: nothing hidden above it.
@@ -262,6 +312,24 @@ def test_the_matrix_rotated_headers_are_not_cut_and_the_filters_fit_a_laptop_scr
     assert visible and all(inside([h["text"][0], h["text"][1], min(h["text"][2], h["scroller"][2]), h["text"][3]], h["scroller"]) for h in visible)
     # The page itself does not scroll sideways: the matrix scrolls in its box.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # A long title wraps beside itself rather than making the header row as tall as its one line: the row stays
+    # low enough to leave the box most of its height for the learners.
+    header_height = max(h["cell"][3] - h["cell"][1] for h in headers)
+    scroller_height = headers[0]["scroller"][3] - headers[0]["scroller"][1]
+    assert header_height <= 240 and header_height < scroller_height / 2, (header_height, scroller_height)
+    screenshot(page, "instructor-matrix-1366")
+
+    seen = page.evaluate(HEADERS_SEEN)
+    hidden = [h for h in seen if not h["seen"]]
+    assert hidden == [], json.dumps(hidden[:3], indent=1, ensure_ascii=False)
+    assert max(h["lines"] for h in seen) >= 2  # the longest titles took a second line
+    # Scrolled to its far right, the learners' column stays on the left edge of the box.
+    learner, box = page.evaluate("""() => { const s = document.querySelector('.matrix-scroll'); s.scrollLeft = s.scrollWidth;
+      const th = document.querySelector('tbody th.matrix-learner').getBoundingClientRect(), b = s.getBoundingClientRect();
+      return [th.left, b.left]; }""")
+    assert page.evaluate("document.querySelector('.matrix-scroll').scrollLeft") > 0 and abs(learner - box) <= 1.5
+    screenshot(page, "instructor-matrix-1366-scrolled")
+    page.evaluate("document.querySelector('.matrix-scroll').scrollLeft = 0; window.scrollTo(0, 0)")
 
     fields = page.evaluate("""() => [...document.querySelector('.matrix-filters').children].map(n => {
       const r = n.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
@@ -272,4 +340,4 @@ def test_the_matrix_rotated_headers_are_not_cut_and_the_filters_fit_a_laptop_scr
     overlapping = [(a, b) for i, a in enumerate(fields) for b in fields[i + 1:]
                    if a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5]
     assert overlapping == []
-    screenshot(page, "instructor-matrix-1366")
+    assert serious_violations(page) == []  # axe-core, on the matrix with its whole titles

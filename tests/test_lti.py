@@ -71,7 +71,7 @@ def queued(monkeypatch):
     """(task name, id) of every LTI and labs task queued after commit, in order (nothing reaches Redis)."""
     sent = []
     monkeypatch.setattr(lti_queue, "after_commit", lambda name, *args: sent.append((name, *args)))
-    monkeypatch.setattr(labs_queue, "after_commit", lambda name, *args: sent.append((name, *args)))
+    monkeypatch.setattr(labs_queue, "after_commit", lambda name, *args, host=None: sent.append((name, *args)))
     return sent
 
 

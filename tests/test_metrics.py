@@ -31,7 +31,7 @@ class FakeRedis:
 
 @pytest.fixture
 def fake_redis(monkeypatch):
-    fake = FakeRedis({"grade": 2, "grade\x06\x163": 1, "provision": 4})
+    fake = FakeRedis({"grade.local": 2, "grade.local\x06\x163": 1, "provision.local": 4, "housekeeping": 1})
     monkeypatch.setattr(metrics, "_redis_client", lambda: fake)
     return fake
 
@@ -74,9 +74,13 @@ def test_metrics_count_live_sandboxes_waiting_learners_queues_and_grading_latenc
     assert ("drydock_sandboxes", (("status", "stopped"),)) not in found
     assert found[("drydock_learners_waiting", ())] == 1
     assert found[("drydock_redis_up", ())] == 1
-    assert found[("drydock_celery_queue_length", (("queue", "grade"),))] == 3
-    assert found[("drydock_celery_queue_length", (("queue", "provision"),))] == 4
-    assert found[("drydock_celery_queue_length", (("queue", "housekeeping"),))] == 0
+    assert found[("drydock_celery_queue_length", (("queue", "grade.local"),))] == 3
+    assert found[("drydock_celery_queue_length", (("queue", "provision.local"),))] == 4
+    assert found[("drydock_celery_queue_length", (("queue", "housekeeping.local"),))] == 0
+    assert found[("drydock_celery_queue_length", (("queue", "housekeeping"),))] == 1
+    assert found[("drydock_docker_host_up", (("host", "local"), ("state", "active")))] == 1
+    # The ready and the provisioning one were placed on the default host (the waiting ones on none yet).
+    assert found[("drydock_docker_host_sandboxes", (("host", "local"),))] == 2
     bucket = lambda le: found[("drydock_grading_latency_seconds_bucket", (("le", le),))]  # noqa: E731
     assert (bucket("0.05"), bucket("0.25"), bucket("0.5"), bucket("10.0"), bucket("30.0"), bucket("+Inf")) == (1, 1, 2, 2, 3, 3)
     assert found[("drydock_grading_latency_seconds_count", ())] == 3

@@ -42,7 +42,7 @@ def lab(db):
 
 @pytest.fixture
 def ready(db, lab, monkeypatch):
-    monkeypatch.setattr(queue, "after_commit", lambda *args: None)
+    monkeypatch.setattr(queue, "after_commit", lambda *args, **kwargs: None)
     fake = FakeEngine()
     user = User.objects.create_user("lea")
     sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab, engine=fake).pk, engine=fake)

@@ -32,7 +32,7 @@ def fake(monkeypatch):
 @pytest.fixture
 def sent(monkeypatch):
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args: queued.append((name, *args)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args)))
     return queued
 
 

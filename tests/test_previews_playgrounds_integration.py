@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 def no_queue(monkeypatch):
     """The tasks a workflow queues are run by the test itself (no worker runs here)."""
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args: queued.append((name, *args)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args)))
     return queued
 
 

@@ -35,7 +35,7 @@ def fake():
 def sent(monkeypatch):
     """(task name, id) of every task queued, in order."""
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args: queued.append((name, *args)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args)))
     return queued
 
 

@@ -254,6 +254,21 @@
     })();
   }
 
+  // --- Jump links (narrow screens): to the terminal, which takes the keyboard, and back to the tasks' heading.
+  document.querySelectorAll("a.jump-link").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      var target = document.getElementById(link.hash.slice(1));
+      if (!target) return;  // without its target the link does what a link does
+      event.preventDefault();
+      if (target.id === "terminal-panel" && window.drydockTerminal) {
+        window.drydockTerminal.show();
+        return;
+      }
+      target.scrollIntoView({ block: "start" });
+      target.focus({ preventScroll: true });
+    });
+  });
+
   followProvisioning();
   followLive();
   if (state.status === "ready") {

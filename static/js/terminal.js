@@ -396,7 +396,15 @@
     session.term.focus();
     commands(text).forEach(function (command) { input(session, command + "\r"); });
   }
-  window.drydockTerminal = { run: run, commands: commands };
+  // The page's "Go to the terminal" link (static/js/lab.js): the terminal in view, whole if the window has room (with
+  // what is above it, the way back to the tasks), then the keyboard. xterm paints its rows once they are on screen.
+  function show() {
+    var fits = panel.getBoundingClientRect().height <= window.innerHeight;
+    panel.scrollIntoView({ block: fits ? "end" : "start" });
+    fit(active);
+    active.term.focus();
+  }
+  window.drydockTerminal = { run: run, commands: commands, show: show };
   if ("BroadcastChannel" in window) {
     var channel = new BroadcastChannel("drydock-terminal");
     channel.onmessage = function (event) {

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from grader import engine as docker_engine
-from labs import sandboxes
+from labs import hosts, sandboxes
 from labs.models import Lab, Sandbox
 
 
@@ -15,17 +15,16 @@ class Command(BaseCommand):
         if refill:
             made = sandboxes.refill_pools()
             self.stdout.write(f"requested {len(made)} warm sandbox(es)")
-        engine = docker_engine.default()
         wanted = sandboxes.pool_sizes()
         titles = dict(Lab.objects.filter(pk__in=[k for k in wanted if k]).values_list("pk", "slug"))
         unclaimed = Sandbox.objects.filter(owner__isnull=True, status__in=Sandbox.ON_HOST)
         for lab_id in sorted(set(wanted) | set(unclaimed.values_list("lab", flat=True)), key=lambda k: (k is not None, k or 0)):
             rows = unclaimed.filter(lab=lab_id)
-            ready = list(rows.filter(status=Sandbox.Status.READY))
+            ready = list(rows.filter(status=Sandbox.Status.READY).select_related("host"))
             memory = []
             for sandbox in ready:
                 try:
-                    memory.append(engine.memory_usage_bytes(sandbox.container_name))
+                    memory.append(hosts.engine_for(sandbox.host).memory_usage_bytes(sandbox.container_name))
                 except docker_engine.EngineUnavailable:
                     pass
             mean = f"{sum(memory) / len(memory) / 2**20:.1f} MiB idle each" if memory else "no memory figure"

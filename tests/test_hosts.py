@@ -1,0 +1,345 @@
+"""Many Docker hosts, on in-memory engines: placement, affinity, draining, heartbeats, failover and routing.
+
+Each host has its own FakeEngine, found by its engine URL as the real ones are
+(grader.engine.for_url); tests/test_hosts_integration.py runs the same on real
+workers and the real engine.
+"""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from courses.models import Chapter, Course
+from grader import engine as docker_engine
+from grader.fake_engine import FakeEngine
+from labs import capacity, grading, hosts, queue, sandboxes, tasks
+from labs.models import DockerHost, Lab, LabTask, Sandbox, Submission
+
+Status = Sandbox.Status
+State = DockerHost.State
+
+
+@pytest.fixture
+def engines(monkeypatch, settings):
+    """One fake engine per engine URL, the default host's included; hosts' memory left out (only ceilings count)."""
+    made = {}
+
+    def for_url(url):
+        return made.setdefault(url, FakeEngine())
+
+    monkeypatch.setattr(docker_engine, "for_url", for_url)
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: None)
+    settings.SANDBOX_POOL_BLANK = 0
+    return for_url
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """(task name, id, host) of every task queued after a commit, in order."""
+    queued = []
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args, host)))
+    return queued
+
+
+def host(name, capacity=2, state=State.ACTIVE, **fields):
+    return DockerHost.objects.create(name=name, engine_url=f"unix:///run/{name}.sock", capacity=capacity, state=state, **fields)
+
+
+@pytest.fixture
+def two_hosts(db):
+    """The default host drained (what the migration made is out of the way) and hosts a and b, two slots each."""
+    DockerHost.objects.filter(name="local").update(state=State.DRAINING)
+    return host("a"), host("b")
+
+
+@pytest.fixture
+def lab(db):
+    course = Course.objects.create(slug="mini", title="Mini", language="fr")
+    chapter = Chapter.objects.create(course=course, slug="bases", title="Les bases", position=1)
+    lab = Lab.objects.create(
+        course=course, chapter=chapter, slug="web", title="Un serveur web", minutes=5, position=1,
+        source_path="labs/web.yaml", instructions_markdown="", instructions_html="",
+    )
+    LabTask.objects.create(lab=lab, slug="tirer", title="Tirer", position=1, prompt_html="", check_name="image_present", check_params={"image": "nginx:1.22"})
+    return lab
+
+
+@pytest.fixture
+def other_lab(lab):
+    return Lab.objects.create(
+        course=lab.course, chapter=lab.chapter, slug="autre", title="Autre", minutes=5, position=2,
+        source_path="labs/autre.yaml", instructions_markdown="", instructions_html="",
+    )
+
+
+def learners(count):
+    return [User.objects.create_user(f"learner{n}") for n in range(count)]
+
+
+def placed_on(sandbox):
+    return Sandbox.objects.select_related("host").get(pk=sandbox.pk).host.name
+
+
+# --- Placement ---------------------------------------------------------------------------------
+
+
+def test_a_fresh_install_places_on_its_default_host_with_no_configuration(engines, sent, lab, settings):
+    assert DockerHost.objects.get().name == "local"  # made by the migration
+    DockerHost.objects.all().delete()  # as after a flush: the first placement makes it again
+    sandbox = sandboxes.request_sandbox(user=learners(1)[0], lab=lab)
+    assert sandbox.status == Status.REQUESTED and placed_on(sandbox) == "local"
+    assert DockerHost.objects.get().engine == settings.DOCKER_HOST
+    assert sent == [(queue.PROVISION_SANDBOX, sandbox.pk, "local")]
+
+
+def test_new_sandboxes_go_where_there_is_most_room_and_wait_when_every_host_is_full(engines, sent, lab, two_hosts):
+    a, b = two_hosts
+    DockerHost.objects.filter(pk=a.pk).update(capacity=1)
+    rows = [sandboxes.request_sandbox(user=user, lab=lab) for user in learners(4)]
+    assert [placed_on(r) for r in rows[:3]] == ["b", "a", "b"]
+    assert rows[3].status == Status.WAITING and rows[3].host is None
+    assert [(name, host_name) for name, _pk, host_name in sent] == [(queue.PROVISION_SANDBOX, "b"), (queue.PROVISION_SANDBOX, "a"), (queue.PROVISION_SANDBOX, "b")]
+    # Room frees on a: the one waiting goes there.
+    sandboxes.stop(rows[1])
+    assert sandboxes.admit_waiting() == [rows[3].pk] and placed_on(rows[3]) == "a"
+
+
+def test_a_learner_s_next_sandbox_of_a_lab_goes_back_to_the_host_of_their_last_one(engines, sent, lab, two_hosts, settings):
+    a, b = two_hosts
+    lea, max_ = learners(2)
+    first = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert placed_on(first) == "a"  # equal room: the name breaks the tie
+    sandboxes.stop(first)
+    now = timezone.now()
+    Sandbox.objects.create(owner=max_, lab=lab, host=a, status=Status.READY, expires_at=now + timedelta(hours=1), last_activity_at=now)
+    # b has more room now, but lea's images are on a.
+    again = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert placed_on(again) == "a"
+    # Past HOST_AFFINITY_HOURS, room decides again.
+    sandboxes.stop(again)
+    settings.HOST_AFFINITY_HOURS = 0
+    assert placed_on(sandboxes.request_sandbox(user=lea, lab=lab)) == "b"
+
+
+def test_affinity_never_overfills_a_host(engines, sent, lab, two_hosts):
+    a, b = two_hosts
+    lea, *others = learners(3)
+    first = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert placed_on(first) == "a"
+    sandboxes.stop(first)
+    for user in others:
+        Sandbox.objects.create(owner=user, lab=lab, host=a, status=Status.READY, expires_at=timezone.now() + timedelta(hours=1), last_activity_at=timezone.now())
+    assert placed_on(sandboxes.request_sandbox(user=lea, lab=lab)) == "b"
+
+
+def test_draining_and_down_hosts_take_no_new_sandboxes_and_their_live_ones_run_on(engines, sent, lab, two_hosts):
+    a, b = two_hosts
+    lea, max_, zoe = learners(3)
+    on_a = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert placed_on(on_a) == "a"
+    call_command("docker_hosts", "drain", "a", stdout=open("/dev/null", "w"))
+    DockerHost.objects.filter(pk=b.pk).update(state=State.DOWN)
+    waiting = sandboxes.request_sandbox(user=max_, lab=lab)
+    assert waiting.status == Status.WAITING and waiting.host is None
+    assert Sandbox.objects.get(pk=on_a.pk).status == Status.REQUESTED  # draining: left to run
+    call_command("docker_hosts", "activate", "a", stdout=open("/dev/null", "w"))
+    assert sandboxes.admit_waiting() == [waiting.pk] and placed_on(waiting) == "a"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_placements_at_once_never_both_take_a_host_s_last_slot(engines, sent, lab):
+    DockerHost.objects.get_or_create(name="local")
+    DockerHost.objects.filter(name="local").update(state=State.DRAINING)
+    only = host("a", capacity=1)
+    now = timezone.now()
+    rows = [
+        Sandbox.objects.create(owner=user, lab=lab, status=Status.WAITING, expires_at=now + timedelta(hours=1), last_activity_at=now)
+        for user in learners(2)
+    ]
+    start = threading.Barrier(2)
+    results = {}
+
+    def place(row):
+        try:
+            start.wait()
+            # Both may count the host's room before either places: the host row's lock keeps them apart.
+            results[row.pk] = hosts.place(row)
+        finally:
+            connection.close()
+
+    for row in rows:
+        assert hosts.candidates(row) == [only]
+    threads = [threading.Thread(target=place, args=(row,)) for row in rows]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    placed = [pk for pk, found in results.items() if found]
+    assert len(placed) == 1 and Sandbox.objects.filter(host=only, status=Status.REQUESTED).count() == 1
+    assert Sandbox.objects.filter(status=Status.WAITING).count() == 1
+
+
+def test_each_active_host_keeps_its_warm_pool_and_a_claim_skips_a_draining_host_s(engines, sent, lab, two_hosts, settings):
+    a, b = two_hosts
+    settings.SANDBOX_POOL_BLANK = 1
+    made = sandboxes.refill_pools()
+    assert sorted(placed_on(Sandbox(pk=pk)) for pk in made) == ["a", "b"]
+    for pk in made:
+        sandboxes.provision(pk, engine=hosts.engine_for_sandbox(pk))
+    call_command("docker_hosts", "drain", "a", stdout=open("/dev/null", "w"))
+    claimed = sandboxes.request_sandbox(user=learners(1)[0], lab=lab)
+    assert claimed.status == Status.READY and placed_on(claimed) == "b"
+    # Checked on b's engine, where it runs.
+    assert engines("unix:///run/b.sock").sandbox_running(claimed.container_name)
+
+
+# --- Each sandbox's work on its host's engine and queue ----------------------------------------
+
+
+def test_a_sandbox_s_work_runs_on_its_host_s_engine_and_queues(engines, sent, lab, two_hosts):
+    a, b = two_hosts
+    DockerHost.objects.filter(pk=a.pk).update(state=State.DRAINING)
+    lea = learners(1)[0]
+    sandbox = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert sent[-1] == (queue.PROVISION_SANDBOX, sandbox.pk, "b")
+    tasks.provision_sandbox(sandbox.pk)  # what b's provision worker runs
+    assert list(engines("unix:///run/b.sock").sandboxes) == [sandbox.container_name]
+    assert not engines("unix:///run/a.sock").sandboxes
+    assert Sandbox.objects.get(pk=sandbox.pk).status == Status.READY
+    submission = grading.submit(user=lea, task=lab.tasks.get(), sandbox=Sandbox.objects.get(pk=sandbox.pk))
+    assert sent[-1] == (queue.GRADE_SUBMISSION, submission.pk, "b")
+    assert queue.queue_for(queue.GRADE_SUBMISSION, "b") == "grade.b"
+    tasks.grade_submission(submission.pk)  # b's grade worker reads b's daemon
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.FAILED
+    sandboxes.stop(Sandbox.objects.get(pk=sandbox.pk))
+    assert sent[-1] == (queue.REMOVE_SANDBOX, sandbox.pk, "b")
+    tasks.remove_sandbox_container(sandbox.pk)
+    assert not engines("unix:///run/b.sock").sandboxes
+
+
+def test_a_sandbox_starts_on_its_host_s_network_bridge_and_registry(engines, sent, lab, two_hosts, settings):
+    a, b = two_hosts
+    call_command(
+        "docker_hosts", "add", "b", "--engine", "unix:///run/b.sock", "--capacity", "2", "--network", "dd-b-sandboxes",
+        "--bridge", "dd-b-sbx", "--registry-mirror", "http://dd-b-registry:5000", stdout=open("/dev/null", "w"),
+    )
+    DockerHost.objects.filter(pk=a.pk).update(state=State.DRAINING)
+    on_b = sandboxes.request_sandbox(user=learners(1)[0], lab=lab)
+    tasks.provision_sandbox(on_b.pk)
+    spec = engines("unix:///run/b.sock").sandboxes[on_b.container_name].spec
+    assert (spec.network, spec.bridge, spec.registry_mirror) == ("dd-b-sandboxes", "dd-b-sbx", "http://dd-b-registry:5000")
+    # A host that names none gets the settings'.
+    assert sandboxes.spec_for(Sandbox(pk=1, host=a)).bridge == settings.SANDBOX_BRIDGE
+
+
+def test_the_reaper_of_a_host_fails_only_its_own_vanished_sandboxes(engines, sent, lab, two_hosts):
+    a, b = two_hosts
+    rows = [sandboxes.request_sandbox(user=user, lab=lab) for user in learners(2)]
+    for row in rows:
+        tasks.provision_sandbox(row.pk)
+    on_a = next(r for r in rows if placed_on(r) == "a")
+    on_b = next(r for r in rows if placed_on(r) == "b")
+    counts = sandboxes.reap_host(b, engine=engines("unix:///run/b.sock"))
+    assert counts == {"vanished": 0, "orphans": 0, "leftovers": 0}
+    engines("unix:///run/a.sock").vanish(on_a.container_name)
+    assert sandboxes.reap_host(b, engine=engines("unix:///run/b.sock"))["vanished"] == 0
+    assert sandboxes.reap_host(a, engine=engines("unix:///run/a.sock"))["vanished"] == 1
+    assert Sandbox.objects.get(pk=on_b.pk).status == Status.READY
+
+
+# --- Heartbeats and failover -------------------------------------------------------------------
+
+
+def test_a_silent_host_is_marked_down_its_sandboxes_fail_with_a_message_and_start_places_elsewhere(engines, sent, lab, two_hosts, settings):
+    a, b = two_hosts
+    DockerHost.objects.filter(pk=b.pk).update(state=State.DRAINING)
+    lea = learners(1)[0]
+    sandbox = sandboxes.request_sandbox(user=lea, lab=lab)
+    tasks.provision_sandbox(sandbox.pk)
+    ready = Sandbox.objects.get(pk=sandbox.pk)
+    graded = grading.grade(grading.submit(user=lea, task=lab.tasks.get(), sandbox=ready).pk, engine=hosts.engine_for_sandbox(ready.pk))
+    DockerHost.objects.filter(pk=b.pk).update(state=State.ACTIVE)
+    now = timezone.now()
+    hosts.beat("a", now=now)
+    hosts.beat("b", now=now)
+    settings.HOST_HEARTBEAT_TIMEOUT_SECONDS = 30
+    assert sandboxes.fail_silent_hosts(now=now + timedelta(seconds=20)) == []
+    hosts.beat("b", now=now + timedelta(seconds=25))  # b goes on beating, a does not
+    assert sandboxes.fail_silent_hosts(now=now + timedelta(seconds=40)) == ["a"]
+    assert DockerHost.objects.get(name="a").state == State.DOWN
+    failed = Sandbox.objects.get(pk=sandbox.pk)
+    assert failed.status == Status.FAILED and "La machine qui faisait tourner votre bac à sable ne répond plus" in failed.failure
+    # Its removal waits on a's queue, for when a answers again.
+    assert sent[-1] == (queue.REMOVE_SANDBOX, sandbox.pk, "a")
+    # The learner's Start: a new sandbox, on b.
+    again = sandboxes.request_sandbox(user=lea, lab=lab)
+    assert again.pk != sandbox.pk and placed_on(again) == "b"
+    # Nothing of their grades is lost.
+    assert Submission.objects.get(pk=graded.pk).status == graded.status == Submission.Status.FAILED
+    # a beats again: active, and it takes sandboxes again.
+    assert hosts.beat("a").state == State.ACTIVE
+
+
+def test_a_host_that_never_beat_is_not_marked_down_and_a_dead_engine_gives_no_heartbeat(engines, lab, two_hosts, settings):
+    a, b = two_hosts
+    settings.HOST_HEARTBEAT_TIMEOUT_SECONDS = 2
+    assert sandboxes.fail_silent_hosts(now=timezone.now() + timedelta(days=1)) == []
+    engines("unix:///run/a.sock").answering = False
+    with pytest.raises(docker_engine.EngineUnavailable):
+        hosts.beat("a")
+    assert DockerHost.objects.get(name="a").last_heartbeat is None
+
+
+def test_check_hosts_asks_each_host_for_a_heartbeat_on_its_own_queue(engines, lab, two_hosts, monkeypatch):
+    asked = []
+    monkeypatch.setattr(queue, "send", lambda name, *args, host=None, **options: asked.append((name, args, queue.queue_for(name, host), options)))
+    assert tasks.check_hosts() == []
+    assert sorted(asked) == sorted(
+        (queue.HOST_HEARTBEAT, (name,), f"housekeeping.{name}", {"expires": 10}) for name in ("a", "b", "local")
+    )
+
+
+def test_the_central_reaper_sends_each_host_that_answers_its_own_sweep(engines, lab, two_hosts, monkeypatch):
+    a, b = two_hosts
+    DockerHost.objects.filter(pk=b.pk).update(state=State.DOWN)
+    asked = []
+    monkeypatch.setattr(queue, "send", lambda name, *args, host=None, **options: asked.append((name, args, queue.queue_for(name, host))))
+    assert tasks.reap_sandboxes() == {"expired": 0, "idle": 0, "stuck": 0, "admitted": 0}
+    assert sorted(asked) == [(queue.REAP_HOST, ("a",), "housekeeping.a"), (queue.REAP_HOST, ("local",), "housekeeping.local")]
+    assert tasks.reap_host("a")["orphans"] == 0  # what a's housekeeping worker then runs, on a's engine
+
+
+# --- Health, metrics and the command -----------------------------------------------------------
+
+
+def test_the_command_adds_lists_drains_and_activates_hosts(db, capsys):
+    call_command("docker_hosts", "add", "salle-b", "--engine", "tcp://10.0.0.2:2376", "--capacity", "30")
+    assert "added salle-b" in capsys.readouterr().out
+    call_command("docker_hosts", "drain", "salle-b")
+    call_command("docker_hosts", "list")
+    out = capsys.readouterr().out
+    assert "salle-b: draining, 0/30 sandboxes, engine tcp://10.0.0.2:2376, heartbeat never" in out and "local: active" in out
+    call_command("docker_hosts", "workers", "salle-b")
+    out = capsys.readouterr().out
+    assert "-Q grade.salle-b" in out and "-Q provision.salle-b" in out and "-Q housekeeping.salle-b" in out and "--host salle-b" in out
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="a host's name is letters"):
+        call_command("docker_hosts", "add", "salle.b", "--engine", "unix:///x.sock")
+    with pytest.raises(CommandError, match="not a Docker engine URL"):
+        call_command("docker_hosts", "add", "c", "--engine", "10.0.0.3")
+
+
+def test_health_reports_each_host_and_fails_when_none_is_active(db):
+    from drydock import health
+
+    host("b", capacity=3, state=State.DRAINING)
+    assert health._hosts() == "b: draining, 0/3 sandboxes; local: active, 0/400 sandboxes"
+    DockerHost.objects.filter(name="local").update(state=State.DOWN)
+    with pytest.raises(RuntimeError, match="no Docker host is active: b draining; local down"):
+        health._hosts()
