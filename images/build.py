@@ -556,13 +556,13 @@ def ensure_network(name: str, *, internal: bool) -> None:
             raise BuildError(f"network {name} gives the host an address on it, so sandboxes "
                              f"reach host services; remove it (docker network rm {name}) "
                              "and run again")
-        if not internal or network_subnet(network) == SANDBOX_SUBNET:
+        if not internal or network_subnet(network) == f"{SANDBOX_SUBNET} gateway {sandbox_gateway()}":
             return
         # Made before SANDBOX_SUBNET existed (a /24 from the engine's pool: 253 sandboxes at most, measured
         # by bench/capacity.py), or moved: made again, which only the registry may be attached to.
         attached = sorted(c["Name"] for c in (network.get("Containers") or {}).values() if c.get("Name") != REGISTRY_CONTAINER)
         if attached:
-            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} (SANDBOX_SUBNET), "
+            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} gateway {sandbox_gateway()} (SANDBOX_SUBNET), "
                              f"and sandboxes are on it ({', '.join(attached[:5])}{'...' if len(attached) > 5 else ''}): "
                              "stop them and run again")
         registry_attached = any(c.get("Name") == REGISTRY_CONTAINER for c in (network.get("Containers") or {}).values())
@@ -572,15 +572,17 @@ def ensure_network(name: str, *, internal: bool) -> None:
         if removed.returncode != 0:  # a sandbox started meanwhile
             if registry_attached:
                 docker("network", "connect", name, REGISTRY_CONTAINER)
-            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} (SANDBOX_SUBNET), "
+            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} gateway {sandbox_gateway()} (SANDBOX_SUBNET), "
                              f"and could not be made again: {removed.stderr.strip()}; stop its sandboxes and run again")
-        say(f"network {name} removed: its subnet {network_subnet(network)} is not {SANDBOX_SUBNET}")
+        say(f"network {name} removed: its subnet {network_subnet(network)} is not {SANDBOX_SUBNET} gateway {sandbox_gateway()}")
+        if registry_attached:  # made again by ensure_registry, attached to the new network
+            docker("rm", "-f", REGISTRY_CONTAINER)
     cmd = ["network", "create", "--driver", "bridge", "--label", "drydock.network=1"]
     if internal:
         # No address on the host's side of the bridge: with an internal
         # network a sandbox could otherwise reach every host service that
         # listens on 0.0.0.0 through the gateway address.
-        cmd += ["--internal", "--label", "drydock.role=sandboxes", "--subnet", SANDBOX_SUBNET,
+        cmd += ["--internal", "--label", "drydock.role=sandboxes", "--subnet", SANDBOX_SUBNET, "--gateway", sandbox_gateway(),
                 "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                 "-o", f"com.docker.network.bridge.name={SANDBOX_BRIDGE}"]
     else:
@@ -590,8 +592,18 @@ def ensure_network(name: str, *, internal: bool) -> None:
 
 
 def network_subnet(network: dict) -> str | None:
+    """'<subnet> gateway <address>' of a network's IPv4 configuration (None: it has none)."""
     configs = (network.get("IPAM") or {}).get("Config") or []
-    return next((c["Subnet"] for c in configs if "." in c.get("Subnet", "")), None)
+    config = next((c for c in configs if "." in c.get("Subnet", "")), None)
+    return f"{config['Subnet']} gateway {config.get('Gateway') or '(none)'}" if config else None
+
+
+def sandbox_gateway() -> str:
+    """The gateway address the network is made with: the subnet's first, as Docker picks it when none is named.
+
+    Named, because Docker records no gateway for a network made with --subnet alone; the host never takes
+    it (inhibit_ipv4), and tests/test_sandbox_security.py checks a sandbox cannot reach it."""
+    return str(next(ipaddress.IPv4Network(SANDBOX_SUBNET).hosts()))
 
 
 def ensure_volume(name: str) -> None:
