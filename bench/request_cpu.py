@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import exam_burst  # noqa: E402
 from exam_burst import CSRF_INPUT, DATABASE, Browser, answer_fields, process_tree_cpu, questions_of  # noqa: E402
-from measure import report  # noqa: E402
+from measure import drydock_cli, report  # noqa: E402
 
 
 class Learner:
@@ -133,7 +133,7 @@ def main():
     if args.profile and not py_spy:
         raise SystemExit("--profile needs py-spy on the PATH (e.g. in a scratch venv: pip install py-spy)")
 
-    cli = exam_burst.load_cli()
+    cli = drydock_cli()
     server_url, started_postgres = exam_burst.start_postgres(cli)
     exam_burst.admin_sql(server_url, f"CREATE DATABASE {DATABASE}")
     database_url = server_url.rsplit("/", 1)[0] + "/" + DATABASE

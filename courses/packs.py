@@ -22,6 +22,7 @@ import yaml
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from courses import activities, markdown, runnable
 from courses.models import Chapter, Course, CourseAsset, Lesson
@@ -608,4 +609,8 @@ def load_pack(pack):
     # Figures hold no learner data: one no lesson shows any more can go.
     removed, _ = course.assets.exclude(path__in=asset_paths).delete()
     report.removed_files += removed
+    if report.changed and not report.course_changed:
+        # A new stamp for the course whatever changed in it: pages keep its path by it (courses.pager).
+        course.updated_at = timezone.now()
+        Course.objects.filter(pk=course.pk).update(updated_at=course.updated_at)
     return report

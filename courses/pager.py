@@ -7,11 +7,23 @@ and quizzes come from the apps that own them through `courses.activities`
 (each kind's outline, in registration order: labs, then quizzes); one that a
 chapter attaches to a lesson (its `lesson_id`) comes right after that lesson,
 as the course outline shows it.
+
+Each web process keeps a course's path for COURSE_PATH_SECONDS, by the course's `updated_at` (which
+loading a pack renews when anything in it changed): building it costs three queries and a URL per
+step, on every lesson, lab and quiz page, the first page a whole class opens at once in an exam
+(bench/request_cpu.py). An edit in the admin shows in the pager within that time.
 """
 
+import threading
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from courses import activities, progress
+
+_PATHS = {}  # (course id, updated_at) -> (monotonic time it was built, path)
+_PATHS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -23,7 +35,29 @@ class Step:
 
 
 def course_path(user, course):
-    """Every published step of the course, in reading order."""
+    """Every published step of the course, in reading order (a tuple of Steps, shared: never changed)."""
+    seconds = settings.COURSE_PATH_SECONDS
+    if not seconds or any(kind.path is None for kind in activities.kinds()):  # an outline may be the learner's own
+        return _build_path(user, course)
+    key, now = (course.pk, course.updated_at), time.monotonic()
+    kept = _PATHS.get(key)
+    if kept is not None and now - kept[0] < seconds:
+        return kept[1]
+    path = _build_path(user, course)
+    with _PATHS_LOCK:
+        for old in [k for k, (built, _) in _PATHS.items() if now - built >= seconds or k[0] == course.pk]:
+            del _PATHS[old]
+        _PATHS[key] = (now, path)
+    return path
+
+
+def forget_paths():
+    """Drop the paths every course keeps (tests that change a course in place)."""
+    with _PATHS_LOCK:
+        _PATHS.clear()
+
+
+def _build_path(user, course):
     # The columns a step needs, not the lessons' text: every lesson, lab and quiz page builds this path.
     lessons = list(progress.published_lessons(course).only("slug", "title", "chapter_id", "course__slug").order_by("position"))
     # Every chapter has lessons, and lessons are numbered through the course in chapter order.
@@ -38,7 +72,7 @@ def course_path(user, course):
             path.append(Step("lessons", lesson.slug, lesson.title, lesson.get_absolute_url()))
             path += [_step(key, item) for key, item in chapter_items if getattr(item, "lesson_id", None) == lesson.pk]
         path += [_step(key, item) for key, item in chapter_items if getattr(item, "lesson_id", None) not in placed]
-    return path
+    return tuple(path)
 
 
 def _step(key, item):

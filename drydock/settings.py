@@ -126,6 +126,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Requests each web process runs in Django at once; the others wait their turn (drydock/asgi.py).
 # Near DATABASE_POOL_SIZE: a request beyond the pool would only wait there for a connection.
 WEB_REQUESTS_PER_PROCESS = env_int("WEB_REQUESTS_PER_PROCESS", 8, minimum=1)
+# How long each web process keeps a course's path for the pages' pager (courses/pager.py); 0: never.
+COURSE_PATH_SECONDS = env_int("COURSE_PATH_SECONDS", 30, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -55,6 +55,14 @@ class PackBuilder:
 
 
 @pytest.fixture(autouse=True)
+def fresh_course_paths():
+    """Each test builds its courses' paths anew: a course of an earlier test may have had the same id and stamp."""
+    from courses import pager
+
+    pager.forget_paths()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(request, settings):
     """Unit tests hash passwords cheaply; integration tests keep the real hasher, which their servers must read."""
     if request.node.get_closest_marker("integration") is None:

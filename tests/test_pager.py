@@ -82,3 +82,20 @@ def test_the_shipped_course_leads_from_the_last_lesson_of_a_chapter_to_its_labs(
     assert after[:2] == [("labs", "tirer-une-version"), ("labs", "observer-les-images")]
     assert after[2][0] == "quizzes"
     assert len(path) == len(set(path))
+
+
+def test_a_course_path_is_built_once_then_kept_until_the_pack_changes(course, learner, pack_builder, django_assert_num_queries):
+    first = pager.course_path(learner, course)
+    with django_assert_num_queries(0):
+        assert pager.course_path(learner, course) is first
+    pack_builder.files["labs/tirer.yaml"] = yaml.safe_dump({**LAB, "title": "Tirer une autre version"}, allow_unicode=True, sort_keys=False)
+    pack_builder.write()
+    reloaded = load_pack(read_pack(pack_builder.root)).course
+    assert "Tirer une autre version" in [step.title for step in pager.course_path(learner, reloaded)]
+
+
+def test_a_course_path_is_built_on_every_page_when_not_kept(course, learner, settings, django_assert_num_queries):
+    settings.COURSE_PATH_SECONDS = 0
+    pager.course_path(learner, course)
+    with django_assert_num_queries(3):
+        pager.course_path(learner, course)

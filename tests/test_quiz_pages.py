@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from quizzes import attempts
-from quizzes.models import Attempt, Quiz
+from quizzes.models import Attempt, AttemptQuestion, Quiz
 from courses.packs import load_pack, read_pack
 from tests.quizzes import QUIZ, add_quiz, quiz, right_answers
 
@@ -203,6 +203,19 @@ def test_a_learner_cannot_open_another_learners_attempt(client, learner_client, 
     assert Attempt.objects.get(pk=attempt.pk).status == Attempt.Status.IN_PROGRESS
 
 
+def test_a_learner_cannot_save_into_another_learners_questions_by_their_ids(client, learner_client, the_quiz):
+    attempt = start(learner_client, the_quiz)
+    slot = attempt.slots.order_by("position").first()
+    client.force_login(User.objects.create(username="bob"))
+    form = {"slot": str(slot.pk), slot.field_name: "1"}
+    assert client.post(reverse("quizzes:attempt_save", args=[attempt.pk]), form, HTTP_ACCEPT="application/json").status_code == 404
+    # Nor through an attempt of their own that names the other learner's question.
+    own = start(client, the_quiz)
+    refused = client.post(reverse("quizzes:attempt_save", args=[own.pk]), form, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 400 and refused.json()["saved"] is False
+    assert AttemptQuestion.objects.get(pk=slot.pk).answer is None
+
+
 def test_unpublished_quiz_is_gone_but_its_attempts_still_render(learner_client, the_quiz):
     attempt = start(learner_client, the_quiz)
     learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]))
@@ -285,6 +298,8 @@ def test_an_exam_costs_a_fixed_number_of_queries_per_request(learner_client, loa
     blocks add a SAVEPOINT and its RELEASE."""
     the_quiz = load_quiz(time_limit=15)
     with django_assert_num_queries(8):  # user, course, quiz, the learner's attempts, question count, the pager's three
+        assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
+    with django_assert_num_queries(5):  # the same, the pager's path kept by the web process
         assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
     with django_assert_num_queries(7 + 2):  # user, course, quiz, the learner's attempts, the questions, 2 INSERTs
         assert learner_client.post(reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug])).status_code == 302
