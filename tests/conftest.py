@@ -297,7 +297,7 @@ class LiveWatcher:
         self.process = None
 
     def start(self):
-        env = {**os.environ, **self.env, "DATABASE_URL": f"sqlite:///{self.database_path}"}
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.database_path}"}
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "watch_sandboxes"],
