@@ -1010,6 +1010,10 @@ def web_concurrency():
     return int(value)
 
 
+# What uvicorn gives open requests and websockets when it is told to stop (the supervisor's grace is 20 s).
+WEB_GRACEFUL_SECONDS = 5
+
+
 def up(host, port):
     if not port_is_free(host, port):
         raise SetupError(f"{host}:{port} is already in use: stop what holds it or pass --port")
@@ -1024,8 +1028,9 @@ def up(host, port):
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # An open terminal's websocket never ends by itself: without a bound, stopping waits on it forever.
     supervisor.start("web", [bin_dir / "uvicorn", "drydock.asgi:application", "--host", host, "--port", port, "--lifespan", "off",
-                             "--workers", web_processes], env)
+                             "--workers", web_processes, "--timeout-graceful-shutdown", str(WEB_GRACEFUL_SECONDS)], env)
     # One worker per kind of work (drydock/queues.py): a Check never waits behind a provisioning.
     try:
         workers = {queue: worker_queues.worker_command(bin_dir / "celery", queue, env) for queue in worker_queues.CONCURRENCY}

@@ -229,7 +229,9 @@ class WebServer:
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{database_path}"}
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [str(BASE_DIR / ".venv" / "bin" / "uvicorn"), "drydock.asgi:application", "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"],
+            [str(BASE_DIR / ".venv" / "bin" / "uvicorn"), "drydock.asgi:application", "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off",
+             # A browser test's terminal websocket may still be open: stopping must not wait on it.
+             "--timeout-graceful-shutdown", "5"],
             cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -103,6 +103,11 @@ def dialog_text(page):
     return page.locator("dialog.confirm-dialog").inner_text()
 
 
+def dialog_gone(page):
+    """The dialog is removed on its `close` event, which the browser fires a moment after the answer."""
+    page.wait_for_selector("dialog.confirm-dialog", state="detached", timeout=5_000)
+
+
 def test_reset_and_stop_ask_first_cancel_keeps_the_sandbox_and_confirm_does_it(lab_page, celery_worker):
     page = lab_page
     first = page.sandbox
@@ -116,18 +121,18 @@ def test_reset_and_stop_ask_first_cancel_keeps_the_sandbox_and_confirm_does_it(l
     screenshot(page, "lab-confirm-stop")
     assert page.evaluate("document.activeElement.textContent") == "Annuler"  # the safe answer has the focus
     page.click("dialog.confirm-dialog button.secondary")
-    assert page.locator("dialog.confirm-dialog").count() == 0
+    dialog_gone(page)
     page.click(".sandbox-actions button.danger")
     dialog_text(page)
     page.keyboard.press("Escape")
-    assert page.locator("dialog.confirm-dialog").count() == 0
+    dialog_gone(page)
 
     # Reset, then cancel.
     page.click(".sandbox-actions form[action$='/reinitialiser/'] button")
     assert "Remplacer ce bac à sable par un neuf ? Tout ce qu’il contient est effacé" in dialog_text(page)
     screenshot(page, "lab-confirm-reset")
     page.click("dialog.confirm-dialog button.secondary")
-    assert page.locator("dialog.confirm-dialog").count() == 0
+    dialog_gone(page)
 
     first.refresh_from_db()
     assert first.status == Sandbox.Status.READY and page.url.endswith(LAB)
