@@ -19,23 +19,9 @@ from labs import hosts, queue, tasks
 from labs.models import DockerHost, Lab, Sandbox, Submission
 from tests.conftest import Worker, wait_until
 from tests.test_terminal import no_terminal_leases_from_earlier_runs  # noqa: F401 (a fixture)
-from tests.test_sandboxes import check, start, wait_ready
+from tests.test_sandboxes import check, course, no_sandbox_outlives_its_test, start, wait_ready  # noqa: F401 (two fixtures)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def no_sandbox_outlives_its_test():
-    yield
-    for container in engine.default().labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-        engine.default().remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
-
-
-@pytest.fixture
-def course(shipped_pack):
-    from courses.packs import load_pack
-
-    return load_pack(shipped_pack).course
 
 
 @pytest.fixture

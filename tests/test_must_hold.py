@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,12 +15,12 @@ from classrooms.models import Classroom, Membership
 from courses.models import Chapter, Course
 from courses.packs import PackError, read_pack
 from grader import events
-from grader.fake_engine import FakeEngine
 from grader.snapshot import Image, Snapshot
-from labs import grading, holding, live, queue, sandboxes
-from labs.models import Lab, LabTask, Sandbox, Submission
+from labs import grading, holding, live, sandboxes
+from labs.models import Lab, LabTask, Submission
 from lti import scores
 from tests.classrooms_fixtures import make_instructor
+from tests.test_live_checks import ready  # noqa: F401 (a fixture, on this module's lab)
 
 NGINX = Image(id="sha256:" + "a" * 64, tags=("nginx:1.22",), digests=("nginx@sha256:" + "d" * 64,))
 REDIS = Image(id="sha256:" + "b" * 64, tags=("redis:7.0",), digests=("redis@sha256:" + "e" * 64,))
@@ -40,14 +39,6 @@ def lab(db):
     return lab
 
 
-@pytest.fixture
-def ready(db, lab, monkeypatch):
-    monkeypatch.setattr(queue, "after_commit", lambda *args, **kwargs: None)
-    fake = FakeEngine()
-    user = User.objects.create_user("lea")
-    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab, engine=fake).pk, engine=fake)
-    assert sandbox.status == Sandbox.Status.READY
-    return fake, user, sandbox
 
 
 def holds(fake, sandbox, *images):
