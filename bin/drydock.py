@@ -325,13 +325,50 @@ def ensure_bridge(name, address):
     run(["ip", "link", "set", name, "up"], quiet=True)
 
 
-def dockerd_command(*, data_root, exec_root, pidfile, socket_path, bridge, pool, iptables=True):
-    """dockerd as Drydock runs it: user namespaces, its own socket, folders, bridge and address pool."""
+def dockerd_command(*, data_root, exec_root, pidfile, socket_path, bridge, pool, iptables=True, tls_port=None, tls_dir=None):
+    """dockerd as Drydock runs it: user namespaces, its own socket, folders, bridge and address pool; with `tls_port`,
+    also on 127.0.0.1 with TLS, a client's certificate required (`tls_dir`: ca.pem, cert.pem, key.pem of the server)."""
+    tls = []
+    if tls_port:
+        tls = ["-H", f"tcp://127.0.0.1:{tls_port}", "--tlsverify", "--tlscacert", Path(tls_dir) / "ca.pem",
+               "--tlscert", Path(tls_dir) / "cert.pem", "--tlskey", Path(tls_dir) / "key.pem"]
     return [
         "dockerd", "--userns-remap=default", "--data-root", data_root, "--exec-root", exec_root, "--pidfile", pidfile,
-        "-H", f"unix://{socket_path}", "--bridge", bridge, "--default-address-pool", f"base={pool},size=24",
+        "-H", f"unix://{socket_path}", *tls, "--bridge", bridge, "--default-address-pool", f"base={pool},size=24",
         *([] if iptables else ["--iptables=false"]), "--log-opt", "max-size=10m", "--log-opt", "max-file=2",
     ]
+
+
+def make_tls_certificates(folder, *, name="drydock", address="127.0.0.1"):
+    """A CA of its own and, signed by it, a server certificate for `address` and a client certificate, with openssl,
+    in `folder`: server/ and client/ each hold ca.pem, cert.pem and key.pem (Docker's DOCKER_CERT_PATH layout).
+    The CA's key is deleted once both are signed. Return (server folder, client folder)."""
+    if shutil.which("openssl") is None:
+        raise SetupError("`openssl` is missing (apt-get install openssl)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # the CA's key is in it while the two are signed
+    server, client = folder / "server", folder / "client"
+    for where in (server, client):
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca_key = folder / "ca-key.pem"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run(["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", server / "ca.pem", "-days", "30",
+         "-subj", f"/CN={name} CA"], quiet=True)
+    shutil.copy(server / "ca.pem", client / "ca.pem")
+    for where, common_name, extensions in (
+        (server, address, f"subjectAltName=IP:{address}\nextendedKeyUsage=serverAuth\n"),
+        (client, f"{name} client", "extendedKeyUsage=clientAuth\n"),
+    ):
+        request, extfile = where / "request.csr", where / "extensions.cnf"
+        extfile.write_text(extensions)
+        run(["openssl", "req", "-new", *ec, "-keyout", where / "key.pem", "-out", request, "-subj", f"/CN={common_name}"], quiet=True)
+        run(["openssl", "x509", "-req", "-in", request, "-CA", server / "ca.pem", "-CAkey", ca_key, "-set_serial", str(secrets.randbits(63)),
+             "-days", "30", "-extfile", extfile, "-out", where / "cert.pem"], quiet=True)
+        request.unlink()
+        extfile.unlink()
+        (where / "key.pem").chmod(0o600)
+    ca_key.unlink()
+    return server, client
 
 
 def engine_pid():
@@ -420,6 +457,10 @@ class SecondEngine:
     socket_root: str  # SANDBOX_SOCKET_ROOT of its worker
     started_in: float
     timings: dict
+    # The same engine on 127.0.0.1 over TLS (dockerd --tlsverify), as an engine on another machine is reached,
+    # and the client's folder for it (ca.pem, cert.pem, key.pem: a DockerHost's tls_dir).
+    tls_url: str = ""
+    tls_dir: str = ""
 
     def worker_env(self):
         """The settings a Celery worker of this host runs with (the rest as the first host's worker)."""
@@ -466,6 +507,10 @@ class EngineLayout:
     @property
     def socket_root(self):
         return self.folder / "sandboxes"
+
+    @property
+    def tls(self):
+        return self.folder / "tls"
 
     @property
     def exec_root(self):
@@ -597,9 +642,12 @@ def start_second_engine(name, *, source_url=None):
         # Its sandboxes' own images and containers are on their disks, in socket_root, as on the first engine.
         run(["mount", "-t", "tmpfs", "-o", "size=4g,mode=711", f"drydock-engine-{name}", layout.data_root], quiet=True)
         address, pool = _claim_slot(layout)
+        server_tls, client_tls = make_tls_certificates(layout.tls, name=f"drydock engine {name}")
+        tls_port = free_loopback_port()
         with open(layout.log, "ab") as log:
             command = dockerd_command(data_root=layout.data_root, exec_root=layout.exec_root / "exec", pidfile=layout.pidfile,
-                                      socket_path=layout.socket, bridge=layout.bridge, pool=pool, iptables=False)
+                                      socket_path=layout.socket, bridge=layout.bridge, pool=pool, iptables=False,
+                                      tls_port=tls_port, tls_dir=server_tls)
             process = subprocess.Popen([str(c) for c in command], stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
 
@@ -664,6 +712,7 @@ def start_second_engine(name, *, source_url=None):
             sandbox_bridge=layout.sandbox_bridge,
             registry=registry, registry_mirror=mirror, registry_port=registry_port, socket_root=str(layout.socket_root),
             started_in=round(time.monotonic() - started, 2), timings=timings,
+            tls_url=f"tcp://127.0.0.1:{tls_port}", tls_dir=str(client_tls),
         )
         layout.state.write_text(json.dumps({**dataclasses.asdict(engine), "worker_env": engine.worker_env()}, indent=2) + "\n")
         return engine

@@ -216,6 +216,9 @@ CHANNEL_LAYERS = {
 # The Docker engine sandboxes run on: by default the one bin/drydock starts
 # (user namespaces, its own socket under var/run).
 DOCKER_HOST = env_str("DOCKER_HOST", f"unix://{VAR_DIR / 'run' / 'docker.sock'}")
+# For an engine on tcp://: a folder with its CA and this client's certificate and key (ca.pem, cert.pem, key.pem,
+# as Docker's own DOCKER_CERT_PATH); other hosts name theirs on their row (manage.py docker_hosts add --tls-dir).
+DOCKER_CERT_PATH = env_str("DOCKER_CERT_PATH", "")
 # An engine without user namespaces makes a learner root on the host: refused unless this says otherwise.
 SANDBOX_WITHOUT_USER_NAMESPACES = env_bool("SANDBOX_WITHOUT_USER_NAMESPACES", False)
 

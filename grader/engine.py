@@ -4,8 +4,9 @@
 (this is the one module that imports it), `grader.fake_engine.FakeEngine` in
 memory, and tests/test_engine_contract.py holds both to the same contract.
 Callers get plain dataclasses and the project's own errors, never docker.*
-objects or exceptions. `for_url(url)` is the engine at one URL (a DockerHost's),
-`default()` the one settings.DOCKER_HOST names.
+objects or exceptions. `for_url(url, tls_dir)` is the engine at one URL (a DockerHost's),
+spoken to with TLS and a client certificate when `tls_dir` names one (`tls_files`), and
+`default()` the one settings.DOCKER_HOST (and DOCKER_CERT_PATH) names.
 """
 
 import abc
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.tls
 import requests.exceptions
 from django.conf import settings
 
@@ -43,6 +45,10 @@ class SandboxGone(EngineUnavailable):
 
 class UnsafeEngine(EngineUnavailable):
     """The engine does not use user namespaces: root in a sandbox would be root on the host."""
+
+
+class TlsFilesMissing(EngineUnavailable):
+    """A TLS folder lacks one of the files Docker's convention names (ca.pem, cert.pem, key.pem)."""
 
 
 USERNS_REFUSAL = (
@@ -339,15 +345,43 @@ class Engine(abc.ABC):
         """
 
 
+# The Engine API version spoken to an engine on tcp:// (Docker 20.10 and later: a sandbox's --cgroupns needs it).
+TCP_API_VERSION = "1.41"
+# Docker's DOCKER_CERT_PATH convention: the CA the engine's certificate is checked against, and this client's
+# certificate and key, which the engine (dockerd --tlsverify) checks against its own CA.
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: str
+    cert: str
+    key: str
+
+
+def tls_files(folder):
+    """TlsFiles of a folder laid out as Docker's DOCKER_CERT_PATH; TlsFilesMissing naming the first file absent."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise TlsFilesMissing(f"{root} is not a folder (it should hold {', '.join(TLS_FILES)})")
+    paths = [root / name for name in TLS_FILES]
+    for path in paths:
+        if not path.is_file():
+            raise TlsFilesMissing(f"{path} is missing: a TLS folder holds {', '.join(TLS_FILES)} (the CA, this client's certificate and key)")
+    return TlsFiles(*(str(path.resolve()) for path in paths))
+
+
 @functools.cache
-def for_url(url):
-    """The engine at a Docker engine URL (`unix:///...`, `tcp://...`), one per URL for the process's life."""
-    return DockerEngine(url)
+def for_url(url, tls_dir=""):
+    """The engine at a Docker engine URL (`unix:///...`, `tcp://...`), one per URL and TLS folder for the process's
+    life; with `tls_dir` (ca.pem, cert.pem, key.pem) it is spoken to over TLS, both ends' certificates checked."""
+    return DockerEngine(url, tls_dir=tls_dir)
 
 
 def default():
-    """The engine of the default host: the one settings.DOCKER_HOST names (by default, bin/drydock's own)."""
-    return for_url(settings.DOCKER_HOST)
+    """The engine of the default host: the one settings.DOCKER_HOST names (by default, bin/drydock's own),
+    with the TLS folder settings.DOCKER_CERT_PATH names for one on tcp://."""
+    return for_url(settings.DOCKER_HOST, settings.DOCKER_CERT_PATH)
 
 
 # --- The real engine, through the docker SDK ---------------------------------------------------
@@ -511,20 +545,64 @@ def _remove(client, name):
             raise
 
 
-class DockerEngine(Engine):
-    """The host's Docker engine: `base_url` if given, else the docker SDK's default from the environment."""
+def _causes(exc):
+    """An exception and those it was raised from (the SDK wraps the SSLError of its first request in its own)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
-    def __init__(self, base_url=None):
+
+class DockerEngine(Engine):
+    """The host's Docker engine: `base_url` if given, else the docker SDK's default from the environment.
+
+    With `tls_dir` (Docker's DOCKER_CERT_PATH layout: ca.pem, cert.pem, key.pem) an engine on tcp:// is
+    spoken to over TLS: its certificate must be signed by ca.pem, and it checks ours (dockerd --tlsverify).
+    """
+
+    def __init__(self, base_url=None, *, tls_dir=""):
         self.base_url = base_url
+        self.tls_dir = tls_dir or ""
+
+    def _tls(self):
+        if not self.tls_dir:
+            return None
+        files = tls_files(self.tls_dir)
+        return docker.tls.TLSConfig(client_cert=(files.cert, files.key), ca_cert=files.ca, verify=True)
 
     def _client(self, *, fallback_url=None, timeout=5):
         base_url = self.base_url or fallback_url
         try:
+            if base_url and base_url.startswith("tcp://"):
+                # Spoken to directly, with its own CA: requests would otherwise take REQUESTS_CA_BUNDLE (the system's
+                # CAs) over the host's ca.pem, and HTTPS_PROXY's proxy. The SDK's asking for the version would be
+                # the first request, before that is turned off: the version is the one the sandboxes need instead.
+                client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=self._tls() or False, version=TCP_API_VERSION)
+                client.api.trust_env = False
+                return client
             if base_url:
                 return docker.DockerClient(base_url=base_url, timeout=timeout)
             return docker.from_env(timeout=timeout)
         except docker.errors.DockerException as exc:
-            raise EngineUnavailable(str(exc)) from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc):
+        """EngineUnavailable in words an operator can act on: TLS refused either way is said as such."""
+        url = self.base_url or "the environment's DOCKER_HOST"
+        for cause in _causes(exc):
+            if isinstance(cause, requests.exceptions.SSLError):
+                if self.tls_dir:
+                    fix = f"the certificates in {self.tls_dir} are not the ones that engine and this client trust each other by"
+                else:
+                    fix = "it wants this client's certificate: give the host its TLS folder (manage.py docker_hosts add NAME --tls-dir DIR)"
+                return EngineUnavailable(f"TLS with the Docker engine at {url} failed ({cause}): {fix}")
+            if "HTTP request to an HTTPS server" in str(cause):
+                return EngineUnavailable(
+                    f"the Docker engine at {url} speaks TLS only: give the host its client certificate, key and CA "
+                    "(manage.py docker_hosts add NAME --tls-dir DIR, a folder with ca.pem, cert.pem and key.pem)"
+                )
+        return EngineUnavailable(str(exc))
 
     @contextmanager
     def _host_engine(self, sandbox=None, *, timeout=5):
@@ -535,7 +613,7 @@ class DockerEngine(Engine):
         except docker.errors.NotFound as exc:
             raise SandboxGone(f"sandbox container {sandbox} does not exist") from exc
         except _sdk_errors() as exc:
-            raise EngineUnavailable(str(exc)) from exc
+            raise self._unavailable(exc) from exc
         finally:
             client.close()
 
@@ -545,7 +623,7 @@ class DockerEngine(Engine):
             version = client.version()
             info = client.info()
         except _sdk_errors() as exc:
-            raise EngineUnavailable(str(exc)) from exc
+            raise self._unavailable(exc) from exc
         finally:
             client.close()
         user_namespaces = any("name=userns" in option for option in info.get("SecurityOptions") or ())
@@ -846,7 +924,7 @@ class DockerEngine(Engine):
             raise SandboxGone(f"sandbox container {name} does not exist") from exc
         except _sdk_errors() as exc:
             client.close()
-            raise EngineUnavailable(str(exc)) from exc
+            raise self._unavailable(exc) from exc
 
     def resize_terminal(self, exec_id, *, rows, cols):
         with self._host_engine() as client:

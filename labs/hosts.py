@@ -40,10 +40,10 @@ def default_host():
 
 
 def engine_for(host):
-    """The Engine of a host (one per engine URL); the default engine for the default host or none."""
+    """The Engine of a host (one per engine URL and TLS folder); the default engine for the default host or none."""
     if host is None or not host.engine_url:
         return docker_engine.default()
-    return docker_engine.for_url(host.engine_url)
+    return docker_engine.for_url(host.engine_url, host.tls_dir)
 
 
 def host_of(sandbox):

@@ -164,6 +164,10 @@ class DockerHost(models.Model):
     name = models.SlugField(max_length=40, unique=True)
     # Empty: settings.DOCKER_HOST (the engine bin/drydock runs).
     engine_url = models.CharField(max_length=500, blank=True)
+    # For an engine on tcp://: the folder of its CA and of the client's certificate and key (ca.pem, cert.pem,
+    # key.pem, as Docker's DOCKER_CERT_PATH), at the same path on every machine that speaks to it (its workers,
+    # the web's for the terminal and previews). Empty: no TLS (settings.DOCKER_CERT_PATH for the default host).
+    tls_dir = models.CharField(max_length=500, blank=True)
     # Most sandboxes on it at once; empty: SANDBOX_MAX_PER_HOST.
     capacity = models.PositiveIntegerField(null=True, blank=True)
     # Its sandboxes' network, that network's bridge and the registry they pull through, when they are not the

@@ -29,7 +29,7 @@ def engines(monkeypatch, settings):
     """One fake engine per engine URL, the default host's included; hosts' memory left out (only ceilings count)."""
     made = {}
 
-    def for_url(url):
+    def for_url(url, tls_dir=""):
         return made.setdefault(url, FakeEngine())
 
     monkeypatch.setattr(docker_engine, "for_url", for_url)
@@ -333,6 +333,41 @@ def test_the_command_adds_lists_drains_and_activates_hosts(db, capsys):
         call_command("docker_hosts", "add", "salle.b", "--engine", "unix:///x.sock")
     with pytest.raises(CommandError, match="not a Docker engine URL"):
         call_command("docker_hosts", "add", "c", "--engine", "10.0.0.3")
+
+
+def tls_folder(root, *, without=()):
+    root.mkdir()
+    for name in docker_engine.TLS_FILES:
+        if name not in without:
+            (root / name).write_text(f"a {name}")
+    return root
+
+
+def test_a_tcp_host_s_tls_folder_is_checked_by_the_command_and_its_engine_speaks_tls_with_it(db, capsys, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=r"--tls-dir: .*/half/key.pem is missing"):
+        call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://127.0.0.1:2376", "--tls-dir", str(tls_folder(tmp_path / "half", without=["key.pem"])))
+    with pytest.raises(CommandError, match="--tls-dir: .*/nowhere is not a folder"):
+        call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://127.0.0.1:2376", "--tls-dir", str(tmp_path / "nowhere"))
+    with pytest.raises(CommandError, match="--tls-dir is for an engine on tcp://"):
+        call_command("docker_hosts", "add", "salle-c", "--engine", "unix:///run/c.sock", "--tls-dir", str(tls_folder(tmp_path / "unix")))
+    assert not DockerHost.objects.filter(name="salle-c").exists()
+    call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://127.0.0.1:2376", "--tls-dir", str(tls_folder(tmp_path / "full")))
+    added = DockerHost.objects.get(name="salle-c")
+    assert added.tls_dir == str((tmp_path / "full").resolve())
+    call_command("docker_hosts", "list")
+    assert f"engine tcp://127.0.0.1:2376 (TLS: {added.tls_dir})" in capsys.readouterr().out
+    # Its engine (no request made here) speaks TLS with that folder's CA, certificate and key.
+    spoken = hosts.engine_for(added)
+    assert (spoken.base_url, spoken.tls_dir) == ("tcp://127.0.0.1:2376", added.tls_dir)
+    config = spoken._tls()
+    assert config.ca_cert == str(tmp_path / "full" / "ca.pem") and config.cert == (str(tmp_path / "full" / "cert.pem"), str(tmp_path / "full" / "key.pem"))
+    assert config.verify is True
+    # Without a folder, a tcp:// host is added with a warning that says what that means.
+    call_command("docker_hosts", "add", "salle-d", "--engine", "tcp://127.0.0.1:2377")
+    assert "without TLS: whoever reaches tcp://127.0.0.1:2377 is root on its machine" in capsys.readouterr().err
+    assert hosts.engine_for(DockerHost.objects.get(name="salle-d"))._tls() is None
 
 
 def test_health_reports_each_host_and_fails_when_none_is_active(db):

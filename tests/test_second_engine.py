@@ -22,8 +22,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from grader import engine
-from labs import grading, sandboxes
-from labs.models import Lab, Sandbox, Submission
+from labs import grading, hosts, sandboxes
+from labs.models import DockerHost, Lab, Sandbox, Submission
 from tests.conftest import drydock_cli
 
 def as_second_host(second_engine):
@@ -176,3 +176,43 @@ def test_a_sandbox_on_the_second_engine_reaches_nothing_of_the_first_engine_nor_
     script = "\n".join(f"(timeout 2 bash -c '</dev/tcp/{address}/5000' 2>/dev/null && echo open-{address}) &" for address in back) + "\nwait"
     routes = "ip route replace 10.0.0.0/8 dev eth0 && ip route replace default dev eth0 && echo routes-added"
     assert run_in(first, neighbour, f"{script}\n{routes}\n{script}", timeout=60).split() == ["routes-added"]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_host_on_tcp_with_tls_runs_and_grades_a_sandbox_and_a_client_without_its_certificate_is_refused(make_sandbox, second_engine, settings, tmp_path):
+    # The second engine also listens on 127.0.0.1 with TLS (dockerd --tlsverify), as an engine on another machine would.
+    assert second_engine.tls_url.startswith("tcp://127.0.0.1:")
+    host = DockerHost.objects.create(
+        name="tls", engine_url=second_engine.tls_url, tls_dir=second_engine.tls_dir, network=second_engine.network,
+        bridge=second_engine.sandbox_bridge, registry_mirror=second_engine.registry_mirror,
+    )
+    over_tls = hosts.engine_for(host)
+    assert (over_tls.base_url, over_tls.tls_dir) == (second_engine.tls_url, second_engine.tls_dir)
+    assert over_tls.engine_info().user_namespaces
+    with as_second_host(second_engine):
+        sandbox = make_sandbox("alice", on=over_tls, lab_slug="tirer-une-version")
+        task = sandbox.lab.tasks.get(slug="tirer-nginx-1-22")
+        assert "docker.io/library/nginx:1.22" in run_in(over_tls, sandbox, "docker pull -q nginx:1.22")
+        graded = grading.grade(grading.submit(user=sandbox.owner, task=task, sandbox=sandbox).pk, engine=over_tls)
+        assert graded.status == Submission.Status.PASSED, graded.message
+    # The sandbox is the second engine's, whichever way it is spoken to.
+    assert sandbox.container_name in {c.name for c in engine.DockerEngine(second_engine.url).labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
+    assert over_tls.sandbox_running(sandbox.container_name)
+
+    # Without TLS the engine does not answer, and says why.
+    with pytest.raises(engine.EngineUnavailable, match="speaks TLS only: give the host its client certificate"):
+        engine.DockerEngine(second_engine.tls_url).engine_info()
+    # With the right CA but a client certificate of another CA, the engine refuses the handshake.
+    _server, rogue = drydock_cli().make_tls_certificates(tmp_path / "rogue", name="rogue")
+    (rogue / "ca.pem").write_bytes((Path(second_engine.tls_dir) / "ca.pem").read_bytes())
+    with pytest.raises(engine.EngineUnavailable, match=f"TLS with the Docker engine at {second_engine.tls_url} failed .*are not the ones"):
+        engine.DockerEngine(second_engine.tls_url, tls_dir=str(rogue)).sandbox_running(sandbox.container_name)
+    # And a client that trusts another CA does not take the engine's certificate for its own.
+    _server, stranger = drydock_cli().make_tls_certificates(tmp_path / "stranger", name="stranger")
+    with pytest.raises(engine.EngineUnavailable, match="certificate verify failed"):
+        engine.DockerEngine(second_engine.tls_url, tls_dir=str(stranger)).engine_info()
+    # A folder that lacks a file is named as such, before anything is sent.
+    (rogue / "key.pem").unlink()
+    with pytest.raises(engine.TlsFilesMissing, match="key.pem is missing"):
+        engine.DockerEngine(second_engine.tls_url, tls_dir=str(rogue)).engine_info()
