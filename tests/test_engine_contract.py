@@ -300,6 +300,8 @@ def test_published_ports_are_listed_and_a_preview_fetches_only_the_sandboxs_own_
     harness.serve_http(started.name, 8080, "Bonjour de l'aperçu")
     ports = harness.engine.published_ports(started.name, started.socket_dir)
     assert [(p.port, p.container_port) for p in ports] == [(8080, 8000)] and isinstance(ports[0], PublishedPort)
+    # The same when the sandbox's folder is not on this machine (a host elsewhere): asked through its engine.
+    assert harness.engine.published_ports(started.name, f"/nowhere/{started.name}") == ports
     answer = harness.engine.fetch_preview(started.name, 8080, "/")
     assert answer.status == 200 and "Bonjour de l'aperçu" in answer.body.decode() and answer.headers["content-type"].startswith("text/html")
     assert not answer.truncated

@@ -194,3 +194,32 @@ def test_past_the_minutes_preview_requests_the_learner_gets_a_429_saying_when_to
     fake.start_sandbox(sandboxes.spec_for(row))
     learner_client.force_login(other)
     assert learner_client.get(reverse("labs:sandbox_ports", args=[row.pk]), HTTP_ACCEPT="application/json").status_code == 200
+
+
+LISTED = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[{"Names":["/web"],"Ports":[{"PublicPort":8080,"PrivatePort":80,"Type":"tcp"}]}]'
+
+
+@pytest.mark.parametrize("output, complete, problem", [
+    (LISTED, True, None),
+    (b"", True, "did not answer in the sandbox"),
+    (LISTED[:60], False, "did not answer in the sandbox"),
+    (b"HTTP/1.1 500 Internal Server Error\r\n\r\n{}", True, "answered 500"),
+    (b"HTTP/1.1 200 OK\r\n\r\nnot json", True, "not Docker's API"),
+    (b"HTTP/1.1 200 OK\r\n\r\n{}", True, "no list of at most"),
+    (b"HTTP/1.1 200 OK\r\n\r\n[" + b",".join([b"{}"] * 501) + b"]", True, "no list of at most"),
+    (b"HTTP/1.1 200 OK\r\n\r\n" + b" " * (engine.NESTED_ANSWER_LIMIT + 1), False, "more than 8 MiB"),
+])
+def test_an_engine_elsewhere_lists_ports_by_an_exec_in_the_sandbox_whatever_answers_there(monkeypatch, tmp_path, output, complete, problem):
+    asked = []
+    monkeypatch.setattr(engine.DockerEngine, "_bounded_output", lambda self, name, command, *, limit, seconds: asked.append((name, command, limit)) or (output, complete))
+    # Even with a socket at the path: from an engine on another machine, no socket of this one is read.
+    (tmp_path / "disk" / "run").mkdir(parents=True)
+    (tmp_path / "disk" / "run" / "docker.sock").write_text("")
+    elsewhere = engine.DockerEngine("tcp://127.0.0.1:1", tls_dir="")
+    if problem is None:
+        assert elsewhere.published_ports("sandbox-1", str(tmp_path)) == (engine.preview.PublishedPort(port=8080, container_port=80, container="web"),)
+    else:
+        with pytest.raises(engine.EngineUnavailable, match=problem):
+            elsewhere.published_ports("sandbox-1", str(tmp_path))
+    assert asked == [("sandbox-1", engine.NESTED_LIST_PROGRAM, engine.NESTED_ANSWER_LIMIT)]
+    assert engine.NESTED_LIST_PROGRAM[-1] == "http://docker/v1.41/containers/json" and "/run/drydock/docker.sock" in engine.NESTED_LIST_PROGRAM

@@ -216,3 +216,38 @@ def test_a_host_on_tcp_with_tls_runs_and_grades_a_sandbox_and_a_client_without_i
     (rogue / "key.pem").unlink()
     with pytest.raises(engine.TlsFilesMissing, match="key.pem is missing"):
         engine.DockerEngine(second_engine.tls_url, tls_dir=str(rogue)).engine_info()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_the_preview_of_a_sandbox_on_a_host_off_the_web_s_machine_goes_through_that_host_s_engine(make_sandbox, second_engine, client, monkeypatch):
+    from django.urls import reverse
+
+    # A host reached over tcp+TLS, as one on another machine is: its sandboxes' folders are not the web's to read.
+    host = DockerHost.objects.create(
+        name="tls", engine_url=second_engine.tls_url, tls_dir=second_engine.tls_dir, network=second_engine.network,
+        bridge=second_engine.sandbox_bridge, registry_mirror=second_engine.registry_mirror,
+    )
+    with as_second_host(second_engine):
+        sandbox = make_sandbox("alice", on=hosts.engine_for(host))
+        served = run_in(hosts.engine_for(host), sandbox, "docker run -d -p 8080:80 nginx:1.22 >/dev/null 2>&1 && "
+                        "for i in $(seq 50); do curl -sf -o /dev/null localhost:8080 && echo served && break; sleep 0.1; done")
+        assert served.split() == ["served"], served
+    Sandbox.objects.filter(pk=sandbox.pk).update(host=host)
+
+    def no_socket_from_the_web(*args, **kwargs):
+        raise AssertionError("the web read a sandbox's socket of a host on another machine")
+
+    monkeypatch.setattr(engine, "_SandboxDaemonConnection", no_socket_from_the_web)
+    client.force_login(sandbox.owner)
+    ports = client.get(reverse("labs:sandbox_ports", args=[sandbox.pk]), HTTP_ACCEPT="application/json").json()
+    assert ports["problem"] == "" and [(p["port"], p["container_port"]) for p in ports["ports"]] == [(8080, 80)], ports
+    link = client.get(ports["ports"][0]["url"])
+    assert link.status_code == 302, link.content
+    page = client.get(link["Location"])
+    assert page.status_code == 200 and b"Welcome to nginx!" in page.content
+    assert page["Content-Security-Policy"].startswith("sandbox ")
+    # Still the owner's alone.
+    client.force_login(User.objects.create_user("mallory"))
+    assert client.get(reverse("labs:sandbox_ports", args=[sandbox.pk])).status_code == 404
+    assert client.get(link["Location"]).status_code == 404
