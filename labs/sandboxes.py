@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
 from labs import hosts, queue
-from labs.models import DockerHost, Lab, LabFile, Playground, Sandbox
+from labs.models import DEFAULT_HOST_NAME, DockerHost, Lab, LabFile, Playground, Sandbox, Submission
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -410,6 +410,8 @@ def reap_rows(*, now=None):
     started_before = models.Q(admitted_at__lte=stuck_before) | models.Q(admitted_at__isnull=True, requested_at__lte=stuck_before)
     for sandbox in live.filter(started_before, status__in=[Status.REQUESTED, Status.PROVISIONING]):
         counts["stuck"] += fail(sandbox, reason=_("Its preparation was interrupted (the worker stopped). Start a new one."))
+    # A Check sent while its host was being marked down would wait for that host as long as it is down.
+    end_checks_on_down_hosts(now=now)
     return counts
 
 
@@ -468,6 +470,28 @@ def fail_silent_hosts(*, now=None):
                 "The machine running your sandbox stopped answering. Start it again: a new sandbox is prepared on "
                 "another machine. Your checks and grades are kept."
             ))
-        log.warning("docker host %s silent since %s: marked down, %s sandbox(es) failed", host.name, host.last_heartbeat, failed)
+        checks = end_checks_on_down_hosts(now=now)
+        log.warning("docker host %s silent since %s: marked down, %s sandbox(es) failed, %s check(s) ended", host.name,
+                    host.last_heartbeat, failed, checks)
         marked.append(host.name)
     return marked
+
+
+def end_checks_on_down_hosts(*, now=None):
+    """End the Checks queued or being graded on sandboxes of hosts that are down, with a message the learner reads:
+    their grading job waits on that host's queue (and a worker that took one died with it), so none would ever
+    come back. The learner checks again on their new sandbox; a job the host runs when it answers again finds its
+    Check no longer queued and does nothing. Return how many were ended."""
+    down = DockerHost.objects.filter(state=DockerHost.State.DOWN)
+    on_down = models.Q(sandbox__host__in=down)
+    if down.filter(name=DEFAULT_HOST_NAME).exists():
+        on_down |= models.Q(sandbox__isnull=False, sandbox__host__isnull=True)  # rows from before hosts are the default's
+    ended = Submission.objects.filter(on_down, status__in=[Submission.Status.QUEUED, Submission.Status.GRADING]).update(
+        status=Submission.Status.ERROR, graded_at=now or timezone.now(), message=_(
+            "This check did not run: the machine running your sandbox stopped answering. Start your sandbox again, "
+            "then check again on the new one."
+        ),
+    )
+    if ended:
+        log.warning("%s check(s) on sandboxes of hosts that are down ended with an error", ended)
+    return ended

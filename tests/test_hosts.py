@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from courses.models import Chapter, Course
 from grader import engine as docker_engine
@@ -283,6 +283,60 @@ def test_a_silent_host_is_marked_down_its_sandboxes_fail_with_a_message_and_star
     assert Submission.objects.get(pk=graded.pk).status == graded.status == Submission.Status.FAILED
     # a beats again: active, and it takes sandboxes again.
     assert hosts.beat("a").state == State.ACTIVE
+
+
+def test_checks_waiting_on_a_host_that_goes_down_end_with_a_message_and_the_learner_checks_again_on_the_new_sandbox(engines, sent, lab, two_hosts, settings, client):
+    from django.urls import reverse
+
+    a, b = two_hosts
+    DockerHost.objects.filter(pk=b.pk).update(state=State.DRAINING)
+    lea, max_ = learners(2)
+    task = lab.tasks.get()
+    ready = {}
+    for user in (lea, max_):
+        row = sandboxes.request_sandbox(user=user, lab=lab)
+        tasks.provision_sandbox(row.pk)
+        ready[user] = Sandbox.objects.get(pk=row.pk)
+    assert {placed_on(row) for row in ready.values()} == {"a"}
+    graded = grading.grade(grading.submit(user=lea, task=task, sandbox=ready[lea]).pk, engine=hosts.engine_for(a))
+    # Lea's next Check waits on a's grade queue; Max's was taken by a's worker, which then died with its host.
+    waiting = grading.submit(user=lea, task=task, sandbox=ready[lea])
+    taken = grading.submit(user=max_, task=task, sandbox=ready[max_])
+    Submission.objects.filter(pk=taken.pk).update(status=Submission.Status.GRADING)
+    assert sent[-2:] == [(queue.GRADE_SUBMISSION, waiting.pk, "a"), (queue.GRADE_SUBMISSION, taken.pk, "a")]
+    DockerHost.objects.filter(pk=b.pk).update(state=State.ACTIVE)
+    now = timezone.now()
+    hosts.beat("a", now=now)
+    settings.HOST_HEARTBEAT_TIMEOUT_SECONDS = 30
+    assert sandboxes.fail_silent_hosts(now=now + timedelta(seconds=40)) == ["a"]
+    ended = "Cette vérification n'a pas eu lieu : la machine qui faisait tourner votre bac à sable ne répond plus."
+    for check in (waiting, taken):
+        check.refresh_from_db()
+        assert check.status == Submission.Status.ERROR and check.message.startswith(ended) and check.graded_at, check.message
+    # What the learner's page reads: a final state, in words.
+    client.force_login(lea)
+    shown = client.get(reverse("labs:submission", args=[waiting.pk])).json()
+    assert shown["done"] and not shown["passed"] and shown["message"].startswith(ended)
+    # The earlier verdict stays; a's job, should a come back and run it, changes nothing.
+    assert Submission.objects.get(pk=graded.pk).status == Submission.Status.FAILED
+    assert grading.grade(waiting.pk, engine=hosts.engine_for(a)).status == Submission.Status.ERROR
+    # Lea starts again (on b) and checks again there.
+    again = sandboxes.request_sandbox(user=lea, lab=lab)
+    tasks.provision_sandbox(again.pk)
+    again = Sandbox.objects.get(pk=again.pk)
+    assert placed_on(again) == "b" and again.status == Status.READY
+    checked = grading.submit(user=lea, task=task, sandbox=again)
+    assert checked.status == Submission.Status.QUEUED and sent[-1] == (queue.GRADE_SUBMISSION, checked.pk, "b")
+    tasks.grade_submission(checked.pk)  # what b's grade worker runs: graded on b's engine (no nginx pulled there yet)
+    assert Submission.objects.get(pk=checked.pk).status == Submission.Status.FAILED
+    # A Check that slipped in on a's sandbox as it went down is ended by the reaper's next pass over the rows.
+    late = Submission.objects.create(user=max_, task=task, sandbox=ready[max_])
+    with translation.override("en"):  # in an English-speaking school, in English
+        sandboxes.reap_rows()
+    assert Submission.objects.get(pk=late.pk).status == Submission.Status.ERROR
+    assert Submission.objects.get(pk=late.pk).message == (
+        "This check did not run: the machine running your sandbox stopped answering. Start your sandbox again, then check again on the new one."
+    )
 
 
 def test_a_host_that_never_beat_is_not_marked_down_and_a_dead_engine_gives_no_heartbeat(engines, lab, two_hosts, settings):

@@ -11,6 +11,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 
 from drydock import queues
 from drydock.celery import app
@@ -139,6 +140,9 @@ def two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, setting
     beat("local", "b")
     b_workers.kill()
     settings.HOST_HEARTBEAT_TIMEOUT_SECONDS = 3
+    # A Check sent now waits on b's grade queue, which nobody consumes any more.
+    sent = b_client.post(reverse("labs:task_check", args=[lab.course.slug, lab.slug, "tirer-nginx-1-22"]), HTTP_ACCEPT="application/json")
+    assert sent.status_code == 202 and not sent.json()["done"], sent.content
 
     def b_marked_down():
         tasks.check_hosts()  # what beat sends to the central queue, run here
@@ -149,6 +153,9 @@ def two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, setting
     failed = Sandbox.objects.get(pk=on_b.pk)
     assert failed.status == Sandbox.Status.FAILED and "ne répond plus" in failed.failure
     assert Sandbox.objects.get(pk=on["local"].pk).status == Sandbox.Status.READY
+    # That Check is over, and says why, where the learner's page reads it.
+    shown = b_client.get(sent.json()["url"]).json()
+    assert shown["done"] and shown["status"] == Submission.Status.ERROR and "ne répond plus" in shown["message"], shown
 
     # The learner starts again: placed on local (given room), provisioned there; nothing of their grades is lost.
     DockerHost.objects.filter(pk=local.pk).update(capacity=2)
