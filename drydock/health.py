@@ -7,12 +7,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 
 from drydock import queues, sandbox_mode
 from drydock.celery import app as celery_app
 from grader import engine
 from labs import hosts
-from labs.models import DockerHost
+from labs.models import DEFAULT_HOST_NAME, DockerHost
 
 
 def _timed(probe):
@@ -91,17 +92,41 @@ def _docker():
     return found
 
 
-def _isolation():
+def _this_machine():
+    """(problems, words) of the isolation of the default host's engine and bridge, checked from here."""
     # Each check runs a dozen commands as root: an unauthenticated page must not run them on every request.
     found = cache.get("drydock:isolation-problems")
     if found is None:
         found = sandbox_mode.problems()
         cache.set("drydock:isolation-problems", found, 15)
     if found:
-        raise RuntimeError("; ".join(found))
+        return found, ""
     if settings.SANDBOX_WITHOUT_USER_NAMESPACES and not engine.default().engine_info().user_namespaces:
-        return "no user namespaces (SANDBOX_WITHOUT_USER_NAMESPACES): a learner is root on this host; network isolated"
-    return "user namespaces; network isolated (ports of the sandboxes' bridge isolated, the host takes nothing from it)"
+        return [], "no user namespaces (SANDBOX_WITHOUT_USER_NAMESPACES): a learner is root on this host; network isolated"
+    return [], "user namespaces; network isolated (ports of the sandboxes' bridge isolated, the host takes nothing from it)"
+
+
+def _isolation():
+    """Each host's isolation but a down one's: the default host's checked here when its engine is on this machine,
+    every other's as its worker last checked it on its own machine (with a heartbeat). A failure names each host
+    with a problem, or with no report yet."""
+    hosts.active_hosts()  # a fresh install's default host, made on first use
+    now, problems, fine = timezone.now(), [], []
+    for host in DockerHost.objects.exclude(state=DockerHost.State.DOWN):
+        if host.name == DEFAULT_HOST_NAME and host.is_on_this_machine:
+            found, words = _this_machine()
+        elif host.isolation_checked_at is None:
+            found, words = ["no isolation report yet (its worker sends one with its first heartbeat)"], ""
+        else:
+            found = list(host.isolation_problems or ())
+            words = f"isolated (checked by its worker {(now - host.isolation_checked_at).total_seconds():.0f} s ago)"
+        if found:
+            problems.append(f"{host.name}: {'; '.join(found)}")
+        else:
+            fine.append(f"{host.name}: {words}")
+    if problems:
+        raise RuntimeError(" | ".join(problems + fine))
+    return " | ".join(fine)
 
 
 def _hosts():

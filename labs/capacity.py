@@ -12,6 +12,9 @@ from pathlib import Path
 from django.conf import settings
 
 MEMINFO = Path("/proc/meminfo")
+# One kernel, one MemAvailable: its boot id names it (random at each boot, the same in every container on it). A
+# cloned virtual machine keeps /etc/machine-id, so that one is only read where no boot id is.
+MACHINE_IDS = (Path("/proc/sys/kernel/random/boot_id"), Path("/etc/machine-id"))
 
 
 def memory_available_mb(meminfo=MEMINFO):
@@ -23,6 +26,18 @@ def memory_available_mb(meminfo=MEMINFO):
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def machine_id(paths=MACHINE_IDS):
+    """What names the machine (its kernel) this process runs on; "" where nothing says."""
+    for path in paths:
+        try:
+            found = path.read_text().strip()
+        except OSError:
+            continue
+        if found:
+            return found[:64]
+    return ""
 
 
 def room(*, on_host, starting, available_mb, ceiling=None):

@@ -9,13 +9,19 @@ conditional UPDATE before counting, so two placements never both fill its last
 slot (PostgreSQL holds the row until the commit; SQLite's IMMEDIATE
 transactions take the database's write lock at BEGIN).
 
+Hosts whose workers report the same machine (its kernel's boot id) share its
+memory: two engines on one machine take one budget of MemAvailable, counted once.
+
 Each host's worker records a heartbeat (labs.host_heartbeat, on its own
-housekeeping queue); labs/sandboxes.py marks a silent host down and fails its
-sandboxes. Draining: no new placement, live sandboxes run to their end.
+housekeeping queue) with its machine, its memory and, every ISOLATION_EVERY_SECONDS,
+what keeps its sandboxes from being isolated there (/healthz shows it per host);
+labs/sandboxes.py marks a silent host down and fails its sandboxes. Draining: no
+new placement, live sandboxes run to their end.
 """
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +35,9 @@ from labs.models import DEFAULT_HOST_NAME, DockerHost, Sandbox
 log = logging.getLogger(__name__)
 State = DockerHost.State
 Status = Sandbox.Status
+# A heartbeat checks the host's isolation (a dozen commands as root) at most this often.
+ISOLATION_EVERY_SECONDS = 30
+STARTING = [Status.REQUESTED, Status.PROVISIONING]
 
 
 def default_host():
@@ -73,17 +82,36 @@ def on_host(host):
 
 def memory_of(host):
     """MemAvailable of the host in MiB: read here for an engine on this machine, else its worker's last report."""
-    if host.is_on_this_machine:
+    if host.is_on_this_machine or (host.machine_id and host.machine_id == capacity.machine_id()):
         return capacity.memory_available_mb()
     return host.memory_available_mb
 
 
+def machine_mates(host, among=None):
+    """The hosts on the same machine as `host` (their workers report its boot id), itself included."""
+    if not host.machine_id:
+        return [host]
+    rows = among if among is not None else DockerHost.objects.filter(machine_id=host.machine_id)
+    return [other for other in rows if other.pk == host.pk or other.machine_id == host.machine_id] or [host]
+
+
+def memory_room(mates):
+    """Sandboxes the memory of one machine still admits, over all its hosts (None: its memory is not known)."""
+    known = [mb for mb in (memory_of(mate) for mate in mates) if mb is not None]
+    if not known:
+        return None
+    starting = Sandbox.objects.filter(status__in=STARTING, host__in=[mate.pk for mate in mates]).count()
+    if any(mate.name == DEFAULT_HOST_NAME for mate in mates):
+        starting += Sandbox.objects.filter(status__in=STARTING, host__isnull=True).count()
+    # Two workers read one MemAvailable a few seconds apart: the lower reading is the safer.
+    return capacity.room(on_host=0, starting=starting, available_mb=min(known), ceiling=10**9)
+
+
 def room_on(host):
-    rows = on_host(host)
-    return capacity.room(
-        on_host=rows.count(), starting=rows.filter(status__in=[Status.REQUESTED, Status.PROVISIONING]).count(),
-        available_mb=memory_of(host), ceiling=host.ceiling,
-    )
+    """Room on a host: its ceiling less its sandboxes, and no more than its machine's memory admits."""
+    by_ceiling = capacity.room(on_host=on_host(host).count(), starting=0, available_mb=None, ceiling=host.ceiling)
+    by_memory = memory_room(machine_mates(host))
+    return by_ceiling if by_memory is None else min(by_ceiling, by_memory)
 
 
 def active_hosts():
@@ -94,7 +122,19 @@ def active_hosts():
 
 
 def room_anywhere():
-    return sum(room_on(host) for host in active_hosts())
+    """Room on every active host, each machine's memory counted once however many hosts it runs."""
+    total, counted = 0, set()
+    hosts = active_hosts()
+    for host in hosts:
+        if host.pk in counted:
+            continue
+        mates = machine_mates(host, among=hosts)
+        counted.update(mate.pk for mate in mates)
+        by_ceiling = sum(capacity.room(on_host=on_host(mate).count(), starting=0, available_mb=None, ceiling=mate.ceiling) for mate in mates)
+        # The memory over all the machine's hosts, draining ones too: their sandboxes starting take it as well.
+        by_memory = memory_room(machine_mates(host))
+        total += by_ceiling if by_memory is None else min(by_ceiling, by_memory)
+    return total
 
 
 def affinity(sandbox):
@@ -129,8 +169,11 @@ def candidates(sandbox):
 
 
 def lock(host, *, now):
-    """Take the host row's lock for this transaction, if it is still active: placements on it then count one
-    after the other. False when it stopped taking sandboxes meanwhile."""
+    """Take the row locks of the host and of its machine's other hosts for this transaction, if it is still active:
+    placements on one machine then count one after the other. False when it stopped taking sandboxes meanwhile."""
+    if host.machine_id:
+        # In one order (by id), whichever mate a placement starts from: two placements wait, never deadlock.
+        list(DockerHost.objects.select_for_update().filter(Q(pk=host.pk) | Q(machine_id=host.machine_id)).order_by("pk").values_list("pk"))
     return bool(DockerHost.objects.filter(pk=host.pk, state=State.ACTIVE).update(last_placement_at=now))
 
 
@@ -155,14 +198,31 @@ def place(sandbox, **fields):
 
 
 def beat(host_name, *, engine=None, now=None):
-    """A host's worker says it is alive: its engine answered, here is its memory. A down host comes back."""
+    """A host's worker says it is alive: its engine answered, here are its machine and memory, and now and then
+    its isolation. A down host comes back."""
     host = DockerHost.objects.get(name=host_name)
-    (engine or engine_for(host)).engine_info()  # EngineUnavailable: no heartbeat, the host is as good as down
+    engine = engine or engine_for(host)
+    engine.engine_info()  # EngineUnavailable: no heartbeat, the host is as good as down
     now = now or timezone.now()
-    DockerHost.objects.filter(pk=host.pk).update(last_heartbeat=now, memory_available_mb=capacity.memory_available_mb())
+    report = {"last_heartbeat": now, "memory_available_mb": capacity.memory_available_mb(), "machine_id": capacity.machine_id()}
+    if host.isolation_checked_at is None or now - host.isolation_checked_at >= timedelta(seconds=ISOLATION_EVERY_SECONDS):
+        report.update(isolation_problems=isolation_problems(host, engine=engine), isolation_checked_at=now)
+    DockerHost.objects.filter(pk=host.pk).update(**report)
     if DockerHost.objects.filter(pk=host.pk, state=State.DOWN).update(state=State.ACTIVE, state_changed_at=now):
         log.warning("docker host %s answers again: active", host.name)
     return DockerHost.objects.get(pk=host.pk)
+
+
+def isolation_problems(host, *, engine):
+    """What keeps the host's sandboxes from being isolated, checked on its own machine (its worker's): its engine's
+    user namespaces, the host rules and ports of its sandboxes' bridge; empty when all holds."""
+    try:
+        return engine.isolation_problems(
+            bridge=host.sandbox_bridge, registry=urlsplit(host.sandbox_registry_mirror).hostname,
+            allow_without_user_namespaces=settings.SANDBOX_WITHOUT_USER_NAMESPACES,
+        )
+    except docker_engine.EngineUnavailable as exc:
+        return [f"cannot check isolation: {exc}"]
 
 
 def set_state(host, state):

@@ -181,6 +181,13 @@ class DockerHost(models.Model):
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     # MemAvailable of the host as its worker last read it (an engine on another machine: admission counts on this).
     memory_available_mb = models.PositiveIntegerField(null=True, blank=True)
+    # The kernel its worker runs on (its boot id), as the worker last reported it: hosts that report the same one
+    # share one machine's memory, counted once by admission (labs/hosts.py). Empty: not reported yet.
+    machine_id = models.CharField(max_length=64, blank=True)
+    # What keeps its sandboxes from being isolated (the engine's user namespaces, the host rules and the ports of
+    # its sandboxes' bridge), as its worker checked them with a heartbeat, and when (NULL: never checked yet).
+    isolation_problems = models.JSONField(default=list, blank=True)
+    isolation_checked_at = models.DateTimeField(null=True, blank=True)
     # Touched by each placement on it: the UPDATE that takes the row's lock before its sandboxes are counted.
     last_placement_at = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)

@@ -368,6 +368,56 @@ def test_the_central_reaper_sends_each_host_that_answers_its_own_sweep(engines, 
     assert tasks.reap_host("a")["orphans"] == 0  # what a's housekeeping worker then runs, on a's engine
 
 
+# --- One machine, many hosts: memory and isolation ---------------------------------------------
+
+
+@pytest.mark.parametrize("machines, placed", [(("m1", "m1"), 3), (("m1", "m2"), 4), (("", ""), 4)])
+def test_hosts_on_one_machine_share_its_memory_in_admission(engines, sent, lab, two_hosts, settings, monkeypatch, machines, placed):
+    a, b = two_hosts
+    settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 2048, 256
+    # Each host's ceiling takes 2, the machine's memory 3: a second engine beside the first shares it.
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 3 * 256)
+    for row, machine in zip((a, b), machines):
+        DockerHost.objects.filter(pk=row.pk).update(machine_id=machine)
+    assert hosts.room_anywhere() == min(placed, 4)
+    rows = [sandboxes.request_sandbox(user=user, lab=lab) for user in learners(4)]
+    assert sum(row.status == Status.REQUESTED for row in rows) == placed
+    assert {placed_on(row) for row in rows if row.status == Status.REQUESTED} == {"a", "b"}
+    assert hosts.room_anywhere() == 0
+
+
+def test_a_host_s_heartbeat_reports_its_machine_and_isolation_which_health_shows_per_host(engines, lab, two_hosts, settings):
+    from django.core.cache import cache
+
+    from drydock import health
+
+    a, b = two_hosts
+    cache.delete("drydock:isolation-problems")
+    engines("unix:///run/a.sock").network_problems = ["port veth1 of drydock-sbx is not isolated"]
+    now = timezone.now()
+    assert hosts.beat("a", now=now).machine_id == capacity.machine_id() != ""
+    reported = DockerHost.objects.get(name="a")
+    assert reported.isolation_problems == ["port veth1 of drydock-sbx is not isolated"] and reported.isolation_checked_at == now
+    with pytest.raises(RuntimeError) as failed:
+        health._isolation()
+    assert "a: port veth1 of drydock-sbx is not isolated" in str(failed.value)
+    assert "b: no isolation report yet" in str(failed.value)
+    assert "local: user namespaces; network isolated" in str(failed.value)  # the default host's, checked here
+    # Fixed on a's machine: its next heartbeats say so once ISOLATION_EVERY_SECONDS have passed, not before.
+    engines("unix:///run/a.sock").network_problems = []
+    hosts.beat("a", now=now + timedelta(seconds=5))
+    assert DockerHost.objects.get(name="a").isolation_problems != []
+    hosts.beat("a", now=now + timedelta(seconds=hosts.ISOLATION_EVERY_SECONDS))
+    hosts.beat("b", now=now + timedelta(seconds=hosts.ISOLATION_EVERY_SECONDS))
+    assert DockerHost.objects.get(name="a").isolation_problems == []
+    detail = health._isolation()
+    assert "a: isolated (checked by its worker" in detail and "b: isolated" in detail and "local: user namespaces" in detail
+    # A down host is not asked for: its sandboxes were failed.
+    engines("unix:///run/b.sock").network_problems = ["the Docker engine does not use user namespaces"]
+    DockerHost.objects.filter(name="b").update(state=State.DOWN, isolation_problems=["the Docker engine does not use user namespaces"])
+    assert "b:" not in health._isolation()
+
+
 # --- Health, metrics and the command -----------------------------------------------------------
 
 

@@ -138,6 +138,13 @@ def two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, setting
 
     # Both beat; then b's workers die and its heartbeats stop.
     beat("local", "b")
+    # Each worker checked its host's isolation on its machine and named that machine: one machine, one memory.
+    reports = {host.name: host for host in DockerHost.objects.all()}
+    assert reports["b"].isolation_problems == [] and reports["b"].isolation_checked_at is not None
+    assert reports["b"].machine_id == reports["local"].machine_id != ""
+    from drydock import health
+
+    assert "b: isolated (checked by its worker" in health._isolation()
     b_workers.kill()
     settings.HOST_HEARTBEAT_TIMEOUT_SECONDS = 3
     # A Check sent now waits on b's grade queue, which nobody consumes any more.
