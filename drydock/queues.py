@@ -37,6 +37,14 @@ CONCURRENCY = {
     HOUSEKEEPING: ("CELERY_HOUSEKEEPING_CONCURRENCY", 1),
     LMS: ("CELERY_LMS_CONCURRENCY", 1),
 }
+# Kind -> (environment variable of its workers' niceness, default). On a busy host the cores go first to the web
+# and to Checks (niceness 0), then to removals and the reaper, then to sandboxes being prepared: a class's starts
+# take what the pages and the grading leave, not the other way round. (dockerd's own share of a start is not
+# the worker's to lower.)
+NICENESS = {
+    PROVISION: ("CELERY_PROVISION_NICE", 10),
+    HOUSEKEEPING: ("CELERY_HOUSEKEEPING_NICE", 5),
+}
 
 # Tasks about one sandbox or one host -> the kind of its host's queue they run on.
 HOST_TASKS = {
@@ -94,6 +102,29 @@ def concurrency(kind, environ=os.environ):
     if value < 1:
         raise ValueError(f"{variable} must be at least 1, not {value}")
     return value
+
+
+def niceness(kind, environ=os.environ):
+    """How much lower than the web's a kind's worker runs (0 to 19, `nice`'s steps): the environment's, else the default."""
+    if kind not in NICENESS:
+        return 0
+    variable, default = NICENESS[kind]
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number from 0 to 19 (nice's steps), not {raw!r}") from None
+    if not 0 <= value <= 19:
+        raise ValueError(f"{variable} must be from 0 to 19 (nice's steps), not {value}")
+    return value
+
+
+def kind_of_node(node):
+    """The kind of work of a worker from its node name (worker_command's `-n`: grade.local@host, lms@host), or None."""
+    kind = node.split("@", 1)[0].split(".", 1)[0]
+    return kind if kind in CONCURRENCY else None
 
 
 def worker_command(celery, kind, environ=os.environ, *, host=DEFAULT_HOST, central=None):

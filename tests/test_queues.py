@@ -1,5 +1,7 @@
 """Queues by kind of work: a Check is routed to a queue that provisioning and removals never hold up."""
 
+import os
+
 import pytest
 
 from drydock import health, queues
@@ -92,3 +94,40 @@ def test_health_asks_for_the_queues_of_every_host_but_a_down_one(monkeypatch):
     assert set(health.expected_queues()) == {
         "grade.local", "provision.local", "housekeeping.local", "grade.b", "provision.b", "housekeeping.b", "housekeeping", "lms",
     }
+
+
+def test_background_work_runs_at_a_lower_priority_than_pages_and_checks_and_its_setting_is_checked():
+    assert [queues.niceness(kind, {}) for kind in ("grade", "lms", "housekeeping", "provision")] == [0, 0, 5, 10]
+    assert queues.niceness("provision", {"CELERY_PROVISION_NICE": "0"}) == 0
+    assert queues.niceness("grade", {"CELERY_PROVISION_NICE": "19"}) == 0
+    with pytest.raises(ValueError, match="CELERY_PROVISION_NICE must be from 0 to 19"):
+        queues.niceness("provision", {"CELERY_PROVISION_NICE": "20"})
+    with pytest.raises(ValueError, match="CELERY_HOUSEKEEPING_NICE must be a whole number"):
+        queues.niceness("housekeeping", {"CELERY_HOUSEKEEPING_NICE": "low"})
+    assert [queues.kind_of_node(node) for node in ("grade.local@m", "housekeeping.b@m", "lms@m", "celery@m")] == [
+        "grade", "housekeeping", "lms", None]
+
+
+def _niceness_of(pid):
+    # /proc/PID/stat: the command's name is in parentheses (it may hold spaces); nice is the 19th field.
+    stat = open(f"/proc/{pid}/stat").read()
+    return int(stat[stat.rindex(")") + 2:].split()[16])
+
+
+def _pool_of(pid):
+    children = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        children.update(int(child) for child in open(f"/proc/{pid}/task/{task}/children").read().split())
+    return children
+
+
+@pytest.mark.integration
+def test_each_real_worker_and_its_pool_run_at_the_niceness_of_their_kind(celery_worker):
+    by_kind = {}
+    for process in celery_worker.processes:
+        node = process.args[process.args.index("-n") + 1]
+        by_kind[queues.kind_of_node(node)] = [process.pid, *_pool_of(process.pid)]
+    assert set(by_kind) == {"grade", "provision", "housekeeping", "lms"}
+    for kind, pids in by_kind.items():
+        assert len(pids) > 1, f"the {kind} worker has no pool process"
+        assert {_niceness_of(pid) for pid in pids} == {queues.niceness(kind)}, kind
