@@ -124,8 +124,17 @@
     if (toc && window.matchMedia("(max-width: 62rem)").matches) toc.open = false;
   }
 
-  // Forms that destroy something (a sandbox's Stop, Reset) carry data-confirm: a dialog asks first. Without
-  // JavaScript a GET form leads to the server's confirmation page instead, so nothing is lost either way.
+  // Forms that destroy something (a sandbox's Stop, Reset, the playground's Start fresh) carry data-confirm: a
+  // dialog asks first, and what it posts says it asked (confirm=yes). Without JavaScript a GET form leads to the
+  // server's confirmation page instead, and a POST without confirm=yes gets one, so nothing is lost either way.
+  function confirmed() {
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "confirm";
+    field.value = "yes";
+    return field;
+  }
+
   function confirmDestructiveForms() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
@@ -157,6 +166,7 @@
         yes.addEventListener("click", function () {
           if ((form.getAttribute("method") || "get").toLowerCase() === "post") {
             form.dataset.confirmed = "1";
+            form.appendChild(confirmed());
             form.submit();
             return;
           }
@@ -169,6 +179,7 @@
           token.name = "csrfmiddlewaretoken";
           token.value = csrfToken();
           post.appendChild(token);
+          post.appendChild(confirmed());
           document.body.appendChild(post);
           post.submit();
         });
