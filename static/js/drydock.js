@@ -68,13 +68,15 @@
         if (status) { status.hidden = false; status.setAttribute("role", "status"); }
       });
     }
+    // "On screen": nine tenths of it. Whole (threshold 1) was never reached where the end's height is a fraction of a
+    // pixel and it sat at the window's bottom edge (60.19 px tall, bottom at 900.06 px of 900): that lesson stayed unread.
     var observer = new IntersectionObserver(function (entries) {
-      var visible = entries.some(function (e) { return e.isIntersecting; });
+      var visible = entries.some(function (e) { return e.isIntersecting && e.intersectionRatio >= 0.9; });
       // The end must still be on screen when the minimum time is up: a learner who scrolled back up is reading.
       seen = visible;
       if (!visible && timer) { clearTimeout(timer); timer = null; }
       if (visible) send();
-    }, { threshold: 1.0 });
+    }, { threshold: [0, 0.9] });
     observer.observe(end);
   }
 
