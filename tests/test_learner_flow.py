@@ -100,6 +100,17 @@ def test_task_verdicts_tell_success_from_failure_by_colour_icon_and_word(learner
     assert '<span class="verdict-kind">Passed:</span> <span class="verdict-text">Bien tirée.</span>' in english
 
 
+def test_the_terminal_names_its_input_and_its_way_out_in_the_learners_language(learner_client, learner, lab):
+    make_sandbox(learner, lab)
+    page = learner_client.get(lab.get_absolute_url()).text
+    assert 'data-input-label="Saisie du terminal : les commandes tapées ici s’exécutent dans votre bac à sable"' in page
+    assert "Échap puis Tab sort du terminal" in page and 'id="terminal-help"' in page
+    learner_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = learner_client.get(lab.get_absolute_url()).text
+    assert 'data-input-label="Terminal input: commands typed here run in your sandbox"' in page
+    assert "Esc then Tab leaves the terminal" in page
+
+
 def test_countdowns_are_hidden_while_provisioning_and_read_as_minutes(learner_client, learner, lab):
     sandbox = make_sandbox(learner, lab, status=Sandbox.Status.PROVISIONING)
     page = learner_client.get(lab.get_absolute_url()).text
