@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from courses.http import wants_json
 from labs import playgrounds, sandboxes, terminal
-from labs.views import sandbox_state
+from labs.views import playground_stop_consequence, sandbox_state
 
 
 @login_required
@@ -27,6 +27,7 @@ def playground(request):
         "retention_days": settings.PLAYGROUND_RETENTION_DAYS,
         "idle_minutes": settings.SANDBOX_IDLE_MINUTES,
         "terminal_tabs": terminal.tabs_limit(),
+        "stop_consequence": playground_stop_consequence(),
     })
 
 

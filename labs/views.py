@@ -115,13 +115,18 @@ def _sandbox_action(request, pk, action, done_message, refused_message):
     return redirect(sandbox.get_absolute_url())
 
 
-def _confirm_page(request, pk, *, title, question, consequence, button, button_class):
+def _confirm_page(request, pk, *, title, question, consequence, button, button_class, playground_consequence=None):
     """Without JavaScript, Stop and Reset first show this page; its form posts to the same URL (with JavaScript
-    the lab page asks in a dialog). Nothing happens on GET."""
+    the lab page asks in a dialog). Nothing happens on GET. A playground's sandbox keeps its disk when it stops
+    (`playground_consequence` says so); it has no Reset: it starts fresh from its own page, where this leads."""
     sandbox = get_sandbox_for_user(request.user, pk)
+    if sandbox.playground_id:
+        if playground_consequence is None:
+            return redirect("labs:playground")
+        consequence = playground_consequence
     return render(request, "labs/sandbox_confirm.html", {
-        "sandbox": sandbox, "lab": sandbox.lab, "course": sandbox.lab.course, "title": title, "question": question,
-        "consequence": consequence, "button": button, "button_class": button_class,
+        "sandbox": sandbox, "lab": sandbox.lab, "course": sandbox.lab.course if sandbox.lab_id else None, "title": title,
+        "question": question, "consequence": consequence, "button": button, "button_class": button_class,
     })
 
 
@@ -132,9 +137,17 @@ def sandbox_stop(request, pk):
         return _confirm_page(
             request, pk, title=_("Stop the sandbox?"), question=_("Stop this sandbox now?"),
             consequence=_("Its containers, images and files are deleted. Tasks already done stay done."),
+            playground_consequence=playground_stop_consequence(),
             button=_("Stop the sandbox"), button_class="danger",
         )
     return _sandbox_action(request, pk, sandboxes.stop, _("Sandbox stopped."), _("This sandbox was already stopped."))
+
+
+def playground_stop_consequence():
+    """What stopping the playground does, on its confirmation page and in its dialog (templates/labs/playground.html)."""
+    return _("What runs in it stops. Your images, containers, volumes and files in /root are kept %(days)s days.") % {
+        "days": settings.PLAYGROUND_RETENTION_DAYS,
+    }
 
 
 @login_required

@@ -247,6 +247,44 @@ def test_a_second_tab_opens_a_second_terminal_on_the_same_sandbox(lab_page):
     assert page.locator("#terminal-3").count() == 0
 
 
+# What the learner sees of the terminal's look: the text's colour and size, and the colour behind it.
+LOOK = """() => {
+  const rows = getComputedStyle(document.querySelector('#terminal .xterm-rows'));
+  const box = document.querySelector('#terminal .xterm-screen').getBoundingClientRect();
+  let node = document.elementFromPoint(box.left + 5, box.bottom - 5);
+  while (node && getComputedStyle(node).backgroundColor === 'rgba(0, 0, 0, 0)') node = node.parentElement;
+  return {text: rows.color, size: rows.fontSize, background: node && getComputedStyle(node).backgroundColor};
+}"""
+
+
+def test_the_font_size_and_the_light_or_dark_theme_change_the_terminal_and_stay_after_a_reload(lab_page):
+    page = lab_page
+    dark = page.evaluate(LOOK)
+    assert dark == {"text": "rgb(230, 237, 243)", "size": "14px", "background": "rgb(15, 27, 42)"}
+    page.click("#terminal")
+    normal = columns(page, "normal")
+
+    page.click("#terminal-font-larger")
+    page.click("#terminal-font-larger")
+    assert page.evaluate(LOOK)["size"] == "16px"
+    page.click("#terminal")
+    larger = columns(page, "larger")
+    assert larger < normal  # larger letters, fewer columns: tmux was told
+    page.click("#terminal-theme")
+    light = page.evaluate(LOOK)
+    assert light == {"text": "rgb(27, 36, 48)", "size": "16px", "background": "rgb(255, 255, 255)"}
+    assert page.get_attribute("#terminal-theme", "aria-pressed") == "true"
+
+    page.reload()  # both choices are kept (in the browser)
+    page.wait_for_selector("#terminal[data-ready='1']", timeout=30_000)
+    assert page.evaluate(LOOK) == light and page.get_attribute("#terminal-theme", "aria-pressed") == "true"
+    for _ in range(6):  # 16 px down to the smallest, 10 px (16, 15, … 11, 10); then the button is off
+        page.click("#terminal-font-smaller")
+    assert page.evaluate(LOOK)["size"] == "10px" and page.is_disabled("#terminal-font-smaller")
+    page.click("#terminal-theme")
+    assert page.evaluate(LOOK)["background"] == dark["background"] and page.get_attribute("#terminal-theme", "aria-pressed") == "false"
+
+
 def test_a_selection_is_copied_and_pasted_back(lab_page, browser):
     page = lab_page
     browser.grant_permissions(["clipboard-read", "clipboard-write"])

@@ -137,6 +137,8 @@ def test_a_finished_lab_says_so_and_leads_to_the_next_step(learner_client, learn
         Submission.objects.create(user=learner, task=task, sandbox=sandbox, status=Submission.Status.PASSED)
     page = learner_client.get(url).text
     finished = page[page.index('id="lab-finished"'):]
-    finished = finished[: finished.index("</div>")]
-    assert "hidden" not in finished and "Travail pratique terminé : toutes les tâches sont réussies." in finished
+    opening, finished = finished[: finished.index(">")], finished[: finished.index("</div>")]
+    assert "hidden" not in opening and "Travail pratique terminé : toutes les tâches sont réussies." in finished
+    # Said as a success is: its colour (message-success), its icon and its word.
+    assert '<span class="message-icon" aria-hidden="true">✓</span>' in finished and '<span class="message-kind">Fait :</span>' in finished
     assert "Étape suivante :" in finished and 'href="/cours/docker-fr/' in finished

@@ -42,6 +42,12 @@ def fail_check(page, task):
         "([id, n]) => document.getElementById(id).dataset.failures == n", arg=[task.get_attribute("id"), str(failures + 1)], timeout=30_000,
     )
     assert "verdict-failed" in task.locator(".verdict").get_attribute("class")
+    # Built by lab.js as the server renders it: an icon and a word beside the colour.
+    assert task.locator(".verdict .message-icon").inner_text() == "✕" and task.locator(".verdict .verdict-kind").inner_text() == "Pas encore :"
+
+
+def verdict_colours(task):
+    return task.locator(".verdict").evaluate("n => [getComputedStyle(n).backgroundColor, getComputedStyle(n.querySelector('.message-icon')).backgroundColor]")
 
 
 def test_the_solution_is_offered_after_the_hint_recorded_and_shown_to_the_instructor(lab_page, celery_worker, web_server, browser):  # noqa: F811
@@ -52,6 +58,7 @@ def test_the_solution_is_offered_after_the_hint_recorded_and_shown_to_the_instru
     fail_check(page, task)  # nothing pulled yet: the check fails
     assert task.locator(".hint").is_hidden() and task.locator(".solution-form").is_hidden()
     fail_check(page, task)
+    failed_colours = verdict_colours(task)
     assert task.locator(".hint").is_visible()  # the second failure shows the hint, and the solution beside it
     assert task.locator(".solution-form button").inner_text() == "Voir la solution"
     assert "Votre formateur verra que vous l’avez ouverte." in task.locator(".solution-form").inner_text()
@@ -75,6 +82,9 @@ def test_the_solution_is_offered_after_the_hint_recorded_and_shown_to_the_instru
     page.wait_for_function("document.querySelector('#terminal').innerText.includes('Downloaded newer image')", timeout=60_000)
     task.locator(".check-form button[type=submit]").click()
     page.wait_for_selector("#tache-tirer-nginx-1-22.is-passed", timeout=30_000)
+    assert task.locator(".verdict .message-icon").inner_text() == "✓" and task.locator(".verdict .verdict-kind").inner_text() == "Réussi :"
+    passed_colours = verdict_colours(task)
+    assert passed_colours[0] != failed_colours[0] and passed_colours[1] != failed_colours[1]
 
     page.reload()  # recorded: the solution stays open, without asking again
     assert page.locator("#solution-tirer-nginx-1-22[open]").count() == 1

@@ -73,6 +73,44 @@ def test_errors_are_alerts_with_their_own_icon_and_word(learner_client, learner,
     assert re.search(r'class="message message-error" role="alert">\s*<span class="message-icon" aria-hidden="true">✕</span>\s*<span class="message-kind">Erreur :</span>', page)
 
 
+def test_task_verdicts_tell_success_from_failure_by_colour_icon_and_word(learner_client, learner, lab):
+    from labs.models import Submission
+
+    sandbox = make_sandbox(learner, lab)
+    passed, failed, broken, held = lab.tasks.order_by("position")[:4]
+    for task, status, message in [(passed, "passed", "Bien tirée."), (failed, "failed", "Pas d’image nginx:1.22."),
+                                  (broken, "error", "Le démon ne répond pas."), (held, "regressed", "Ce n’est plus vrai.")]:
+        Submission.objects.create(user=learner, task=task, sandbox=sandbox, status=status, message=message)
+    page = learner_client.get(lab.get_absolute_url()).text
+
+    def verdict(task):
+        found = re.search(rf'id="tache-{task.slug}".*?<div class="verdict ([\w-]+)"[^>]*>(.*?)</div>', page, re.S)
+        return found[1], re.sub(r"\s+", " ", found[2]).strip()
+
+    assert verdict(passed) == ("verdict-passed", '<span class="message-icon" aria-hidden="true">✓</span> <span class="verdict-body">'
+                                                 '<span class="verdict-kind">Réussi :</span> <span class="verdict-text">Bien tirée.</span></span>')
+    assert verdict(failed)[0] == "verdict-failed" and '>✕</span>' in verdict(failed)[1] and "Pas encore :" in verdict(failed)[1]
+    assert verdict(broken)[0] == "verdict-error" and '>!</span>' in verdict(broken)[1] and "Erreur :" in verdict(broken)[1]
+    assert verdict(held)[0] == "verdict-regressed" and '>✕</span>' in verdict(held)[1] and "Défait :" in verdict(held)[1]
+    # lab.js builds the same for the verdicts it shows later, with these words.
+    assert 'data-verdict-passed="Réussi :" data-verdict-failed="Pas encore :" data-verdict-regressed="Défait :" data-verdict-error="Erreur :"' in page
+    learner_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = learner_client.get(lab.get_absolute_url()).text
+    assert 'data-verdict-passed="Passed:" data-verdict-failed="Not yet:" data-verdict-regressed="Undone:" data-verdict-error="Error:"' in english
+    assert '<span class="verdict-kind">Passed:</span> <span class="verdict-text">Bien tirée.</span>' in english
+
+
+def test_the_terminal_names_its_input_and_its_way_out_in_the_learners_language(learner_client, learner, lab):
+    make_sandbox(learner, lab)
+    page = learner_client.get(lab.get_absolute_url()).text
+    assert 'data-input-label="Saisie du terminal : les commandes tapées ici s’exécutent dans votre bac à sable"' in page
+    assert "Échap puis Tab sort du terminal" in page and 'id="terminal-help"' in page
+    learner_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = learner_client.get(lab.get_absolute_url()).text
+    assert 'data-input-label="Terminal input: commands typed here run in your sandbox"' in page
+    assert "Esc then Tab leaves the terminal" in page
+
+
 def test_countdowns_are_hidden_while_provisioning_and_read_as_minutes(learner_client, learner, lab):
     sandbox = make_sandbox(learner, lab, status=Sandbox.Status.PROVISIONING)
     page = learner_client.get(lab.get_absolute_url()).text

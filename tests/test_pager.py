@@ -99,3 +99,24 @@ def test_a_course_path_is_built_on_every_page_when_not_kept(course, learner, set
     pager.course_path(learner, course)
     with django_assert_num_queries(3):
         pager.course_path(learner, course)
+
+
+def test_the_outline_shows_each_chapters_labs_and_quizzes_in_place_in_the_pagers_order(learner_client, learner, course):
+    page = learner_client.get(course.get_absolute_url()).text
+    outline = page[page.index('class="outline"'):]  # not the "Start the course" link above it
+    positions = [outline.index(f'href="{step.url}"') for step in pager.course_path(learner, course)]
+    assert positions == sorted(positions)  # lesson, lesson, lab, quiz, then the next chapter's lesson and lab
+    lab = outline[outline.rindex("<li", 0, positions[2]):positions[2]]
+    assert 'class="badge badge-lab">TP</span>' in lab
+    # A chapter lists its labs and quizzes before the next chapter starts.
+    assert positions[3] < outline.index('id="chapitre-', positions[2]) < positions[4]
+
+
+def test_the_shipped_outline_follows_the_pager_through_the_whole_course(client, shipped_course, learner):
+    client.force_login(learner)
+    page = client.get(shipped_course.get_absolute_url()).text
+    outline = page[page.index('class="outline"'):]
+    path = pager.course_path(learner, shipped_course)
+    assert {step.key for step in path} == {"lessons", "labs", "quizzes"}
+    positions = [outline.index(f'href="{step.url}"') for step in path]
+    assert positions == sorted(positions)

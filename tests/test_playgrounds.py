@@ -1,5 +1,6 @@
 """Playgrounds on the in-memory engine: a free sandbox whose disk is kept, started fresh on request, reaped when stale."""
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -184,6 +185,39 @@ def test_the_playground_page_shows_its_retention_its_terminal_and_the_preview(le
     stopped = learner_client.post(reverse("labs:sandbox_stop", args=[sandbox.pk]))
     assert stopped["Location"] == reverse("labs:playground")
     assert learner_client.post(reverse("labs:sandbox_reset", args=[sandbox.pk]))["Location"] == reverse("labs:playground")
+
+
+def test_stopping_the_playground_asks_first_and_says_its_storage_stays(learner, learner_client, fake, sent, settings):
+    sandbox = run(playgrounds.start(playgrounds.playground_for(learner)), fake)
+    stop_url = reverse("labs:sandbox_stop", args=[sandbox.pk])
+    page = learner_client.get(reverse("labs:playground")).text
+    kept = f"Ce qui y tourne s’arrête. Vos images, conteneurs, volumes et fichiers de /root sont conservés {settings.PLAYGROUND_RETENTION_DAYS} jours."
+    # With JavaScript the dialog asks (drydock.js); without, the button leads to the page that asks.
+    assert f'<form method="get" action="{stop_url}" data-confirm="Arrêter ce bac à sable maintenant ? {kept}"' in page
+    assert '<form method="post" action="/bac-a-sable-libre/repartir-de-zero/" class="fresh-form" data-confirm="Repartir de zéro ?' in page
+    asked = learner_client.get(stop_url)
+    assert asked.status_code == 200 and kept in asked.text and "Annuler, revenir au bac à sable libre" in asked.text
+    assert f'href="{reverse("labs:playground")}"' in asked.text
+    assert Sandbox.objects.get(pk=sandbox.pk).status == Status.READY  # asking changed nothing
+    # A playground has no Reset: its page, where Start fresh is, answers instead.
+    assert learner_client.get(reverse("labs:sandbox_reset", args=[sandbox.pk]))["Location"] == reverse("labs:playground")
+    assert learner_client.post(stop_url)["Location"] == reverse("labs:playground")
+    assert Sandbox.objects.get(pk=sandbox.pk).status == Status.STOPPED
+
+
+def test_the_playgrounds_countdowns_read_as_minutes(learner, learner_client, fake, sent):
+    run(playgrounds.start(playgrounds.playground_for(learner)), fake)
+    page = learner_client.get(reverse("labs:playground")).text
+    assert re.search(r'id="expires-in" data-seconds="\d+">\d+ min \d\d s</time>', page)
+    assert re.search(r'id="idle-in" data-seconds="\d+">\d+ min \d\d s</time>', page)
+
+
+def test_a_lab_page_offers_to_stop_a_running_playground_saying_its_storage_stays(learner, learner_client, lab, fake, sent, settings):
+    settings.SANDBOX_MAX_PER_LEARNER = 1
+    run(playgrounds.start(playgrounds.playground_for(learner)), fake)
+    page = learner_client.get(lab.get_absolute_url()).text
+    assert f'href="{reverse("labs:playground")}">Bac à sable libre</a>' in page
+    assert "Arrêter votre bac à sable libre et démarrer un bac à sable ici ? Ses images, conteneurs, volumes et fichiers sont conservés." in page
 
 
 def test_another_learner_cannot_see_or_drive_a_playground_sandbox(learner, fake, sent, client):

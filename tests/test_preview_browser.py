@@ -73,3 +73,63 @@ def test_a_published_port_opens_in_the_preview_for_its_owner_and_is_a_404_for_an
     log_in(intruder, web_server, "max", "un-autre-mot-de-passe", "/bac-a-sable-libre/")
     assert intruder.goto(f"{web_server.url}{link}").status == 404
     assert intruder.goto(signed).status == 404
+
+
+def dialog_text(page):
+    page.wait_for_selector("dialog.confirm-dialog[open]", timeout=5_000)
+    return page.locator("dialog.confirm-dialog").inner_text()
+
+
+def test_the_playground_asks_before_it_stops_keeps_its_files_and_asks_before_it_starts_fresh(two_learners, web_server, celery_worker, browser, settings):  # noqa: F811
+    page = browser.new_page()
+    log_in(page, web_server, "lea", "un-mot-de-passe-solide", "/bac-a-sable-libre/")
+    page.click("#start-sandbox")
+    page.wait_for_selector("#terminal[data-ready='1']", timeout=90_000)
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)
+    assert "min" in page.locator("#expires-in").inner_text()
+    page.click("#terminal")
+    page.keyboard.type("echo 'mes notes' > /root/notes.txt; echo written=$((40+2))\n")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('written=42')", timeout=15_000)
+    first = Sandbox.objects.get(owner__username="lea", status=Sandbox.Status.READY)
+
+    # Stop asks, in the page's own dialog, and says what is kept; Cancel keeps it running.
+    page.click(".sandbox-actions button.danger")
+    text = dialog_text(page)
+    assert "Arrêter ce bac à sable maintenant ?" in text and f"conservés {settings.PLAYGROUND_RETENTION_DAYS} jours" in text
+    page.click("dialog.confirm-dialog button.secondary")
+    page.wait_for_selector("dialog.confirm-dialog", state="detached", timeout=5_000)
+    first.refresh_from_db()
+    assert first.status == Sandbox.Status.READY
+    page.click(".sandbox-actions button.danger")
+    dialog_text(page)
+    page.click("dialog.confirm-dialog button.danger")
+    page.wait_for_selector("#start-sandbox", timeout=30_000)
+    assert "Bac à sable arrêté." in page.locator(".messages").inner_text()
+    assert page.locator("#start-sandbox").inner_text() == "Redémarrer le bac à sable libre"
+
+    # Started again, it holds what it held.
+    page.click("#start-sandbox")
+    page.wait_for_selector("#terminal[data-ready='1']", timeout=90_000)
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('#')", timeout=30_000)
+    page.click("#terminal")
+    page.keyboard.type("cat /root/notes.txt | sed 's/^/kept: /'\n")
+    page.wait_for_function("document.querySelector('#terminal').innerText.includes('kept: mes notes')", timeout=15_000)
+
+    # Start fresh asks too; confirmed, it stops the sandbox and moves to an empty disk.
+    ground = first.playground
+    page.click(".fresh-form button")
+    assert "Repartir de zéro ?" in dialog_text(page)
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "playground-confirm-fresh.png"))
+    page.click("dialog.confirm-dialog button.secondary")
+    page.wait_for_selector("dialog.confirm-dialog", state="detached", timeout=5_000)
+    ground.refresh_from_db()
+    assert ground.generation == 1 and ground.has_storage
+    page.click(".fresh-form button")
+    dialog_text(page)
+    page.click("dialog.confirm-dialog button.danger")  # one question, not a second page asking again
+    page.wait_for_selector("#start-sandbox", timeout=30_000)
+    assert "Votre bac à sable libre a été vidé" in page.locator(".messages").inner_text()
+    ground.refresh_from_db()
+    assert ground.generation == 2 and not ground.has_storage
+    assert not Sandbox.objects.filter(playground=ground, status__in=Sandbox.LIVE).exists()

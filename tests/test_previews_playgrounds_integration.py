@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from grader import disks, engine
-from grader.preview import PREVIEW_ANSWER_LIMIT
+from grader.preview import PREVIEW_ANSWER_LIMIT, PREVIEW_SECONDS
 from labs import playgrounds, queue, sandboxes
 from labs.models import Sandbox
 from tests.conftest import wait_until
@@ -80,6 +80,14 @@ def test_a_port_not_published_is_refused_and_a_port_where_nothing_listens_says_s
     run_in(nginx_sandbox, "docker run -d --name muet -p 8081:80 busybox:1.35 sleep 300 >/dev/null")
     page = learner_client.get(preview_link(learner_client, nginx_sandbox, 8081))
     assert page.status_code == 502 and "8081" in page.text
+
+
+def test_a_server_that_takes_the_connection_and_never_answers_is_given_up_on_and_the_learner_told(nginx_sandbox, learner_client):
+    # nc accepts and reads, and has nothing to write: the preview's curl gives up after PREVIEW_SECONDS.
+    run_in(nginx_sandbox, "docker run -d --name lent -p 8082:80 busybox:1.35 sh -c 'sleep 600 | nc -l -p 80' >/dev/null && "
+                          "for i in $(seq 100); do docker exec lent netstat -ltn | grep -q ':80 ' && exit 0; sleep 0.1; done; exit 1")
+    page = learner_client.get(preview_link(learner_client, nginx_sandbox, 8082))
+    assert page.status_code == 502 and "8082" in page.text and f"{PREVIEW_SECONDS} s" in page.text
 
 
 def test_path_and_query_reach_the_learners_server_and_a_huge_page_is_cut(nginx_sandbox, learner_client):

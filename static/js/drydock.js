@@ -68,13 +68,15 @@
         if (status) { status.hidden = false; status.setAttribute("role", "status"); }
       });
     }
+    // "On screen": nine tenths of it. Whole (threshold 1) was never reached where the end's height is a fraction of a
+    // pixel and it sat at the window's bottom edge (60.19 px tall, bottom at 900.06 px of 900): that lesson stayed unread.
     var observer = new IntersectionObserver(function (entries) {
-      var visible = entries.some(function (e) { return e.isIntersecting; });
+      var visible = entries.some(function (e) { return e.isIntersecting && e.intersectionRatio >= 0.9; });
       // The end must still be on screen when the minimum time is up: a learner who scrolled back up is reading.
       seen = visible;
       if (!visible && timer) { clearTimeout(timer); timer = null; }
       if (visible) send();
-    }, { threshold: 1.0 });
+    }, { threshold: [0, 0.9] });
     observer.observe(end);
   }
 
@@ -124,8 +126,17 @@
     if (toc && window.matchMedia("(max-width: 62rem)").matches) toc.open = false;
   }
 
-  // Forms that destroy something (a sandbox's Stop, Reset) carry data-confirm: a dialog asks first. Without
-  // JavaScript a GET form leads to the server's confirmation page instead, so nothing is lost either way.
+  // Forms that destroy something (a sandbox's Stop, Reset, the playground's Start fresh) carry data-confirm: a
+  // dialog asks first, and what it posts says it asked (confirm=yes). Without JavaScript a GET form leads to the
+  // server's confirmation page instead, and a POST without confirm=yes gets one, so nothing is lost either way.
+  function confirmed() {
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "confirm";
+    field.value = "yes";
+    return field;
+  }
+
   function confirmDestructiveForms() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
@@ -157,6 +168,7 @@
         yes.addEventListener("click", function () {
           if ((form.getAttribute("method") || "get").toLowerCase() === "post") {
             form.dataset.confirmed = "1";
+            form.appendChild(confirmed());
             form.submit();
             return;
           }
@@ -169,6 +181,7 @@
           token.name = "csrfmiddlewaretoken";
           token.value = csrfToken();
           post.appendChild(token);
+          post.appendChild(confirmed());
           document.body.appendChild(post);
           post.submit();
         });

@@ -86,10 +86,38 @@
     if (finished) finished.hidden = !(tasks.length && passed >= tasks.length);
   }
 
+  // As templates/labs/_verdict.html: the colour of its status, an icon and a word, then the message.
+  var ICONS = { passed: "\u2713", failed: "\u2715", regressed: "\u2715", error: "!" };
+  function setVerdict(verdict, status, message) {
+    verdict.className = "verdict verdict-" + status;
+    verdict.textContent = "";
+    var kind = lab.dataset["verdict" + status.charAt(0).toUpperCase() + status.slice(1)];
+    if (!ICONS[status] || !kind) {
+      verdict.textContent = message;
+      return;
+    }
+    var icon = document.createElement("span");
+    icon.className = "message-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = ICONS[status];
+    var body = document.createElement("span");
+    body.className = "verdict-body";
+    var word = document.createElement("span");
+    word.className = "verdict-kind";
+    word.textContent = kind;
+    var text = document.createElement("span");
+    text.className = "verdict-text";
+    text.textContent = message;
+    body.appendChild(word);
+    body.appendChild(document.createTextNode(" "));
+    body.appendChild(text);
+    verdict.appendChild(icon);
+    verdict.appendChild(document.createTextNode(" "));
+    verdict.appendChild(body);
+  }
+
   function showVerdict(task, submission) {
-    var verdict = task.querySelector(".verdict");
-    verdict.className = "verdict verdict-" + submission.status;
-    verdict.textContent = submission.message;
+    setVerdict(task.querySelector(".verdict"), submission.status, submission.message);
     if (submission.passed) {
       task.classList.add("is-passed");
       task.querySelector(".task-badge").hidden = false;
@@ -135,9 +163,7 @@
       request(form.action, "POST", new FormData(form)).then(function (data) {
         if (data.error) {
           button.disabled = false;
-          var verdict = task.querySelector(".verdict");
-          verdict.className = "verdict verdict-error";
-          verdict.textContent = data.error;
+          setVerdict(task.querySelector(".verdict"), "error", data.error);
           return;
         }
         var details = document.createElement("details");
@@ -181,19 +207,16 @@
       var button = form.querySelector("button[type=submit]");
       var verdict = task.querySelector(".verdict");
       button.disabled = true;
-      verdict.className = "verdict verdict-grading";
-      verdict.textContent = lab.dataset.checkingLabel;
+      setVerdict(verdict, "grading", lab.dataset.checkingLabel);
       request(form.action, "POST", new FormData(form)).then(function (submission) {
         if (submission.error) {
-          verdict.className = "verdict verdict-error";
-          verdict.textContent = submission.error;
+          setVerdict(verdict, "error", submission.error);
           button.disabled = false;
           return;
         }
         followSubmission(task, submission);
       }).catch(function () {
-        verdict.className = "verdict verdict-error";
-        verdict.textContent = lab.dataset.errorLabel;
+        setVerdict(verdict, "error", lab.dataset.errorLabel);
         button.disabled = false;
       });
     });
@@ -225,9 +248,7 @@
           if (!task) return;
           task.classList.remove("is-passed");
           task.querySelector(".task-badge").hidden = true;
-          var verdict = task.querySelector(".verdict");
-          verdict.className = "verdict verdict-regressed";
-          verdict.textContent = undone.message;
+          setVerdict(task.querySelector(".verdict"), "regressed", undone.message);
           updateScore();
         });
         (data.passed || []).forEach(function (passed) {
