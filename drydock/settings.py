@@ -56,7 +56,8 @@ MIDDLEWARE = [
     "drydock.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, reading the signed-in user with a query written once (drydock/auth.py).
+    "drydock.auth.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before the X-Frame-Options middleware, so it sees the response after it: LTI sessions show in the LMS's frame.
     "lti.middleware.LtiFrameMiddleware",

@@ -1,15 +1,21 @@
 """Fetch quizzes and attempts only when the user may see them (404 otherwise)."""
 
+from functools import lru_cache
+
 from django.db import connection
 from django.shortcuts import get_object_or_404
 
-from courses.access import get_course_for_user
+from courses.access import courses_for_user
+from courses.rows import Rows
 from quizzes.models import Attempt, AttemptQuestion, Quiz
 
 
 def get_quiz_for_user(user, course_slug, quiz_slug):
-    course = get_course_for_user(user, course_slug)
-    quizzes = Quiz.objects.select_related("course", "chapter").filter(course=course)
+    """The quiz with its course and chapter, by one query: the course's own rule (courses.access) in its WHERE.
+
+    A class opening a quiz at once in an exam reads it twice per learner (its page, the start).
+    """
+    quizzes = Quiz.objects.select_related("course", "chapter").filter(course__in=courses_for_user(user).filter(slug=course_slug))
     if not user.is_staff:
         quizzes = quizzes.filter(is_published=True, chapter__is_published=True)
     return get_object_or_404(quizzes, slug=quiz_slug)
@@ -44,41 +50,28 @@ def _slots_with_attempt(user_id, attempt_id, slot_ids):
     """{slot id: slot, its .attempt set} of the learner's own attempt: the ORM's query, written once.
 
     Every autosave runs it, a class thousands of times a minute in an exam: building it with the
-    ORM (a join, two models' columns) cost twice the query itself (bench/request_cpu.py). Values
-    go through the fields' and the backend's converters, as the ORM's would.
+    ORM (a join, two models' columns) cost twice the query itself (bench/request_cpu.py).
     """
-    slot_fields, attempt_fields = AttemptQuestion._meta.concrete_fields, Attempt._meta.concrete_fields
-    quote = connection.ops.quote_name
-    slot_table, attempt_table = quote(AttemptQuestion._meta.db_table), quote(Attempt._meta.db_table)
-    columns = [f"{slot_table}.{quote(f.column)}" for f in slot_fields] + [f"{attempt_table}.{quote(f.column)}" for f in attempt_fields]
-    sql = (f"SELECT {', '.join(columns)} FROM {slot_table} INNER JOIN {attempt_table} "
-           f"ON {slot_table}.{quote(AttemptQuestion._meta.get_field('attempt').column)} = {attempt_table}.{quote(Attempt._meta.pk.column)} "
-           f"WHERE {attempt_table}.{quote(Attempt._meta.pk.column)} = %s AND {attempt_table}.{quote(Attempt._meta.get_field('user').column)} = %s "
-           f"AND {slot_table}.{quote(AttemptQuestion._meta.pk.column)} IN ({', '.join(['%s'] * len(slot_ids))})")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [attempt_id, user_id, *slot_ids])
+        cursor.execute(_slots_with_attempt_sql(len(slot_ids)), [attempt_id, user_id, *slot_ids])
         rows = cursor.fetchall()
-    if not rows:
-        return {}
-    converters = [_converters(field, model) for model, fields in ((AttemptQuestion, slot_fields), (Attempt, attempt_fields)) for field in fields]
-    width, slots, attempt = len(slot_fields), {}, None
+    width, slots, attempt = len(_SLOTS.fields), {}, None
     for row in rows:
-        values = [value if not convert else _convert(value, *convert) for value, convert in zip(row, converters)]
         if attempt is None:
-            attempt = Attempt.from_db(connection.alias, [f.attname for f in attempt_fields], values[width:])
-        slot = AttemptQuestion.from_db(connection.alias, [f.attname for f in slot_fields], values[:width])
+            attempt = _ATTEMPTS.instance(row[width:])
+        slot = _SLOTS.instance(row[:width])
         slot.attempt = attempt
         slots[slot.pk] = slot
     return slots
 
 
-def _converters(field, model):
-    column = field.get_col(model._meta.db_table)
-    found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-    return (found, column) if found else None
+_SLOTS, _ATTEMPTS = Rows(AttemptQuestion), Rows(Attempt)
 
 
-def _convert(value, converters, column):
-    for convert in converters:
-        value = convert(value, column, connection)
-    return value
+@lru_cache(maxsize=64)
+def _slots_with_attempt_sql(count):
+    attempt_pk = _ATTEMPTS.column(Attempt._meta.pk.name)
+    return (f"SELECT {', '.join(_SLOTS.columns() + _ATTEMPTS.columns())} FROM {_SLOTS.table()} INNER JOIN {_ATTEMPTS.table()} "
+            f"ON {_SLOTS.column('attempt')} = {attempt_pk} "
+            f"WHERE {attempt_pk} = %s AND {_ATTEMPTS.column('user')} = %s "
+            f"AND {_SLOTS.column(AttemptQuestion._meta.pk.name)} IN ({', '.join(['%s'] * count)})")

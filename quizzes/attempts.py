@@ -14,6 +14,7 @@
 import random
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
@@ -137,8 +138,24 @@ def save_answers(*, attempt, answers, now=None, slots=None):
         # Conditional: an answer racing the submission is not written into a graded attempt. submit() scores
         # every question in the transaction that claims the attempt, so "not scored" is "still open", read
         # on the question's own row: no join, and PostgreSQL re-reads it if it waited for the submission.
-        AttemptQuestion.objects.filter(pk=slot.pk, score__isnull=True).update(answer=answer, answered_at=now)
+        _write_answer(slot.pk, answer, now)
     return errors
+
+
+def _write_answer(slot_id, answer, now):
+    """The ORM's `filter(pk=slot_id, score__isnull=True).update(answer=, answered_at=)`, written once: every autosave runs it."""
+    meta = AttemptQuestion._meta
+    with connection.cursor() as cursor:
+        cursor.execute(_write_answer_sql(), [
+            meta.get_field("answer").get_db_prep_save(answer, connection), meta.get_field("answered_at").get_db_prep_save(now, connection), slot_id,
+        ])
+
+
+@cache
+def _write_answer_sql():
+    meta, quote = AttemptQuestion._meta, connection.ops.quote_name
+    return (f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('answer').column)} = %s, {quote(meta.get_field('answered_at').column)} = %s "
+            f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('score').column)} IS NULL")
 
 
 def submit(*, attempt, now=None):

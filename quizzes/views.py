@@ -62,8 +62,9 @@ def _render_attempt(request, attempt, *, errors=None, status=200):
     errors = errors or {}
     seconds_left = attempt.seconds_left(timezone.now())
     slots = list(attempt.slots.all())
+    language = attempt.quiz.course.language
     for slot in slots:
-        slot.view = slot.display()
+        slot.fields_html = question_types.fields_html(slot.display(), language=language)
         slot.error = errors.get(slot.pk, "")
     return render(request, "quizzes/attempt.html", {
         "attempt": attempt,

@@ -59,3 +59,43 @@ def test_password_reset_sends_a_working_link(client, learner):
 def test_admin_lists_lessons_for_staff(admin_client, mini_course):
     response = admin_client.get(reverse("admin:courses_lesson_changelist"))
     assert response.status_code == 200 and "Introduction" in response.text
+
+
+# The signed-in user is read by a query written once (drydock/auth.py); what Django decides stays the same.
+
+
+def test_a_signed_in_learner_is_read_by_one_query_with_every_field(learner_client, learner, django_assert_num_queries):
+    from drydock.auth import get_user
+
+    request = learner_client.get(reverse("courses:my_progress")).wsgi_request
+    del request._cached_user
+    with django_assert_num_queries(1) as captured:
+        user = get_user(request)
+    assert "auth_user" in captured.captured_queries[0]["sql"] and " LIMIT " not in captured.captured_queries[0]["sql"]  # not the ORM's get()
+    expected = User.objects.get(pk=learner.pk)
+    assert user == expected and user.is_authenticated
+    assert {f.attname: getattr(user, f.attname) for f in User._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in User._meta.concrete_fields
+    }
+
+
+def test_a_deactivated_learner_is_signed_out_of_the_session_already_open(learner_client, learner):
+    assert learner_client.get(reverse("courses:my_progress")).status_code == 200
+    User.objects.filter(pk=learner.pk).update(is_active=False)
+    assert learner_client.get(reverse("courses:my_progress")).status_code == 302
+
+
+def test_a_password_changed_elsewhere_ends_the_other_sessions(learner_client, learner):
+    assert learner_client.get(reverse("courses:my_progress")).status_code == 200
+    learner.set_password("a-new-long-passphrase-3")
+    learner.save()
+    assert learner_client.get(reverse("courses:my_progress")).status_code == 302
+    assert "_auth_user_id" not in learner_client.session
+
+
+def test_a_session_made_with_a_retired_secret_key_is_kept_and_signed_again(client, learner, settings):
+    old_key = settings.SECRET_KEY
+    client.force_login(learner)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-for-this-test-only-0123456789", [old_key]
+    assert client.get(reverse("courses:my_progress")).status_code == 200
+    assert client.session["_auth_user_hash"] == User.objects.get(pk=learner.pk).get_session_auth_hash()

@@ -224,6 +224,18 @@ def test_unpublished_quiz_is_gone_but_its_attempts_still_render(learner_client, 
     assert learner_client.get(reverse("quizzes:attempt_results", args=[attempt.pk])).status_code == 200
 
 
+def test_a_quiz_of_an_unpublished_course_is_found_by_staff_only(client, learner_client, the_quiz):
+    from courses.models import Course
+
+    Course.objects.update(is_published=False)
+    start_url = reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug])
+    assert learner_client.get(the_quiz.get_absolute_url()).status_code == 404
+    assert learner_client.post(start_url).status_code == 404
+    client.force_login(User.objects.create(username="teacher", is_staff=True))
+    assert client.get(the_quiz.get_absolute_url()).status_code == 200
+    assert client.get(reverse("quizzes:quiz", args=["another-course", the_quiz.slug])).status_code == 404
+
+
 def test_attempt_limit_shows_on_the_quiz_page(learner_client, load_quiz):
     the_quiz = load_quiz(attempts=1)
     attempt = start(learner_client, the_quiz)
@@ -297,11 +309,11 @@ def test_an_exam_costs_a_fixed_number_of_queries_per_request(learner_client, loa
     reads the user (its session comes from Redis), then only the rows it needs. In a test, atomic()
     blocks add a SAVEPOINT and its RELEASE."""
     the_quiz = load_quiz(time_limit=15)
-    with django_assert_num_queries(8):  # user, course, quiz, the learner's attempts, question count, the pager's three
+    with django_assert_num_queries(7):  # user, the quiz with its course, the learner's attempts, question count, the pager's three
         assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
-    with django_assert_num_queries(5):  # the same, the pager's path kept by the web process
+    with django_assert_num_queries(4):  # the same, the pager's path kept by the web process
         assert learner_client.get(the_quiz.get_absolute_url()).status_code == 200
-    with django_assert_num_queries(7 + 2):  # user, course, quiz, the learner's attempts, the questions, 2 INSERTs
+    with django_assert_num_queries(6 + 2):  # user, the quiz with its course, the learner's attempts, the questions, 2 INSERTs
         assert learner_client.post(reverse("quizzes:quiz_start", args=[the_quiz.course.slug, the_quiz.slug])).status_code == 302
     attempt = Attempt.objects.get()
     with django_assert_num_queries(3):  # user, the attempt with its quiz and course, its questions

@@ -2,8 +2,9 @@
 
 A type holds everything that differs from one kind of question to another:
 reading its spec from a pack's YAML, the display order drawn for an attempt,
-cleaning an answer from a form or JSON, grading, and what its template
-(`templates/quizzes/types/`) shows on the question page and in the review.
+cleaning an answer from a form or JSON, grading, its fields on the question
+page (`fields_html`) and what its template (`templates/quizzes/types/`) shows
+in the review.
 The contract is `base.QuestionType`. Adding a type: its class, its line here,
 its template, then `makemigrations` for the new choice of `Question.kind`.
 
@@ -22,7 +23,7 @@ from quizzes.question_types.ordering import Ordering
 from quizzes.question_types.short import Short
 from quizzes.question_types.true_false import TrueFalse
 
-__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "grade", "same_answer", "self_check", "view"]
+__all__ = ["TYPES", "AnswerRefused", "Grade", "answer_from_form", "clean", "fields_html", "grade", "same_answer", "self_check", "view"]
 
 # In this order in the choices of Question.kind and in the pack checker's messages.
 TYPES = {question_type.kind: question_type for question_type in (
@@ -55,6 +56,11 @@ def view(kind, spec, order, answer, *, name, review=False):
         "feedback_in_place": question_type.feedback_in_place,
         **question_type.view(spec, order, answer, review=review),
     }
+
+
+def fields_html(view, *, language):
+    """The fields of one question on the attempt page, from its `view` (not a review); `language`: the course's."""
+    return TYPES[view["kind"]].fields_html(view, language=language)
 
 
 def same_answer(kind, spec, answer):

@@ -9,8 +9,9 @@ those two, so a type is tested without the database.
 import unicodedata
 from dataclasses import dataclass
 
-from django.utils.html import format_html
-from django.utils.translation import gettext as _
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _, gettext_lazy
 
 
 class AnswerRefused(ValueError):
@@ -39,8 +40,9 @@ class QuestionType:
     - `clean(spec, raw)`: the answer as stored, None for "no answer", or
       AnswerRefused with a message for the learner.
     - `grade(spec, answer)`: a Grade for an answer already cleaned, never None.
-    - `view(spec, order, answer, review=)`: what its template shows; right
-      answers only with `review`, never in an open attempt.
+    - `view(spec, order, answer, review=)`: what its template shows in the
+      review (right answers only with `review`, never in an open attempt) and
+      `fields_html(q, language=)` on the question page, from that view.
     - `options(spec)` and `picks(answer)`: for the types answered by picking,
       what statistics count; `same_answer(spec, answer)`, for the types answered
       by typing, the form under which statistics group answers that grade alike.
@@ -61,7 +63,7 @@ class QuestionType:
 
     @property
     def template(self):
-        """The one template of the type: its input, or its review when `q.review`."""
+        """The template of the type's review (results page)."""
         return f"quizzes/types/{self.kind}.html"
 
     def read_spec(self, reader, data):
@@ -80,6 +82,14 @@ class QuestionType:
         raise NotImplementedError
 
     def view(self, spec, order, answer, *, review):
+        raise NotImplementedError
+
+    def fields_html(self, q, *, language):
+        """The question's fields on the attempt page, from its view `q`; `language`: the course's.
+
+        Built here rather than by a template: a page of ten questions took ~400 template nodes,
+        most of the page's time, on the page a whole class opens at once in an exam.
+        """
         raise NotImplementedError
 
     def options(self, spec):
@@ -117,6 +127,19 @@ class TypedAnswer(QuestionType):
             view.update(self.right_answer(spec))
         return view
 
+    # The label and the attributes of the answer's input, after `maxlength`; the unit after it.
+    field_label = gettext_lazy("Your answer")
+    field_attributes = mark_safe(' autocomplete="off"')
+    shows_unit = False
+
+    def fields_html(self, q, *, language):
+        unit = format_html('\n  <span lang="{}">{}</span>', language, q["unit"]) if self.shows_unit and q["unit"] else ""
+        return format_html(
+            '<p class="answer-line">\n  <label for="{name}">{label}</label>\n'
+            '  <input id="{name}" name="{name}" value="{value}" maxlength="{max_length}"{attributes}>{unit}\n</p>',
+            name=q["name"], label=self.field_label, value=q["value"], max_length=q["max_length"], attributes=self.field_attributes, unit=unit,
+        )
+
     def right_answer(self, spec):
         """What the review shows as right: the first accepted answer, and the others as also accepted."""
         accepted = spec.get("accept", [])
@@ -137,6 +160,18 @@ def text_answer(raw, limit):
     if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text):
         raise AnswerRefused(_("This answer holds an invisible control character: type it again."))
     return text or None
+
+
+def select_html(name, options, *, attributes=""):
+    """A <select> of a question's page: a blank option, then `options` as (value, text, selected?)."""
+    return format_html(
+        '<select id="{name}" name="{name}"{attributes}>\n  <option value="">—</option>\n  {options}\n</select>',
+        name=name, attributes=attributes,
+        options=format_html_join("", '<option value="{}"{}>{}</option>', ((value, SELECTED if chosen else "", text) for value, text, chosen in options)),
+    )
+
+
+SELECTED, CHECKED = mark_safe(" selected"), mark_safe(" checked")
 
 
 def message(text):

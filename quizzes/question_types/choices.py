@@ -1,9 +1,11 @@
 """Choice questions: one right choice among several (radio buttons), or several right ones (checkboxes)."""
 
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, ids
+from quizzes.question_types.base import CHECKED, AnswerRefused, Grade, QuestionType, ids
 
 CHOICE_KEYS = {"text": True, "correct": False, "feedback": False}
 
@@ -52,6 +54,16 @@ class Choices(QuestionType):
              **({"correct": by_id[cid]["correct"], "feedback_html": by_id[cid].get("feedback_html", "")} if review else {})}
             for cid in order
         ]}
+
+    def fields_html(self, q, *, language):
+        kind = "checkbox" if q["multiple"] else "radio"
+        html = format_html('<ul class="choices" lang="{}">\n{}\n</ul>', language, format_html_join(
+            "\n", '  <li><label><input type="{}" name="{}" value="{}"{}> <span>{}</span></label></li>',
+            ((kind, q["name"], choice["id"], CHECKED if choice["selected"] else "", mark_safe(choice["html"])) for choice in q["choices"]),
+        ))
+        if q["multiple"]:
+            html += format_html('\n<p class="help">{}</p>', _("Several answers may be right; a wrong pick costs points."))
+        return html
 
     def options(self, spec):
         return [{"id": c["id"], "html": c["html"], "correct": bool(c.get("correct"))} for c in spec.get("choices", [])]

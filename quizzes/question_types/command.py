@@ -1,6 +1,7 @@
 """Docker command: a command line, right when it does what an accepted one does (quizzes.docker_commands)."""
 
 from django.utils import translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _, gettext_lazy
 
 from quizzes import docker_commands
@@ -11,6 +12,8 @@ class Command(TypedAnswer):
     kind = "command"
     label = gettext_lazy("Docker command")
     keys = {"accept": True, "wrong": False}
+    field_label = gettext_lazy("Your command")
+    field_attributes = mark_safe(' autocomplete="off" autocapitalize="off" spellcheck="false" class="command-input" placeholder="docker …"')
 
     def read_spec(self, reader, data):
         def parse(value, rel):

@@ -1,9 +1,11 @@
 """Matching: each item paired with one answer from a shuffled list, with extra wrong answers (distractors)."""
 
+from django.utils.html import format_html, format_html_join, strip_tags
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids, select_html
 
 PAIR_KEYS = {"left": True, "right": True}
 
@@ -57,6 +59,18 @@ class Matching(QuestionType):
     def grade(self, spec, answer):
         right = sum(1 for pair in spec["pairs"] if answer.get(pair["id"]) == pair["match"])
         return Grade(round(right / len(spec["pairs"]), 4))
+
+    def fields_html(self, q, *, language):
+        options = [(option["id"], strip_tags(option["html"])) for option in q["options"]]
+        lang = format_html(' lang="{}"', language)
+        rows = format_html_join("\n", (
+            '    <tr>\n      <th scope="row"><label for="{name}"{lang}>{html}</label></th>\n'
+            '      <td>\n        {select}\n      </td>\n    </tr>'
+        ), ({
+            "name": f"{q['name']}-{pair['id']}", "lang": lang, "html": mark_safe(pair["html"]),
+            "select": select_html(f"{q['name']}-{pair['id']}", ((oid, text, oid == pair["chosen"]) for oid, text in options), attributes=lang),
+        } for pair in q["pairs"]))
+        return format_html('<table class="matching">\n  <tbody>\n{}\n  </tbody>\n</table>', rows)
 
     def view(self, spec, order, answer, *, review):
         options = {option["id"]: option for option in spec["options"]}

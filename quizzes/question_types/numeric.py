@@ -3,6 +3,7 @@
 import math
 import re
 
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _, gettext_lazy
 
 from quizzes.question_types.base import AnswerRefused, Grade, TypedAnswer, wrong_feedback
@@ -14,6 +15,8 @@ class Numeric(TypedAnswer):
     kind = "numeric"
     label = gettext_lazy("number")
     keys = {"answer": False, "tolerance": False, "unit": False, "wrong": False}
+    field_attributes = mark_safe(' autocomplete="off" inputmode="decimal" class="numeric-input"')
+    shows_unit = True
 
     def read_spec(self, reader, data):
         if data.get("answer") is None:

@@ -2,10 +2,12 @@
 
 import re
 
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _, gettext_lazy
 
 from courses import markdown
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids
+from quizzes.question_types.base import AnswerRefused, Grade, QuestionType, always_shuffled, answer_by_id, fields_by_id, ids, select_html
 
 POSITION_RE = re.compile(r"^\s*[0-9]{1,4}\s*$")
 
@@ -55,6 +57,14 @@ class Ordering(QuestionType):
             if before in answer and after in answer and answer[after] == answer[before] + 1
         )
         return Grade(round(linked / (len(order) - 1), 4))
+
+    def fields_html(self, q, *, language):
+        aria = format_html(' aria-label="{}"', _("Position"))
+        items = format_html_join("\n", '  <li>\n    {select}\n    <label for="{name}" lang="{lang}">{html}</label>\n  </li>', ({
+            "name": f"{q['name']}-{item['id']}", "lang": language, "html": mark_safe(item["html"]),
+            "select": select_html(f"{q['name']}-{item['id']}", ((p, p, p == item["position"]) for p in q["positions"]), attributes=aria),
+        } for item in q["items"]))
+        return format_html('<p class="help">{}</p>\n<ul class="ordering">\n{}\n</ul>', _("Give each item its position, from 1 (first)."), items)
 
     def view(self, spec, order, answer, *, review):
         items = {item["id"]: item for item in spec["items"]}

@@ -1,8 +1,9 @@
 """True or false: a statement the learner judges, with feedback for each answer."""
 
+from django.utils.html import format_html
 from django.utils.translation import gettext as _, gettext_lazy
 
-from quizzes.question_types.base import AnswerRefused, Grade, QuestionType
+from quizzes.question_types.base import CHECKED, AnswerRefused, Grade, QuestionType
 
 
 class TrueFalse(QuestionType):
@@ -42,6 +43,15 @@ class TrueFalse(QuestionType):
 
     def view(self, spec, order, answer, *, review):
         return {"value": answer, **({"right": spec["answer"]} if review else {})}
+
+    def fields_html(self, q, *, language):
+        return format_html(
+            '<ul class="choices choices-inline">\n'
+            '  <li><label><input type="radio" name="{name}" value="true"{true_checked}> {true}</label></li>\n'
+            '  <li><label><input type="radio" name="{name}" value="false"{false_checked}> {false}</label></li>\n</ul>',
+            name=q["name"], true=_("True"), false=_("False"),
+            true_checked=CHECKED if q["value"] is True else "", false_checked=CHECKED if q["value"] is False else "",
+        )
 
     def options(self, spec):
         return [{"id": True, "html": _("True"), "correct": spec.get("answer") is True},
