@@ -133,6 +133,7 @@ def worker_command(celery, kind, environ=os.environ, *, host=DEFAULT_HOST, centr
     The LMS worker is central only: `host` does not change it.
     """
     node = kind if kind not in HOST_KINDS else host_queue(kind, host)
+    niceness(kind, environ)  # a wrong setting is refused here, before a worker runs at the wrong priority
     return [
         str(celery), "-A", "drydock", "worker", "--loglevel", "INFO", "-Q", ",".join(queues_of(kind, host, central=central)),
         "-n", f"{node}@%h", "--concurrency", str(concurrency(kind, environ)),

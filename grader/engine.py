@@ -18,9 +18,12 @@ import os
 import posixpath
 import re
 import shutil
+import select
 import socket
+import ssl
 import stat
 import struct
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -453,6 +456,36 @@ def _sandbox_container_options(api, spec, *, disk):
     }
 
 
+def _plain_end_of(tls_socket):
+    """A plain socket carrying what a TLS connection carries, both ways (an exec's terminal on an engine over tcp+TLS):
+    asyncio's sock_recv and sock_sendall take plain sockets only. One thread copies, so the TLS connection is never
+    read and written at once; either side closing ends both."""
+    ours, bridged = socket.socketpair()
+
+    def copy():
+        try:
+            while True:
+                # A record already decrypted waits in the TLS socket's buffer, where select cannot see it.
+                readable = [tls_socket] if tls_socket.pending() else select.select([tls_socket, bridged], [], [])[0]
+                for source, target in ((tls_socket, bridged), (bridged, tls_socket)):
+                    if source in readable:
+                        data = source.recv(64 * 1024)
+                        if not data:
+                            return
+                        target.sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            for end in (bridged, tls_socket):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    threading.Thread(target=copy, name="terminal-tls", daemon=True).start()
+    return ours
+
+
 class _NotTheSandboxDaemon(EngineUnavailable):
     """What answers on the sandbox's socket is not a process of that sandbox."""
 
@@ -851,7 +884,7 @@ class DockerEngine(Engine):
             raise EngineUnavailable(f"the sandbox's Docker daemon is not answering: no socket in {socket_dir}") from exc
         except (OSError, http.client.HTTPException) as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon did not answer: {exc}") from exc
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon answered something that is not Docker's API: {exc!r}"[:300]) from exc
         finally:
             connection.close()
@@ -870,7 +903,7 @@ class DockerEngine(Engine):
             raise EngineUnavailable(f"the sandbox's Docker daemon answered {answer.status} to /containers/json")
         try:
             return self._published(json.loads(answer.body))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise EngineUnavailable(f"the sandbox's Docker daemon answered something that is not Docker's API: {exc!r}"[:300]) from exc
 
     @staticmethod
@@ -951,6 +984,8 @@ class DockerEngine(Engine):
             )
             raw = api.exec_start(created["Id"], tty=True, socket=True)
             sock = getattr(raw, "_sock", raw)
+            if isinstance(sock, ssl.SSLSocket):
+                sock = _plain_end_of(sock)
             sock.setblocking(False)
             try:
                 api.exec_resize(created["Id"], height=rows, width=cols)

@@ -204,12 +204,16 @@ def beat(host_name, *, engine=None, now=None):
     engine = engine or engine_for(host)
     engine.engine_info()  # EngineUnavailable: no heartbeat, the host is as good as down
     now = now or timezone.now()
-    report = {"last_heartbeat": now, "memory_available_mb": capacity.memory_available_mb(), "machine_id": capacity.machine_id()}
-    if host.isolation_checked_at is None or now - host.isolation_checked_at >= timedelta(seconds=ISOLATION_EVERY_SECONDS):
-        report.update(isolation_problems=isolation_problems(host, engine=engine), isolation_checked_at=now)
-    DockerHost.objects.filter(pk=host.pk).update(**report)
+    # The heartbeat first: a slow isolation check below must never make a live host look silent (and so down).
+    DockerHost.objects.filter(pk=host.pk).update(
+        last_heartbeat=now, memory_available_mb=capacity.memory_available_mb(), machine_id=capacity.machine_id(),
+    )
     if DockerHost.objects.filter(pk=host.pk, state=State.DOWN).update(state=State.ACTIVE, state_changed_at=now):
         log.warning("docker host %s answers again: active", host.name)
+    due = now - timedelta(seconds=ISOLATION_EVERY_SECONDS)
+    # Claimed before it runs, so the beats meanwhile do not start the same check again.
+    if DockerHost.objects.filter(pk=host.pk).filter(Q(isolation_checked_at__isnull=True) | Q(isolation_checked_at__lte=due)).update(isolation_checked_at=now):
+        DockerHost.objects.filter(pk=host.pk).update(isolation_problems=isolation_problems(host, engine=engine))
     return DockerHost.objects.get(pk=host.pk)
 
 

@@ -482,3 +482,24 @@ def test_health_reports_each_host_and_fails_when_none_is_active(db):
     DockerHost.objects.filter(name="local").update(state=State.DOWN)
     with pytest.raises(RuntimeError, match="no Docker host is active: b draining; local down"):
         health._hosts()
+
+
+def test_a_slow_isolation_check_never_keeps_a_host_s_heartbeat_from_being_written(engines, lab, two_hosts, monkeypatch):
+    # The check runs a dozen commands as root: cut by the task's time limit, the heartbeat is already recorded,
+    # and the next beats do not start the same check again before ISOLATION_EVERY_SECONDS.
+    class TimeLimit(Exception):
+        pass
+
+    checks = []
+
+    def cut(host, *, engine):
+        checks.append(host.name)
+        raise TimeLimit
+
+    monkeypatch.setattr(hosts, "isolation_problems", cut)
+    now = timezone.now()
+    with pytest.raises(TimeLimit):
+        hosts.beat("a", now=now)
+    assert DockerHost.objects.get(name="a").last_heartbeat == now
+    assert hosts.beat("a", now=now + timedelta(seconds=5)).last_heartbeat == now + timedelta(seconds=5)
+    assert checks == ["a"]

@@ -104,6 +104,8 @@ def test_background_work_runs_at_a_lower_priority_than_pages_and_checks_and_its_
         queues.niceness("provision", {"CELERY_PROVISION_NICE": "20"})
     with pytest.raises(ValueError, match="CELERY_HOUSEKEEPING_NICE must be a whole number"):
         queues.niceness("housekeeping", {"CELERY_HOUSEKEEPING_NICE": "low"})
+    with pytest.raises(ValueError, match="CELERY_PROVISION_NICE must be from 0 to 19"):
+        queues.worker_command("celery", "provision", {"CELERY_PROVISION_NICE": "-5"})
     assert [queues.kind_of_node(node) for node in ("grade.local@m", "housekeeping.b@m", "lms@m", "celery@m")] == [
         "grade", "housekeeping", "lms", None]
 

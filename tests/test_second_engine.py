@@ -6,6 +6,7 @@ pulling from the second engine's own course registry, graded there, and cut off 
 sandboxes, bridges and registry and from the host's services.
 """
 
+import asyncio
 import ipaddress
 import json
 import os
@@ -196,6 +197,13 @@ def test_a_host_on_tcp_with_tls_runs_and_grades_a_sandbox_and_a_client_without_i
         assert "docker.io/library/nginx:1.22" in run_in(over_tls, sandbox, "docker pull -q nginx:1.22")
         graded = grading.grade(grading.submit(user=sandbox.owner, task=task, sandbox=sandbox).pk, engine=over_tls)
         assert graded.status == Submission.Status.PASSED, graded.message
+        # The learner's terminal too: an exec's connection over TLS, read and written with asyncio as labs/terminal.py
+        # does (its sock_recv and sock_sendall refuse a TLS socket: the engine bridges it to a plain one).
+        terminal = over_tls.open_terminal(sandbox.container_name)
+        try:
+            assert b"tls-42" in asyncio.run(_type_and_read(terminal.socket, b"echo tls-$((6*7))\r", b"tls-42", seconds=30))
+        finally:
+            terminal.close()
     # The sandbox is the second engine's, whichever way it is spoken to.
     assert sandbox.container_name in {c.name for c in engine.DockerEngine(second_engine.url).labelled_sandboxes(settings.SANDBOX_NAME_PREFIX)}
     assert over_tls.sandbox_running(sandbox.container_name)
@@ -251,3 +259,25 @@ def test_the_preview_of_a_sandbox_on_a_host_off_the_web_s_machine_goes_through_t
     client.force_login(User.objects.create_user("mallory"))
     assert client.get(reverse("labs:sandbox_ports", args=[sandbox.pk])).status_code == 404
     assert client.get(link["Location"]).status_code == 404
+
+
+
+async def _type_and_read(sock, keys, wanted, *, seconds):
+    """Send `keys` on a terminal's socket and read until `wanted` comes back (or `seconds` pass), with asyncio."""
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(sock, keys)
+    seen = b""
+
+    async def read():
+        nonlocal seen
+        while wanted not in seen:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                return
+            seen += chunk
+
+    try:
+        await asyncio.wait_for(read(), seconds)
+    except asyncio.TimeoutError:
+        pass
+    return seen
