@@ -602,6 +602,7 @@ class DockerEngine(Engine):
     def __init__(self, base_url=None, *, tls_dir=""):
         self.base_url = base_url
         self.tls_dir = tls_dir or ""
+        self._api_version = None  # the engine's, learnt from its first client
 
     def _tls(self):
         if not self.tls_dir:
@@ -619,9 +620,12 @@ class DockerEngine(Engine):
                 client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=self._tls() or False, version=TCP_API_VERSION)
                 client.api.trust_env = False
                 return client
-            if base_url:
-                return docker.DockerClient(base_url=base_url, timeout=timeout)
-            return docker.from_env(timeout=timeout)
+            # The SDK asks the engine its API version for each new client: once per engine is enough (one request
+            # fewer on every call, which a class's Starts and Checks make by the hundred while dockerd is busiest).
+            version = self._api_version or "auto"
+            client = docker.DockerClient(base_url=base_url, timeout=timeout, version=version) if base_url else docker.from_env(timeout=timeout, version=version)
+            self._api_version = client.api.api_version
+            return client
         except docker.errors.DockerException as exc:
             raise self._unavailable(exc) from exc
 
