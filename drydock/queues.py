@@ -89,19 +89,24 @@ def all_queues(hosts=(DEFAULT_HOST,)):
     return [host_queue(kind, host) for host in hosts for kind in HOST_KINDS] + list(CENTRAL_KINDS)
 
 
-def concurrency(kind, environ=os.environ):
-    """Processes for a kind's worker: the environment's value, else the default; at least 1."""
-    variable, default = CONCURRENCY[kind]
+def _whole_number(environ, variable, default, *, what, allowed, limits):
+    """The environment's whole number for `variable` (else `default`), refused in words unless `allowed(value)`."""
     raw = environ.get(variable, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{variable} must be a whole number of worker processes, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{variable} must be at least 1, not {value}")
+        raise ValueError(f"{variable} must be a whole number {what}, not {raw!r}") from None
+    if not allowed(value):
+        raise ValueError(f"{variable} must be {limits}, not {value}")
     return value
+
+
+def concurrency(kind, environ=os.environ):
+    """Processes for a kind's worker: the environment's value, else the default; at least 1."""
+    variable, default = CONCURRENCY[kind]
+    return _whole_number(environ, variable, default, what="of worker processes", allowed=lambda n: n >= 1, limits="at least 1")
 
 
 def niceness(kind, environ=os.environ):
@@ -109,16 +114,8 @@ def niceness(kind, environ=os.environ):
     if kind not in NICENESS:
         return 0
     variable, default = NICENESS[kind]
-    raw = environ.get(variable, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{variable} must be a whole number from 0 to 19 (nice's steps), not {raw!r}") from None
-    if not 0 <= value <= 19:
-        raise ValueError(f"{variable} must be from 0 to 19 (nice's steps), not {value}")
-    return value
+    return _whole_number(environ, variable, default, what="from 0 to 19 (nice's steps)", allowed=lambda n: 0 <= n <= 19,
+                         limits="from 0 to 19 (nice's steps)")
 
 
 def kind_of_node(node):
