@@ -10,8 +10,9 @@ of the benchmark's own, created and dropped here; a cluster this run started
 is stopped at the end. The var folder is a scratch one: nothing of a running
 platform is touched. Needs no Docker, Redis or Celery.
 
-The learners already have sessions (users and session rows are made in the
-database beforehand, so the burst measures the quiz, not password hashing).
+The learners already have sessions (users, session rows and their copies in
+the session cache are made beforehand, as signing in leaves them, so the burst
+measures the quiz, not password hashing or first reads of sessions).
 Each one, on a keep-alive connection of its own, as a browser with quiz.js:
 opens the shipped course's timed quiz (quiz-revision) at a random instant of
 the first `--arrival` seconds, starts an attempt, opens its page, answers the
@@ -95,30 +96,63 @@ def setup_django(server_url, database_url):
 
 
 def seed(count, prefix):
-    """`count` learners with a live session each: [(username, session key)]."""
+    """`count` learners with a live session each, as after signing in: [(username, session key)].
+
+    The session rows are written, and, when the session engine keeps sessions in a cache (cached_db, as
+    the settings use), the cache's copies too, as a sign-in leaves them: otherwise the first request of
+    each learner misses the cache, reads its row and writes the cache, which no learner of an exam does.
+    """
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import User
-    from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
     password = make_password(None)
     users = User.objects.bulk_create([User(username=f"{prefix}{i:04d}", password=password) for i in range(count)])
-    store = SessionStore()
-    expires = timezone.now() + timedelta(days=1)
-    sessions = [
-        Session(
-            session_key=secrets.token_hex(16),
-            session_data=store.encode({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
-                                       HASH_SESSION_KEY: user.get_session_auth_hash()}),
-            expire_date=expires,
-        )
+    store_class = _session_store_class()
+    store = store_class()
+    lifetime = timedelta(days=1)
+    expires = timezone.now() + lifetime
+    data = {
+        secrets.token_hex(16): {SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
+                                HASH_SESSION_KEY: user.get_session_auth_hash()}
         for user in users
-    ]
-    Session.objects.bulk_create(sessions)
-    return [(user.username, session.session_key) for user, session in zip(users, sessions)]
+    }
+    Session.objects.bulk_create([Session(session_key=key, session_data=store.encode(values), expire_date=expires) for key, values in data.items()])
+    _SEEDED.extend(data)
+    cache = _session_cache()
+    if cache is not None:
+        cache.set_many({store_class.cache_key_prefix + key: values for key, values in data.items()}, timeout=int(lifetime.total_seconds()))
+    return [(user.username, key) for user, key in zip(users, data)]
+
+
+_SEEDED = []  # the session keys seed() made in this process
+
+
+def forget_sessions():
+    """Remove the seeded sessions' copies from the session cache: it is shared (Redis), the database they name is not."""
+    cache = _session_cache() if _SEEDED else None
+    if cache is not None:
+        cache.delete_many([_session_store_class().cache_key_prefix + key for key in _SEEDED])
+    _SEEDED.clear()
+
+
+def _session_store_class():
+    from importlib import import_module
+
+    from django.conf import settings
+
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def _session_cache():
+    """The cache the session engine reads sessions from, or None when it reads them from the database alone."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    return caches[settings.SESSION_CACHE_ALIAS] if hasattr(_session_store_class(), "cache_key_prefix") else None
 
 
 # --- The client: one keep-alive HTTP/1.1 connection per learner, standard library only ---------
@@ -492,6 +526,7 @@ def main():
         try:
             from django.db import connections
 
+            forget_sessions()
             connections.close_all()
         except Exception:
             pass

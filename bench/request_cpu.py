@@ -4,7 +4,7 @@
     .venv/bin/python bench/request_cpu.py [--learners 200] [--concurrency 8] [--saves 5] [--profile DIR]
 
 The set-up of bench/exam_burst.py (its PostgreSQL, a database of its own, the shipped course, learners
-with sessions, uvicorn on loopback), but with one web process and the requests sent kind by kind, each
+with sessions in the database and the session cache, uvicorn on loopback), but with one web process and the requests sent kind by kind, each
 kind as one phase: every learner opens the quiz, then every learner starts an attempt, and so on, at most
 `--concurrency` at once. For each phase it prints the web process's and PostgreSQL's CPU time divided by
 the requests served (CPU per request does not depend on what else the machine runs, wall latency does)
@@ -194,6 +194,7 @@ def main():
         try:
             from django.db import connections
 
+            exam_burst.forget_sessions()
             connections.close_all()
         except Exception:
             pass

@@ -9,6 +9,8 @@ connections after a fork.
 
 import threading
 
+import redis
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.utils.functional import cached_property
 
@@ -37,3 +39,17 @@ class ProcessRedisCache(RedisCache):
             if key not in _CLIENTS:
                 _CLIENTS[key] = _SharedClient(self._servers, **self._options)
             return _CLIENTS[key]
+
+
+_PLAIN_CLIENTS = {}
+
+
+def redis_client(url):
+    """One redis-py client (and so one connection pool) per process and URL, for the pages that talk to Redis
+    itself (/healthz, /metrics): a client made per request opened a connection each time, polled every few
+    seconds by load balancers and scrapers while a class works."""
+    with _LOCK:
+        client = _PLAIN_CLIENTS.get(url)
+        if client is None:
+            client = _PLAIN_CLIENTS[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return client

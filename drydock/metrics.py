@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from drydock import queues
+from drydock.cache import redis_client
 from labs import hosts
 from labs.models import DockerHost, Sandbox, Submission
 
@@ -38,8 +39,6 @@ def queue_keys(queue):
     return [queue if step == 0 else f"{queue}\x06\x16{step}" for step in PRIORITY_STEPS]
 
 
-def _redis_client():
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
 def queue_lengths(client):
@@ -132,10 +131,6 @@ def metrics(request):
             status=403, content_type="text/plain; charset=utf-8",
         )
     registry = CollectorRegistry(auto_describe=False)
-    client = _redis_client()
-    try:
-        registry.register(PlatformCollector(client))
-        body = generate_latest(registry)
-    finally:
-        client.close()
+    registry.register(PlatformCollector(redis_client(settings.REDIS_URL)))
+    body = generate_latest(registry)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from courses.http import wants_json
 from courses.pager import pager_context
 from quizzes import attempts, question_types
-from quizzes.access import get_attempt_for_user, get_attempt_slots_for_user, get_quiz_for_user
+from quizzes.access import attempt_slots, get_attempt_for_user, get_attempt_slots_for_user, get_quiz_for_user, published_question_count
 from quizzes.models import Attempt
 
 MAX_JSON_BYTES = 64 * 1024
@@ -40,7 +40,7 @@ def quiz_detail(request, course_slug, quiz_slug):
     return render(request, "quizzes/quiz_detail.html", {
         "quiz": quiz,
         "course": quiz.course,
-        "question_count": quiz.questions_per_attempt(quiz.questions.filter(is_published=True).count()),
+        "question_count": quiz.questions_per_attempt(published_question_count(quiz)),
         **standing,
         **pager_context(request.user, quiz.course, "quizzes", quiz.slug),
     })
@@ -61,7 +61,7 @@ def quiz_start(request, course_slug, quiz_slug):
 def _render_attempt(request, attempt, *, errors=None, status=200):
     errors = errors or {}
     seconds_left = attempt.seconds_left(timezone.now())
-    slots = list(attempt.slots.all())
+    slots = attempt_slots(attempt)
     language = attempt.quiz.course.language
     for slot in slots:
         slot.fields_html = question_types.fields_html(slot.display(), language=language)
@@ -183,7 +183,7 @@ def attempt_results(request, pk):
         return redirect(attempt.get_absolute_url())
     quiz = attempt.quiz
     standing = attempts.learner_standing(user=request.user, quiz=quiz)
-    slots = list(attempt.slots.all())
+    slots = attempt_slots(attempt)
     review = standing["review_open"]
     if review:
         for slot in slots:

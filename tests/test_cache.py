@@ -22,6 +22,14 @@ def test_every_thread_reads_the_sessions_cache_through_the_same_redis_client():
     assert len({id(client) for client in clients}) == 1
 
 
+def test_healthz_and_metrics_talk_to_redis_through_one_client_per_process_and_url(settings):
+    from drydock.cache import redis_client
+
+    first = redis_client(settings.REDIS_URL)
+    assert redis_client(settings.REDIS_URL) is first
+    assert redis_client(settings.REDIS_URL + "?db=2") is not first
+
+
 @pytest.mark.django_db
 def test_a_session_is_read_from_redis_and_again_from_its_row_once_redis_lost_it(django_assert_num_queries):
     session = SessionStore()

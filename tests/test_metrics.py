@@ -32,7 +32,7 @@ class FakeRedis:
 @pytest.fixture
 def fake_redis(monkeypatch):
     fake = FakeRedis({"grade.local": 2, "grade.local\x06\x163": 1, "provision.local": 4, "housekeeping": 1})
-    monkeypatch.setattr(metrics, "_redis_client", lambda: fake)
+    monkeypatch.setattr(metrics, "redis_client", lambda url: fake)
     return fake
 
 
@@ -88,7 +88,7 @@ def test_metrics_count_live_sandboxes_waiting_learners_queues_and_grading_latenc
 
 
 def test_metrics_still_answer_when_redis_is_down(client, db, monkeypatch):
-    monkeypatch.setattr(metrics, "_redis_client", lambda: FakeRedis(down=True))
+    monkeypatch.setattr(metrics, "redis_client", lambda url: FakeRedis(down=True))
     found = samples(client.get("/metrics", REMOTE_ADDR="127.0.0.1"))
     assert found[("drydock_redis_up", ())] == 0
     assert found[("drydock_grading_latency_seconds_count", ())] == 0

@@ -231,3 +231,21 @@ def test_outline_progress_gives_each_quiz_its_status_and_best_score(load_quiz, l
     attempts.start_attempt(user=learner, quiz=the_quiz)
     [listed] = attempts.quizzes_with_progress(learner, the_quiz.course)
     assert (listed.best_percent, listed.open_count, listed.done_count) == (100, 1, 1)
+
+
+def test_an_attempts_questions_are_stored_as_the_orm_stores_them_quotes_backslashes_and_all(load_quiz, learner):
+    the_quiz = load_quiz()
+    tricky = '<p class="x">C:\\\\data "quoted" {braces} , é — \'single\' NULL</p>'
+    the_quiz.questions.update(prompt_html=tricky, explanation_html="")
+    attempt = attempts.start_attempt(user=learner, quiz=the_quiz)
+    stored = slots_of(attempt)
+    by_the_orm = AttemptQuestion.objects.bulk_create([
+        AttemptQuestion(attempt=attempt, question=slot.question, position=100 + slot.position, kind=slot.kind, prompt_html=slot.prompt_html,
+                        explanation_html=slot.explanation_html, points=slot.points, spec=slot.spec, order=slot.order)
+        for slot in stored
+    ])
+    again = {slot.position - 100: slot for slot in AttemptQuestion.objects.filter(pk__in=[slot.pk for slot in by_the_orm])}
+    fields = [field.attname for field in AttemptQuestion._meta.concrete_fields if field.attname not in ("id", "position")]
+    assert len(stored) == 8 and stored[0].prompt_html == tricky
+    assert [[getattr(slot, name) for name in fields] for slot in stored] == [[getattr(again[slot.position], name) for name in fields] for slot in stored]
+    assert stored[0].answer is None and stored[0].feedback == [] and stored[0].score is None

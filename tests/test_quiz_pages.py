@@ -6,11 +6,14 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
-from quizzes import attempts
-from quizzes.models import Attempt, AttemptQuestion, Quiz
+from courses.access import courses_for_user
+from quizzes import access, attempts, views
+from quizzes.models import Attempt, AttemptQuestion, Question, Quiz
 from courses.packs import load_pack, read_pack
 from tests.quizzes import QUIZ, add_quiz, quiz, right_answers
 
@@ -340,3 +343,130 @@ def test_an_exam_costs_a_fixed_number_of_queries_per_request(learner_client, loa
         assert learner_client.get(submitted["Location"]).status_code == 200
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.SUBMITTED and attempt.score == 1.0
+
+
+def _fields(instance):
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_an_attempt_is_read_with_its_quiz_course_and_questions_as_the_orm_reads_them(learner, learner_client, load_quiz, django_assert_num_queries):
+    the_quiz = load_quiz(time_limit=15)
+    attempt = start(learner_client, the_quiz)
+    slot = attempt.slots.order_by("position").first()
+    attempts.save_answers(attempt=attempt, answers={slot.pk: right_answers([slot])[slot.pk]})
+    expected = Attempt.objects.select_related("quiz", "quiz__course").get(pk=attempt.pk)
+    expected_slots = list(expected.slots.all())
+    with django_assert_num_queries(2):
+        read = access.get_attempt_for_user(learner, attempt.pk)
+        slots = access.attempt_slots(read)
+        # All of it is set: nothing more is read.
+        read.quiz.course.language, [s.attempt.quiz.title for s in slots]
+    assert (_fields(read), _fields(read.quiz), _fields(read.quiz.course)) == (
+        _fields(expected), _fields(expected.quiz), _fields(expected.quiz.course))
+    assert [_fields(s) for s in slots] == [_fields(s) for s in expected_slots] and len(slots) == 8
+    assert slots[0].answer is not None and all(s.attempt is read for s in slots)
+    assert [type(value) for value in _fields(read).values()] == [type(value) for value in _fields(expected).values()]
+
+
+@pytest.mark.parametrize("is_staff", [False, True])
+def test_a_quiz_is_found_with_its_course_and_chapter_exactly_when_the_orm_finds_it(load_quiz, is_staff, django_assert_num_queries):
+    from courses.models import Chapter, Course
+
+    the_quiz = load_quiz()
+    user = User.objects.create(username="someone", is_staff=is_staff)
+    for course_published, chapter_published, quiz_published in [(c, h, q) for c in (True, False) for h in (True, False) for q in (True, False)]:
+        Course.objects.update(is_published=course_published)
+        Chapter.objects.update(is_published=chapter_published)
+        Quiz.objects.update(is_published=quiz_published)
+        for course_slug, quiz_slug in ((the_quiz.course.slug, the_quiz.slug), ("another-course", the_quiz.slug), (the_quiz.course.slug, "another-quiz")):
+            try:
+                expected = _quiz_by_the_orm(user, course_slug, quiz_slug)
+            except Http404:
+                expected = None
+            with django_assert_num_queries(1):
+                try:
+                    found = access.get_quiz_for_user(user, course_slug, quiz_slug)
+                    found.course.slug, found.chapter.slug
+                except Http404:
+                    found = None
+            assert (found is None) == (expected is None), (course_published, chapter_published, quiz_published, course_slug, quiz_slug)
+            if found is not None:
+                assert (_fields(found), _fields(found.course), _fields(found.chapter)) == (
+                    _fields(expected), _fields(expected.course), _fields(expected.chapter))
+
+
+def test_a_quizs_published_questions_are_read_as_the_orm_reads_them_in_order(load_quiz, django_assert_num_queries):
+    the_quiz = load_quiz()
+    Question.objects.filter(quiz=the_quiz, position__in=[2, 5]).update(is_published=False)
+    expected = list(the_quiz.questions.filter(is_published=True).order_by("position"))
+    with django_assert_num_queries(2):
+        read, count = access.published_questions(the_quiz), access.published_question_count(the_quiz)
+        [question.quiz.slug for question in read]
+    assert [_fields(question) for question in read] == [_fields(question) for question in expected]
+    assert len(read) == count == 6 and [question.position for question in read] == sorted(question.position for question in read)
+
+
+def test_a_learners_attempts_at_a_quiz_are_read_as_the_orm_reads_them_oldest_first(learner, learner_client, load_quiz, django_assert_num_queries):
+    the_quiz = load_quiz(attempts=3)
+    for _ in range(2):
+        learner_client.post(reverse("quizzes:attempt_submit", args=[start(learner_client, the_quiz).pk]))
+    start(learner_client, the_quiz)
+    other = User.objects.create(username="bob")
+    attempts.start_attempt(user=other, quiz=the_quiz)
+    expected = list(Attempt.objects.filter(quiz=the_quiz, user=learner).order_by("number"))
+    with django_assert_num_queries(1):
+        read = access.learner_attempts(learner, the_quiz)
+        [attempt.quiz.course.slug for attempt in read]
+    assert [_fields(attempt) for attempt in read] == [_fields(attempt) for attempt in expected]
+    assert [attempt.number for attempt in read] == [1, 2, 3] and read[0].status == Attempt.Status.SUBMITTED
+
+
+def test_an_attempt_id_out_of_any_row_s_range_is_a_404_without_a_query(learner, django_assert_num_queries):
+    for pk in (0, -1, 2**63, 10**30):
+        with django_assert_num_queries(0), pytest.raises(Http404):
+            access.get_attempt_for_user(learner, pk)
+
+
+def _quiz_by_the_orm(user, course_slug, quiz_slug):
+    quizzes = Quiz.objects.select_related("course", "chapter").filter(course__in=courses_for_user(user).filter(slug=course_slug))
+    if not user.is_staff:
+        quizzes = quizzes.filter(is_published=True, chapter__is_published=True)
+    return get_object_or_404(quizzes, slug=quiz_slug)
+
+
+def _read_by_the_orm(patch):
+    """The reads of a quiz, an attempt, its questions and a learner's attempts as the ORM made them before they were written once."""
+    patch.setattr(views, "get_quiz_for_user", _quiz_by_the_orm)
+    patch.setattr(views, "get_attempt_for_user", lambda user, pk, *, with_quiz=True: get_object_or_404(
+        Attempt.objects.select_related("quiz", "quiz__course") if with_quiz else Attempt.objects.all(), pk=pk, user=user))
+    patch.setattr(views, "attempt_slots", lambda attempt: list(attempt.slots.all()))
+    patch.setattr(attempts, "attempt_slots", lambda attempt: list(attempt.slots.all()))
+    patch.setattr(attempts, "learner_attempts", lambda user, quiz: list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number")))
+    patch.setattr(views, "published_question_count", lambda quiz: quiz.questions.filter(is_published=True).count())
+
+
+def test_the_quiz_attempt_and_results_pages_show_what_they_showed_when_read_by_the_orm(learner_client, load_quiz, monkeypatch):
+    the_quiz = load_quiz(time_limit=15, attempts=3)
+    learner_client.post(reverse("quizzes:attempt_submit", args=[start(learner_client, the_quiz).pk]))
+    attempt = start(learner_client, the_quiz)
+    slots = list(attempt.slots.order_by("position"))
+    learner_client.post(reverse("quizzes:attempt_save", args=[attempt.pk]), form_of(slots[:5], right_answers(slots)), HTTP_ACCEPT="application/json")
+    token = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')  # masked afresh on every page
+
+    def page(url):
+        return token.sub("", learner_client.get(url).text)
+
+    for url, shown in ((the_quiz.get_absolute_url(), "Reprendre votre tentative"), (reverse("quizzes:attempt", args=[attempt.pk]), 'data-slot="')):
+        written_once = page(url)
+        with monkeypatch.context() as patch:
+            _read_by_the_orm(patch)
+            assert page(url) == written_once and shown in written_once
+    with monkeypatch.context() as patch:
+        _read_by_the_orm(patch)
+        graded_by_the_orm = learner_client.post(reverse("quizzes:attempt_submit", args=[attempt.pk]), form_of(slots, right_answers(slots)))
+    for url, shown in ((reverse("quizzes:attempt_results", args=[attempt.pk]), "Résultats de la tentative"), (the_quiz.get_absolute_url(), "Vos tentatives")):
+        written_once = page(url)
+        with monkeypatch.context() as patch:
+            _read_by_the_orm(patch)
+            assert page(url) == written_once and shown in written_once
+    assert graded_by_the_orm.status_code == 302 and Attempt.objects.get(pk=attempt.pk).score == 1.0
