@@ -67,6 +67,20 @@ def kill(processes):
             process.wait()
 
 
+def remove_sandboxes_of(host, socket_root):
+    """Every sandbox of the bench on `host`, through its own engine (its URL and TLS folder, as its workers speak to
+    it), with their folders and disks under its socket root: nothing of them is left when the bench ends."""
+    host = DockerHost.objects.get(pk=host.pk)
+    spoken = hosts.engine_for(host)
+    try:
+        for container in spoken.labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
+            spoken.remove_sandbox(container.name, f"{socket_root}/{container.name}")
+        # A removal cut short when its workers were killed leaves a folder and its mounted disk with no container.
+        spoken.sweep_folders(socket_root, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(), older_than=0)
+    except engine.EngineUnavailable as exc:
+        print(f"the sandboxes of {host.name} could not be removed through its engine ({exc}): its engine's stop removes them")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=8)
@@ -123,8 +137,7 @@ def main():
         kill(b_workers)
         remove_bench_sandboxes()
         if b.engine != local.engine:
-            for container in engine.for_url(b.engine).labelled_sandboxes(settings.SANDBOX_NAME_PREFIX):
-                engine.for_url(b.engine).remove_sandbox(container.name, f"{socket_root}/{container.name}")
+            remove_sandboxes_of(b, socket_root)
         client = redis.Redis.from_url(settings.REDIS_URL)
         for kind in queues.HOST_KINDS:
             client.delete(queues.host_queue(kind, "b"))

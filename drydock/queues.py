@@ -41,9 +41,12 @@ CONCURRENCY = {
 # and to Checks (niceness 0), then to removals and the reaper, then to sandboxes being prepared: a class's starts
 # take what the pages and the grading leave, not the other way round. (dockerd's own share of a start is not
 # the worker's to lower.)
+# Both 0 by default: measured on bench/class_start.py once the niceness really applied (drydock/celery.py
+# lower_session), provisioning at 10 made a cold class start p50 12.0 -> 15.4 s and the Checks no faster (the
+# Checks wait mostly on dockerd, which runs at its own priority).
 NICENESS = {
-    PROVISION: ("CELERY_PROVISION_NICE", 10),
-    HOUSEKEEPING: ("CELERY_HOUSEKEEPING_NICE", 5),
+    PROVISION: ("CELERY_PROVISION_NICE", 0),
+    HOUSEKEEPING: ("CELERY_HOUSEKEEPING_NICE", 0),
 }
 
 # Tasks about one sandbox or one host -> the kind of its host's queue they run on.

@@ -11,6 +11,7 @@ transactions take the database's write lock at BEGIN).
 
 Hosts whose workers report the same machine (its kernel's boot id) share its
 memory: two engines on one machine take one budget of MemAvailable, counted once.
+A host on a unix socket that has not reported yet is on this machine (machine_of).
 
 Each host's worker records a heartbeat (labs.host_heartbeat, on its own
 housekeeping queue) with its machine, its memory and, every ISOLATION_EVERY_SECONDS,
@@ -80,19 +81,31 @@ def on_host(host):
     return rows.filter(host=host)
 
 
+def machine_of(host):
+    """The machine a host's engine runs on: the one its worker last reported; before any report, this machine's
+    for an engine on a unix socket (it can only be here, where this process reads it); "" when nothing says."""
+    if host.machine_id:
+        return host.machine_id
+    return capacity.machine_id() if host.is_on_this_machine else ""
+
+
 def memory_of(host):
-    """MemAvailable of the host in MiB: read here for an engine on this machine, else its worker's last report."""
-    if host.is_on_this_machine or (host.machine_id and host.machine_id == capacity.machine_id()):
+    """MemAvailable of the host in MiB: read here for a host on this machine (machine_of), else its worker's last
+    report. A unix socket is not enough once its worker reported another machine: its own machine's socket."""
+    here = capacity.machine_id()
+    if (here and machine_of(host) == here) or (not here and host.is_on_this_machine):
         return capacity.memory_available_mb()
     return host.memory_available_mb
 
 
 def machine_mates(host, among=None):
-    """The hosts on the same machine as `host` (their workers report its boot id), itself included."""
-    if not host.machine_id:
+    """The hosts on the same machine as `host` (machine_of), itself included; `among`: only those rows."""
+    machine = machine_of(host)
+    if not machine:
         return [host]
-    rows = among if among is not None else DockerHost.objects.filter(machine_id=host.machine_id)
-    return [other for other in rows if other.pk == host.pk or other.machine_id == host.machine_id] or [host]
+    # Every row (a handful): a host not reported yet is here or not by its engine URL (DOCKER_HOST when empty), not a column.
+    rows = among if among is not None else DockerHost.objects.all()
+    return [other for other in rows if other.pk == host.pk or machine_of(other) == machine] or [host]
 
 
 def memory_room(mates):
@@ -171,9 +184,10 @@ def candidates(sandbox):
 def lock(host, *, now):
     """Take the row locks of the host and of its machine's other hosts for this transaction, if it is still active:
     placements on one machine then count one after the other. False when it stopped taking sandboxes meanwhile."""
-    if host.machine_id:
+    mates = machine_mates(host)
+    if len(mates) > 1:
         # In one order (by id), whichever mate a placement starts from: two placements wait, never deadlock.
-        list(DockerHost.objects.select_for_update().filter(Q(pk=host.pk) | Q(machine_id=host.machine_id)).order_by("pk").values_list("pk"))
+        list(DockerHost.objects.select_for_update().filter(pk__in=[mate.pk for mate in mates]).order_by("pk").values_list("pk"))
     return bool(DockerHost.objects.filter(pk=host.pk, state=State.ACTIVE).update(last_placement_at=now))
 
 
@@ -213,8 +227,23 @@ def beat(host_name, *, engine=None, now=None):
     due = now - timedelta(seconds=ISOLATION_EVERY_SECONDS)
     # Claimed before it runs, so the beats meanwhile do not start the same check again.
     if DockerHost.objects.filter(pk=host.pk).filter(Q(isolation_checked_at__isnull=True) | Q(isolation_checked_at__lte=due)).update(isolation_checked_at=now):
-        DockerHost.objects.filter(pk=host.pk).update(isolation_problems=isolation_problems(host, engine=engine))
+        report_isolation(host, engine=engine)
     return DockerHost.objects.get(pk=host.pk)
+
+
+def report_isolation(host, *, engine):
+    """Check the host's isolation and write the report, dated when it is written. A check that does not finish
+    (its task's time limit, any error) still writes a report, that it did not finish, and lets the error go on:
+    the last good report must not stand for a check that never ended."""
+    try:
+        found = isolation_problems(host, engine=engine)
+    except BaseException as exc:
+        DockerHost.objects.filter(pk=host.pk).update(
+            isolation_problems=[f"the isolation check did not finish: {': '.join(filter(None, (type(exc).__name__, str(exc))))}"],
+            isolation_reported_at=timezone.now(),
+        )
+        raise
+    DockerHost.objects.filter(pk=host.pk).update(isolation_problems=found, isolation_reported_at=timezone.now())
 
 
 def isolation_problems(host, *, engine):

@@ -185,9 +185,12 @@ class DockerHost(models.Model):
     # share one machine's memory, counted once by admission (labs/hosts.py). Empty: not reported yet.
     machine_id = models.CharField(max_length=64, blank=True)
     # What keeps its sandboxes from being isolated (the engine's user namespaces, the host rules and the ports of
-    # its sandboxes' bridge), as its worker checked them with a heartbeat, and when (NULL: never checked yet).
+    # its sandboxes' bridge), as its worker checked them with a heartbeat. checked_at: when the last check began
+    # (claimed, so beats meanwhile do not start another); reported_at: when its report was written (NULL: none yet).
+    # A report says what held when it was written, never while a check still runs.
     isolation_problems = models.JSONField(default=list, blank=True)
     isolation_checked_at = models.DateTimeField(null=True, blank=True)
+    isolation_reported_at = models.DateTimeField(null=True, blank=True)
     # Touched by each placement on it: the UPDATE that takes the row's lock before its sandboxes are counted.
     last_placement_at = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)

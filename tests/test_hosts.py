@@ -42,7 +42,7 @@ def engines(monkeypatch, settings):
 def sent(monkeypatch):
     """(task name, id, host) of every task queued after a commit, in order."""
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args, host)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None, **options: queued.append((name, *args, host)))
     return queued
 
 
@@ -371,19 +371,55 @@ def test_the_central_reaper_sends_each_host_that_answers_its_own_sweep(engines, 
 # --- One machine, many hosts: memory and isolation ---------------------------------------------
 
 
-@pytest.mark.parametrize("machines, placed", [(("m1", "m1"), 3), (("m1", "m2"), 4), (("", ""), 4)])
+@pytest.mark.parametrize("machines, placed", [(("m1", "m1"), 3), (("m1", "m2"), 4), (("", ""), 3)])
 def test_hosts_on_one_machine_share_its_memory_in_admission(engines, sent, lab, two_hosts, settings, monkeypatch, machines, placed):
     a, b = two_hosts
     settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 2048, 256
     # Each host's ceiling takes 2, the machine's memory 3: a second engine beside the first shares it.
     monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 3 * 256)
     for row, machine in zip((a, b), machines):
-        DockerHost.objects.filter(pk=row.pk).update(machine_id=machine)
+        # What a heartbeat writes: its machine and that machine's memory (each machine here has the same).
+        DockerHost.objects.filter(pk=row.pk).update(machine_id=machine, memory_available_mb=2048 + 3 * 256 if machine else None)
     assert hosts.room_anywhere() == min(placed, 4)
     rows = [sandboxes.request_sandbox(user=user, lab=lab) for user in learners(4)]
     assert sum(row.status == Status.REQUESTED for row in rows) == placed
     assert {placed_on(row) for row in rows if row.status == Status.REQUESTED} == {"a", "b"}
     assert hosts.room_anywhere() == 0
+    # ("", ""): neither has beat, both are on local unix sockets: this machine's, one budget of memory.
+
+
+def test_a_host_on_a_local_socket_that_has_not_beat_yet_shares_this_machine_s_memory_with_the_hosts_that_beat_here(
+    engines, sent, lab, two_hosts, settings, monkeypatch,
+):
+    a, b = two_hosts
+    settings.SANDBOX_HOST_RESERVE_MB, settings.SANDBOX_ADMISSION_MB = 2048, 256
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 2048 + 3 * 256)
+    monkeypatch.setattr(capacity, "machine_id", lambda: "this-machine")
+    DockerHost.objects.filter(pk=a.pk).update(machine_id="this-machine")  # a beat; b, on unix:///run/b.sock, not yet
+    assert hosts.machine_of(DockerHost.objects.get(pk=b.pk)) == "this-machine"
+    assert {mate.name for mate in hosts.machine_mates(DockerHost.objects.get(pk=b.pk))} == {"a", "b", "local"}
+    assert hosts.room_anywhere() == 3
+    rows = [sandboxes.request_sandbox(user=user, lab=lab) for user in learners(4)]
+    assert sum(row.status == Status.REQUESTED for row in rows) == 3
+    # On tcp:// and silent, its machine is not known: a machine of its own, its memory unknown (its ceiling counts).
+    DockerHost.objects.filter(pk=b.pk).update(engine_url="tcp://10.0.0.2:2376")
+    assert hosts.machine_of(DockerHost.objects.get(pk=b.pk)) == ""
+    assert [mate.name for mate in hosts.machine_mates(DockerHost.objects.get(pk=b.pk))] == ["b"]
+
+
+def test_a_host_on_a_unix_socket_whose_worker_reports_another_machine_counts_that_machine_s_memory(engines, lab, two_hosts, monkeypatch):
+    # "docker_hosts add salle-b --engine unix:///run/docker.sock": a socket on salle-b's machine, where its workers run.
+    a, b = two_hosts
+    monkeypatch.setattr(capacity, "memory_available_mb", lambda: 8000)
+    monkeypatch.setattr(capacity, "machine_id", lambda: "this-machine")
+    DockerHost.objects.filter(pk=a.pk).update(machine_id="salle-b-machine", memory_available_mb=3000)
+    a = DockerHost.objects.get(pk=a.pk)
+    assert hosts.machine_of(a) == "salle-b-machine" and hosts.memory_of(a) == 3000
+    assert [mate.name for mate in hosts.machine_mates(a)] == ["a"]
+    assert hosts.memory_of(DockerHost.objects.get(pk=b.pk)) == 8000  # not beat yet: on this machine
+    # Where nothing names this machine, a unix socket is all there is to go by.
+    monkeypatch.setattr(capacity, "machine_id", lambda: "")
+    assert hosts.memory_of(DockerHost.objects.get(pk=b.pk)) == 8000
 
 
 def test_a_host_s_heartbeat_reports_its_machine_and_isolation_which_health_shows_per_host(engines, lab, two_hosts, settings):
@@ -398,6 +434,7 @@ def test_a_host_s_heartbeat_reports_its_machine_and_isolation_which_health_shows
     assert hosts.beat("a", now=now).machine_id == capacity.machine_id() != ""
     reported = DockerHost.objects.get(name="a")
     assert reported.isolation_problems == ["port veth1 of drydock-sbx is not isolated"] and reported.isolation_checked_at == now
+    assert reported.isolation_reported_at is not None
     with pytest.raises(RuntimeError) as failed:
         health._isolation()
     assert "a: port veth1 of drydock-sbx is not isolated" in str(failed.value)
@@ -474,6 +511,88 @@ def test_a_tcp_host_s_tls_folder_is_checked_by_the_command_and_its_engine_speaks
     assert hosts.engine_for(DockerHost.objects.get(name="salle-d"))._tls() is None
 
 
+def test_adding_a_host_again_changes_only_the_options_given(db, capsys, tmp_path, settings):
+    folder = str(tls_folder(tmp_path / "tls").resolve())
+    call_command(
+        "docker_hosts", "add", "salle-c", "--engine", "tcp://10.0.0.3:2376", "--tls-dir", folder, "--capacity", "30",
+        "--network", "dd-c-sandboxes", "--bridge", "dd-c-sbx", "--registry-mirror", "http://dd-c-registry:5000",
+    )
+    capsys.readouterr()
+    call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://10.0.0.4:2376")
+    assert "updated salle-c: engine tcp://10.0.0.4:2376" in capsys.readouterr().out
+    kept = DockerHost.objects.get(name="salle-c")
+    assert (kept.engine_url, kept.tls_dir, kept.capacity, kept.network, kept.bridge, kept.registry_mirror) == (
+        "tcp://10.0.0.4:2376", folder, 30, "dd-c-sandboxes", "dd-c-sbx", "http://dd-c-registry:5000",
+    )
+    call_command("docker_hosts", "add", "salle-c", "--bridge", "")  # back to SANDBOX_BRIDGE, the engine left as it is
+    kept = DockerHost.objects.get(name="salle-c")
+    assert (kept.engine_url, kept.bridge, kept.sandbox_bridge, kept.network) == ("tcp://10.0.0.4:2376", "", settings.SANDBOX_BRIDGE, "dd-c-sandboxes")
+    call_command("docker_hosts", "add", "salle-c", "--capacity", "30")
+    assert "salle-c is unchanged" in capsys.readouterr().out
+
+
+def test_a_host_s_capacity_goes_back_to_the_setting_with_capacity_default(db, capsys, settings):
+    call_command("docker_hosts", "add", "salle-b", "--engine", "unix:///run/b.sock", "--capacity", "30", "--network", "dd-b")
+    call_command("docker_hosts", "add", "salle-b", "--capacity", "default")
+    back = DockerHost.objects.get(name="salle-b")
+    assert back.capacity is None and back.ceiling == settings.SANDBOX_MAX_PER_HOST and back.network == "dd-b"
+    assert f"capacity default (SANDBOX_MAX_PER_HOST, {settings.SANDBOX_MAX_PER_HOST})" in capsys.readouterr().out
+
+
+def test_moving_a_host_off_tcp_drops_its_tls_folder(db, capsys, tmp_path, settings):
+    folder = str(tls_folder(tmp_path / "tls").resolve())
+    call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://10.0.0.3:2376", "--tls-dir", folder, "--capacity", "30")
+    call_command("docker_hosts", "add", "salle-c", "--engine", "unix:///run/docker.sock")
+    moved = DockerHost.objects.get(name="salle-c")
+    assert (moved.engine_url, moved.tls_dir, moved.capacity) == ("unix:///run/docker.sock", "", 30)
+    assert f"its TLS folder {folder} is dropped" in capsys.readouterr().out
+    # Back on tcp://, it speaks without TLS until it is given a folder again, and the command says so.
+    call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://10.0.0.3:2376")
+    assert "without TLS" in capsys.readouterr().err
+    call_command("docker_hosts", "add", "salle-c", "--tls-dir", folder)
+    assert DockerHost.objects.get(name="salle-c").tls_dir == folder
+    call_command("docker_hosts", "add", "salle-c", "--tls-dir", "")
+    assert DockerHost.objects.get(name="salle-c").tls_dir == ""
+    # The default host's engine is DOCKER_HOST, its folder DOCKER_CERT_PATH: changing its capacity warns of nothing.
+    settings.DOCKER_HOST, settings.DOCKER_CERT_PATH = "tcp://127.0.0.1:2376", folder
+    capsys.readouterr()
+    call_command("docker_hosts", "add", "local", "--capacity", "10")
+    assert capsys.readouterr().err == "" and DockerHost.objects.get(name="local").capacity == 10
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["salle-b", "--capacity", "0"], r"--capacity: a host takes at least 1 sandbox, not 0 \(drain it to take none; 'default' is SANDBOX_MAX_PER_HOST\)"),
+    (["salle-b", "--capacity", "lots"], r"--capacity: 'lots' is not a whole number of sandboxes, nor 'default'"),
+    (["salle-new", "--capacity", "3"], r"salle-new is a new host: give its engine \(--engine"),
+    (["salle-b", "--tls-dir", "/etc/drydock/salle-b"], r"--tls-dir is for an engine on tcp://, not 'unix:///run/b.sock'"),
+    (["salle-b", "--engine", "http://10.0.0.2:2375"], r"'http://10.0.0.2:2375' is not a Docker engine URL"),
+    (["salle-b", "--bridge", "a-bridge-name-too-long"], r"--bridge 'a-bridge-name-too-long': a Linux interface name has at most 15 characters"),
+    (["salle-b", "--registry-mirror", "dd-registry:5000"], r"--registry-mirror 'dd-registry:5000': the registry's URL, http://name:port"),
+    (["local", "--tls-dir", "/etc/drydock/local"], r"local's engine is DOCKER_HOST: its TLS folder is DOCKER_CERT_PATH"),
+])
+def test_the_command_refuses_bad_values_in_words_and_changes_nothing(db, arguments, message):
+    from django.core.management.base import CommandError
+
+    call_command("docker_hosts", "add", "salle-b", "--engine", "unix:///run/b.sock", "--capacity", "5", stdout=open("/dev/null", "w"))
+    before = list(DockerHost.objects.order_by("name").values())
+    with pytest.raises(CommandError, match=message):
+        call_command("docker_hosts", "add", *arguments)
+    assert list(DockerHost.objects.order_by("name").values()) == before
+
+
+def test_the_workers_of_a_tls_host_are_told_where_their_tls_folder_must_be(db, capsys, tmp_path):
+    folder = str(tls_folder(tmp_path / "tls").resolve())
+    call_command("docker_hosts", "add", "salle-c", "--engine", "tcp://10.0.0.3:2376", "--tls-dir", folder)
+    call_command("docker_hosts", "add", "salle-b", "--engine", "unix:///run/docker.sock")
+    capsys.readouterr()
+    call_command("docker_hosts", "workers", "salle-c")
+    out = capsys.readouterr().out
+    assert "-Q grade.salle-c" in out
+    assert f"# its workers speak TLS to tcp://10.0.0.3:2376: ca.pem, cert.pem and key.pem must be in {folder} on their machine" in out
+    call_command("docker_hosts", "workers", "salle-b")
+    assert "TLS" not in capsys.readouterr().out
+
+
 def test_health_reports_each_host_and_fails_when_none_is_active(db):
     from drydock import health
 
@@ -503,3 +622,53 @@ def test_a_slow_isolation_check_never_keeps_a_host_s_heartbeat_from_being_writte
     assert DockerHost.objects.get(name="a").last_heartbeat == now
     assert hosts.beat("a", now=now + timedelta(seconds=5)).last_heartbeat == now + timedelta(seconds=5)
     assert checks == ["a"]
+
+
+def test_a_host_whose_isolation_check_did_not_finish_is_not_shown_as_isolated(engines, lab, two_hosts, monkeypatch):
+    # Its last good report must not stand for a check that was cut: health names the cut check.
+    from drydock import health
+
+    now = timezone.now()
+    hosts.beat("a", now=now)
+    assert DockerHost.objects.get(name="a").isolation_problems == []
+
+    class TimeLimit(Exception):
+        pass
+
+    def cut(host, *, engine):
+        raise TimeLimit("cut after 25 s")
+
+    monkeypatch.setattr(hosts, "isolation_problems", cut)
+    with pytest.raises(TimeLimit):
+        hosts.beat("a", now=now + timedelta(seconds=hosts.ISOLATION_EVERY_SECONDS))
+    assert DockerHost.objects.get(name="a").isolation_problems == ["the isolation check did not finish: TimeLimit: cut after 25 s"]
+    with pytest.raises(RuntimeError) as failed:
+        health._isolation()
+    assert "a: the isolation check did not finish: TimeLimit: cut after 25 s" in str(failed.value)
+
+
+def test_a_host_is_not_shown_as_isolated_while_its_first_check_runs_nor_long_after_its_last_report(engines, lab, two_hosts, monkeypatch):
+    from drydock import health
+
+    seen_meanwhile = []
+
+    def slow(host, *, engine):
+        # What /healthz says while the check runs: it began (claimed), but nothing is reported yet.
+        try:
+            health._isolation()
+        except RuntimeError as exc:
+            seen_meanwhile.append(str(exc))
+        return []
+
+    monkeypatch.setattr(hosts, "isolation_problems", slow)
+    hosts.beat("a")
+    assert "a: no isolation report yet" in seen_meanwhile[0]
+    hosts.beat("b")
+    assert "a: isolated (checked by its worker" in health._isolation()
+    # Its worker stuck since: three periods later its report no longer vouches for it.
+    DockerHost.objects.filter(name="a").update(
+        isolation_reported_at=timezone.now() - timedelta(seconds=health.ISOLATION_REPORT_STALE_SECONDS + 5))
+    with pytest.raises(RuntimeError) as failed:
+        health._isolation()
+    assert "a: its last isolation report is" in str(failed.value)
+    assert f"s old (its worker sends one every {hosts.ISOLATION_EVERY_SECONDS} s)" in str(failed.value)

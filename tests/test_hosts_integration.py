@@ -138,9 +138,11 @@ def two_hosts_take_a_learner_each_grade_them_and_fail_over(b, b_workers, setting
 
     # Both beat; then b's workers die and its heartbeats stop.
     beat("local", "b")
+    # b's first heartbeat began its isolation check; its report is written when that check ends.
+    wait_until(lambda: DockerHost.objects.get(name="b").isolation_reported_at is not None, 60, message="b's isolation report")
     # Each worker checked its host's isolation on its machine and named that machine: one machine, one memory.
     reports = {host.name: host for host in DockerHost.objects.all()}
-    assert reports["b"].isolation_problems == [] and reports["b"].isolation_checked_at is not None
+    assert reports["b"].isolation_problems == [] and reports["b"].isolation_reported_at is not None
     assert reports["b"].machine_id == reports["local"].machine_id != ""
     from drydock import health
 
@@ -191,7 +193,7 @@ def sandbox_on_b(course, monkeypatch):
     now = timezone.now()
     row = Sandbox.objects.create(owner=alice, lab=lab, host=b, expires_at=now + timedelta(minutes=30), last_activity_at=now, steps_total=2)
     row = sandboxes.provision(row.pk, engine=hosts.engine_for(b))
-    assert row.status == Sandbox.Status.READY, row.failure
+    assert row.status == Sandbox.Status.READY, (row.failure, row.failure_detail)
     opened = []
     real_open = engine.DockerEngine.open_terminal
 

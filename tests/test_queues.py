@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.conf import settings
 
 from drydock import health, queues
 from drydock.celery import app
@@ -97,7 +98,8 @@ def test_health_asks_for_the_queues_of_every_host_but_a_down_one(monkeypatch):
 
 
 def test_background_work_runs_at_a_lower_priority_than_pages_and_checks_and_its_setting_is_checked():
-    assert [queues.niceness(kind, {}) for kind in ("grade", "lms", "housekeeping", "provision")] == [0, 0, 5, 10]
+    assert [queues.niceness(kind, {}) for kind in ("grade", "lms", "housekeeping", "provision")] == [0, 0, 0, 0]
+    assert queues.niceness("provision", {"CELERY_PROVISION_NICE": "10"}) == 10
     assert queues.niceness("provision", {"CELERY_PROVISION_NICE": "0"}) == 0
     assert queues.niceness("grade", {"CELERY_PROVISION_NICE": "19"}) == 0
     with pytest.raises(ValueError, match="CELERY_PROVISION_NICE must be from 0 to 19"):
@@ -121,6 +123,47 @@ def _pool_of(pid):
     for task in os.listdir(f"/proc/{pid}/task"):
         children.update(int(child) for child in open(f"/proc/{pid}/task/{task}/children").read().split())
     return children
+
+
+def _session_niceness_of(pid):
+    """The niceness of the process's autogroup ("/autogroup-42 nice 5"); None where the kernel keeps none for it."""
+    try:
+        words = open(f"/proc/{pid}/autogroup").read().split()
+    except OSError:
+        return None
+    return int(words[-1]) if len(words) == 3 and words[1] == "nice" else None
+
+
+WORKER_SETUP = """
+import os, sys, time
+from drydock import celery
+celery.run_at_the_priority_of_its_kind("provision.local@bench")
+print(open("/proc/self/autogroup").read().strip() if os.path.exists("/proc/self/autogroup") else "-", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+def test_a_worker_leading_its_session_lowers_that_session_and_never_its_parents(own_session):
+    # Under autogroup a niceness weighs only within its session: a worker of its own session lowers the session
+    # too; one in someone's session (a test's, a shell's) lowers only itself.
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CELERY_PROVISION_NICE": "6"}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER_SETUP], env=env, stdout=subprocess.PIPE, text=True,
+                              start_new_session=own_session, cwd=settings.BASE_DIR)
+    try:
+        worker.stdout.readline()
+        assert _niceness_of(worker.pid) == 6
+        mine = _session_niceness_of(os.getpid())
+        if _session_niceness_of(worker.pid) is None:
+            return  # no autogroup in this kernel: the niceness is all the scheduler weighs
+        assert _session_niceness_of(worker.pid) == (6 if own_session else mine)
+        assert _session_niceness_of(os.getpid()) == mine
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 @pytest.mark.integration
