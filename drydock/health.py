@@ -1,19 +1,29 @@
-"""/healthz: does each part the platform needs answer right now?"""
+"""/healthz: does each part the platform needs answer right now?
 
+Anyone may ask (a load balancer, compose's health check, a status page): each part's state and time. What
+each part said (the engine's address and TLS folder in its errors, host, queue and worker names, the
+isolation problems found) is for the operators: staff signed in, or the monitoring /metrics admits
+(METRICS_TOKEN, else the host's own loopback not through the proxy). A part that fails is logged with its
+words, so the operator reads them in the web's log too.
+"""
+
+import logging
 import time
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 
-from drydock import queues, sandbox_mode
+from drydock import metrics, queues, sandbox_mode
+from drydock.cache import redis_client
 from drydock.celery import app as celery_app
 from grader import engine
 from labs import hosts
 from labs.models import DEFAULT_HOST_NAME, DockerHost
+
+log = logging.getLogger(__name__)
 
 
 def _timed(probe):
@@ -33,12 +43,8 @@ def _database():
 
 
 def _redis():
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-        return "PONG"
-    finally:
-        client.close()
+    redis_client(settings.REDIS_URL).ping()
+    return "PONG"
 
 
 def expected_queues():
@@ -106,6 +112,11 @@ def _this_machine():
     return [], "user namespaces; network isolated (ports of the sandboxes' bridge isolated, the host takes nothing from it)"
 
 
+# A host whose worker has not reported its isolation for three of its periods: its worker is stuck or gone, and
+# what it said last may no longer hold.
+ISOLATION_REPORT_STALE_SECONDS = 3 * hosts.ISOLATION_EVERY_SECONDS
+
+
 def _isolation():
     """Each host's isolation but a down one's: the default host's checked here when its engine is on this machine,
     every other's as its worker last checked it on its own machine (with a heartbeat). A failure names each host
@@ -115,11 +126,15 @@ def _isolation():
     for host in DockerHost.objects.exclude(state=DockerHost.State.DOWN):
         if host.name == DEFAULT_HOST_NAME and host.is_on_this_machine:
             found, words = _this_machine()
-        elif host.isolation_checked_at is None:
+        elif host.isolation_reported_at is None:
             found, words = ["no isolation report yet (its worker sends one with its first heartbeat)"], ""
         else:
+            age = (now - host.isolation_reported_at).total_seconds()
             found = list(host.isolation_problems or ())
-            words = f"isolated (checked by its worker {(now - host.isolation_checked_at).total_seconds():.0f} s ago)"
+            if age > ISOLATION_REPORT_STALE_SECONDS:
+                found.append(f"its last isolation report is {age:.0f} s old (its worker sends one every "
+                             f"{hosts.ISOLATION_EVERY_SECONDS} s): nothing says it is still isolated")
+            words = f"isolated (checked by its worker {age:.0f} s ago)"
         if found:
             problems.append(f"{host.name}: {'; '.join(found)}")
         else:
@@ -147,4 +162,15 @@ def healthz(request):
     else:
         checks["workers"] = {"ok": False, "detail": "Redis is down, so no worker can be reached", "ms": 0}
     ok = all(check["ok"] for check in checks.values())
+    for name, check in checks.items():
+        if not check["ok"]:
+            log.warning("/healthz: %s fails: %s", name, check["detail"])
+    if not shows_details(request):
+        checks = {name: {"ok": check["ok"], "ms": check["ms"]} for name, check in checks.items()}
     return JsonResponse({"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+
+def shows_details(request):
+    """Whether the request may read what each part said: staff signed in, or the monitoring /metrics answers."""
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff) or metrics.allowed(request)

@@ -622,6 +622,11 @@ def ensure_registry(port: int, remote_url: str) -> None:
     if container is not None:
         labels = container["Config"]["Labels"] or {}
         if labels.get("drydock.config-hash") == config:
+            # Its sandboxes' side may have been lost (the network made again, a disconnect by hand): the
+            # sandboxes would then pull from nowhere, their daemons falling back to Docker Hub's names.
+            if SANDBOX_NETWORK not in (container.get("NetworkSettings") or {}).get("Networks", {}):
+                docker("network", "connect", SANDBOX_NETWORK, REGISTRY_CONTAINER)
+                say(f"{REGISTRY_CONTAINER} attached to {SANDBOX_NETWORK} again")
             if not container["State"]["Running"]:
                 docker("start", REGISTRY_CONTAINER)
                 say(f"{REGISTRY_CONTAINER} started again")

@@ -113,3 +113,25 @@ def test_the_course_registry_serves_every_catalogue_tag_one_image_per_entry():
         assert None not in ids.values(), f"{entry.name}: not served: {[t for t, i in ids.items() if i is None]}"
         assert len(set(ids.values())) == 1, f"{entry.name}: {ids}"
     assert build.registry_image_id(port, "library/nginx", "1.22") != build.registry_image_id(port, "library/nginx", "1.26")
+
+
+def test_a_registry_that_lost_the_sandboxes_network_is_attached_to_it_again(monkeypatch):
+    """Up to date but off the sandboxes' network (made again, disconnected by hand): sandboxes would pull from nowhere."""
+    calls = []
+    monkeypatch.setattr(build, "ensure_network", lambda name, *, internal: None)
+    monkeypatch.setattr(build, "ensure_volume", lambda name: None)
+    monkeypatch.setattr(build, "wait_registry", lambda port: None)
+    monkeypatch.setattr(build, "docker", lambda *args, **kw: calls.append(args))
+    image = {"Id": "sha256:" + "ab" * 32}
+    config = build.hashlib.sha256(
+        f"{image['Id']} 5000  {build.REGISTRY_PORT_ON_NETWORK} {build.SANDBOX_NETWORK} {build.SANDBOX_SUBNET}".encode()).hexdigest()[:16]
+    networks = {build.HOST_NETWORK: {}}
+    container = {"Id": "cd" * 32, "Config": {"Labels": {"drydock.config-hash": config}}, "State": {"Running": True},
+                 "NetworkSettings": {"Networks": networks}}
+    monkeypatch.setattr(build, "inspect", lambda kind, name: image if kind == "image" else container)
+    build.ensure_registry(5000, "")
+    assert calls == [("network", "connect", build.SANDBOX_NETWORK, build.REGISTRY_CONTAINER)]
+    calls.clear()
+    networks[build.SANDBOX_NETWORK] = {}
+    build.ensure_registry(5000, "")
+    assert calls == []
