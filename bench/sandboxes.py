@@ -9,6 +9,10 @@ touched). Prints p50/p95 of:
   - sandbox start: request -> ready (row status), through Celery;
   - warm start: request -> ready row, claiming a sandbox of the warm pool;
   - grading: Check -> verdict stored, through Celery;
+  - the daemon started on demand (SANDBOX_DAEMON_ON_DEMAND) against the daemon
+    started with the sandbox, both provisioned in this process one after the
+    other: start -> ready, the machine's CPU per start (/proc/stat, so only
+    meaningful on a quiet machine), and the first docker command's wait;
 and, as baselines measured in the same run: `docker run` of a plain container
 that exits at once, and a snapshot + check done in-process with no queue.
 Targets on the 2-core machine: start p50 <= 0.6 s, warm start p50 <= 50 ms, grading p50 <= 150 ms.
@@ -62,6 +66,44 @@ def bench_starts(user, lab, n):
         Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
         engine.default().remove_sandbox(sandbox.container_name, sandboxes.socket_dir(sandbox))
     return times
+
+
+def machine_cpu_seconds():
+    """Core-seconds the whole machine has spent working since boot (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def bench_daemon_modes(user, lab, n):
+    """{on_demand: (start seconds, CPU core-seconds per start, first docker command seconds)}, in this process."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    found = {}
+    for on_demand in (False, True):
+        settings.SANDBOX_DAEMON_ON_DEMAND = on_demand
+        starts, firsts, cpu = [], [], 0.0
+        for _ in range(n):
+            now = timezone.now()
+            row = Sandbox.objects.create(owner=user, lab=lab, expires_at=now + timedelta(minutes=30), last_activity_at=now, steps_total=2)
+            busy, started = machine_cpu_seconds(), time.monotonic()
+            row = sandboxes.provision(row.pk, engine=engine.default())
+            starts.append(time.monotonic() - started)
+            cpu += machine_cpu_seconds() - busy
+            if row.status != Sandbox.Status.READY:
+                raise SystemExit(f"sandbox failed: {row.failure_detail or row.failure}")
+            started = time.monotonic()
+            first = engine.default().exec_in_sandbox(row.container_name, "docker version --format '{{.Server.Version}}'")
+            firsts.append(time.monotonic() - started)
+            if first.exit_code != 0:
+                raise SystemExit(f"the first docker command failed: {first.output[-300:]}")
+            Sandbox.objects.filter(pk=row.pk).update(status=Sandbox.Status.STOPPED)
+            engine.default().remove_sandbox(row.container_name, sandboxes.socket_dir(row))
+        found[on_demand] = (starts, cpu / n, firsts)
+    return found
 
 
 def bench_warm_starts(lab, n):
@@ -127,9 +169,15 @@ def main():
         report("baseline: docker run (plain)", baseline)
         starts = bench_starts(user, Lab.objects.get(slug="premier-conteneur"), args.starts)
         report("sandbox start (request -> ready)", starts, baseline)
+        modes = bench_daemon_modes(user, Lab.objects.get(slug="premier-conteneur"), max(5, args.starts // 2))
+        at_once, on_demand = modes[False], modes[True]
+        report("start, daemon with the sandbox", at_once[0], extra=f"CPU {at_once[1]:.2f} core-s per start")
+        report("start, daemon on demand", on_demand[0], at_once[0], extra=f"CPU {on_demand[1]:.2f} core-s per start")
+        report("first docker command, daemon on demand", on_demand[2], at_once[2])
+        report("first docker command, daemon running", at_once[2])
         warm_starts, warm_memory = bench_warm_starts(Lab.objects.get(slug="premier-conteneur"), max(3, args.starts // 2))
         report("warm start (request -> ready)", warm_starts, starts)
-        print(f"{'warm sandbox idle memory':<34} {warm_memory / 2**20:.1f} MiB (nested daemon, nothing running)")
+        print(f"{'warm sandbox idle memory':<34} {warm_memory / 2**20:.1f} MiB (nested daemon started ahead, nothing running)")
         through_celery, in_process, idle_memory, statuses = bench_grading(user, Lab.objects.get(slug="tirer-une-version"), args.checks)
         report("baseline: snapshot + check", in_process)
         report("grading (Check -> verdict stored)", through_celery, in_process)

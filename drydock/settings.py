@@ -260,6 +260,10 @@ SANDBOX_PIDS_LIMIT = env_int("SANDBOX_PIDS_LIMIT", 512, minimum=32)
 SANDBOX_CPUS = env_int("SANDBOX_CPU_PERCENT", 100, minimum=10, maximum=6400) / 100
 SANDBOX_LOG_MAX_SIZE = env_str("SANDBOX_LOG_MAX_SIZE", "1m")
 SANDBOX_READY_TIMEOUT_SECONDS = env_int("SANDBOX_READY_TIMEOUT_SECONDS", 30, minimum=1)
+# A sandbox's own Docker daemon starts at its first client (the learner's first docker command, a Check), not
+# with the sandbox; a playground's (its kept disk's containers restart with it) and a warm pool's (made ahead for a
+# learner who types at once) always start with it.
+SANDBOX_DAEMON_ON_DEMAND = env_bool("SANDBOX_DAEMON_ON_DEMAND", True)
 SANDBOX_SETUP_STEP_TIMEOUT_SECONDS = env_int("SANDBOX_SETUP_STEP_TIMEOUT_SECONDS", 120, minimum=1)
 SANDBOX_TTL_MINUTES = env_int("SANDBOX_TTL_MINUTES", 60, minimum=1)
 SANDBOX_IDLE_MINUTES = env_int("SANDBOX_IDLE_MINUTES", 15, minimum=1)
@@ -278,6 +282,9 @@ SANDBOX_ADMISSION_MB = env_int("SANDBOX_ADMISSION_MB", 256, minimum=16)
 # lab without set-up steps; a lab named here ("slug=count,…") gets its own, set up ahead of time.
 SANDBOX_POOL_BLANK = env_int("SANDBOX_POOL_BLANK", 1, minimum=0)
 SANDBOX_POOL_LABS = env_pool_sizes("SANDBOX_POOL_LABS")
+# The pools refill once no sandbox was claimed from them for this long: while a class clicks Start, each refill
+# would boot a sandbox (most of a core-second) beside the claims and Checks of those who just got theirs.
+SANDBOX_POOL_REFILL_QUIET_SECONDS = env_int("SANDBOX_POOL_REFILL_QUIET_SECONDS", 5, minimum=0)
 
 # Playgrounds: one free sandbox per learner whose disk (Docker's storage and /root) is kept between
 # starts, for this many days after it was last used; then the reaper deletes it.

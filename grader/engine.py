@@ -75,6 +75,10 @@ LOOK_EVERY_SECONDS = 0.25
 # Made by the host in SOCKET_IN_SANDBOX once the sandbox's network port is isolated; images/sandbox/entrypoint.sh
 # waits for it before it starts anything.
 NETWORK_ISOLATED_MARK = "network-isolated"
+# Made in SOCKET_IN_SANDBOX by images/sandbox/on-demand.c once a daemon started on demand listens on its sockets
+# (the sandbox is ready), and by the entrypoint as the daemon starts, on demand or not (the watcher waits for it).
+DAEMON_LISTENING_MARK = "daemon-listening"
+DAEMON_STARTED_MARK = "daemon-started"
 # The nested daemon looks these up on every pull; on the sandboxes' network no DNS answer ever comes, and
 # a 10 s wait each time would follow. Answered with 127.0.0.1, pulls of unknown images fail at once.
 DOCKER_HUB_NAMES = ("docker.io", "registry-1.docker.io", "index.docker.io", "auth.docker.io", "production.cloudflare.docker.com")
@@ -171,6 +175,9 @@ class SandboxSpec:
     # A disk image kept between sandboxes (a playground's): mounted as it is, made from the template the
     # first time. Empty: a fresh copy of the template in the sandbox's folder, gone with it.
     persistent_disk: str = ""
+    # Its daemon starts at the first connection to its sockets (a docker command, a Check), not with the sandbox:
+    # an idle sandbox then costs no daemon's start (~0.5 core-s) and holds no daemon's memory.
+    daemon_on_demand: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,12 +266,19 @@ class Engine(abc.ABC):
         """
 
     @abc.abstractmethod
-    def wait_for_daemon(self, name, socket_dir, *, timeout):
-        """Wait until the sandbox's own daemon answers on its socket; return the seconds it took.
+    def wait_for_daemon(self, name, socket_dir, *, timeout, on_demand=False):
+        """Wait until the sandbox's own daemon answers on its socket; return the seconds it took. With
+        `on_demand` (a SandboxSpec.daemon_on_demand sandbox), until its sockets listen: its daemon is not started.
 
         EngineUnavailable if it does not within `timeout` seconds, or at once
         if the container stops (or is gone) before it does.
         """
+
+    @abc.abstractmethod
+    def daemon_started(self, name, socket_dir):
+        """False only while the sandbox's daemon waits, on demand, for its first client (nothing asked it anything
+        yet): then it holds no state of its own making and publishes no port. As its marks say: the learner can
+        forge them, which only changes what their own sandbox is spared."""
 
     @abc.abstractmethod
     def sandbox_running(self, name):
@@ -451,7 +465,9 @@ def _sandbox_container_options(api, spec, *, disk):
         "detach": True,
         "labels": spec.labels,
         "environment": {"DRYDOCK_REGISTRY_MIRROR": spec.registry_mirror, "DRYDOCK_SOCKET": f"{SOCKET_IN_SANDBOX}/docker.sock",
-                        "DRYDOCK_ISOLATED_MARK": f"{SOCKET_IN_SANDBOX}/{NETWORK_ISOLATED_MARK}"},
+                        "DRYDOCK_ISOLATED_MARK": f"{SOCKET_IN_SANDBOX}/{NETWORK_ISOLATED_MARK}",
+                        "DRYDOCK_STARTED_MARK": f"{SOCKET_IN_SANDBOX}/{DAEMON_STARTED_MARK}",
+                        "DRYDOCK_ON_DEMAND_MARK": f"{SOCKET_IN_SANDBOX}/{DAEMON_LISTENING_MARK}" if spec.daemon_on_demand else ""},
         "host_config": host_config,
     }
 
@@ -529,6 +545,11 @@ def daemon_socket(socket_dir):
     return str(Path(socket_dir) / disks.MOUNT / disks.RUN / "docker.sock")
 
 
+def _mark(socket_dir, mark):
+    """A mark of the sandbox's entrypoint (DAEMON_*_MARK) on the host: beside its daemon's socket."""
+    return Path(socket_dir) / disks.MOUNT / disks.RUN / mark
+
+
 def _nested_get(connection, path, *, api=NESTED_API):
     """JSON (or text) of one GET to a nested daemon; EngineUnavailable on anything but a 200 of a sane size.
 
@@ -590,6 +611,17 @@ def _causes(exc):
         seen.add(id(exc))
         yield exc
         exc = exc.__cause__ or exc.__context__
+
+
+def _exit_code(api, exec_id):
+    """The exit code of an exec whose output has ended; None while it still runs a second later. Its output ends a
+    moment before the engine knows how it exited."""
+    for _ in range(50):
+        ended = api.exec_inspect(exec_id)
+        if not ended.get("Running"):
+            return ended.get("ExitCode")
+        time.sleep(0.02)
+    return None
 
 
 class DockerEngine(Engine):
@@ -698,7 +730,13 @@ class DockerEngine(Engine):
                 # The sandbox's entrypoint starts nothing (no daemon, so none of the containers a kept disk
                 # would restart) until this mark exists: a kept disk's mark is from its last start.
                 isolated_mark = disk / disks.RUN / NETWORK_ISOLATED_MARK
-                isolated_mark.unlink(missing_ok=True)
+                # A kept disk's daemon marks are from its last start too: never taken for this one's. The learner
+                # may have left anything there, a folder too (removed without following a link: shutil.rmtree).
+                for mark in (isolated_mark, disk / disks.RUN / DAEMON_LISTENING_MARK, disk / disks.RUN / DAEMON_STARTED_MARK):
+                    if mark.is_dir() and not mark.is_symlink():
+                        shutil.rmtree(mark)
+                    else:
+                        mark.unlink(missing_ok=True)
                 created = api.create_container(spec.image, name=spec.name, **_sandbox_container_options(api, spec, disk=disk))
                 api.start(created["Id"])
                 # Before anything of the learner's runs: from now on its port reaches the registry's and no other.
@@ -730,10 +768,11 @@ class DockerEngine(Engine):
         """The pid namespace a process must be in to speak for the sandbox's daemon (grader.events checks its peer with it)."""
         return self._pid_namespace(name)
 
-    def wait_for_daemon(self, name, socket_dir, *, timeout):
+    def wait_for_daemon(self, name, socket_dir, *, timeout, on_demand=False):
         started = time.monotonic()
         deadline = started + timeout
         path = daemon_socket(socket_dir)
+        listening = _mark(socket_dir, DAEMON_LISTENING_MARK)
         namespace = None
         next_look = started
         while time.monotonic() < deadline:
@@ -742,6 +781,14 @@ class DockerEngine(Engine):
                 if not self.sandbox_running(name):
                     raise EngineUnavailable("the sandbox container stopped before its Docker daemon answered")
                 next_look = time.monotonic() + LOOK_EVERY_SECONDS
+            if on_demand:
+                # Made once both sockets listen. No connection to try it: the first one starts the daemon.
+                if os.path.lexists(listening):
+                    if not self.sandbox_running(name):
+                        raise EngineUnavailable("the sandbox container stopped before its Docker daemon answered")
+                    return time.monotonic() - started
+                time.sleep(0.01)
+                continue
             namespace = namespace or self._pid_namespace(name)
             connection = _SandboxDaemonConnection(path, pid_namespace=namespace, timeout=2)
             try:
@@ -755,6 +802,13 @@ class DockerEngine(Engine):
                 connection.close()
             time.sleep(0.02)
         raise EngineUnavailable(f"the sandbox's Docker daemon did not answer within {timeout} s")
+
+    def daemon_started(self, name, socket_dir):
+        # The learner may put anything there, a symlink to a host path too: never followed. A socket and no listening
+        # mark: a daemon started with its sandbox (or by an image made before daemons started on demand).
+        if os.path.lexists(_mark(socket_dir, DAEMON_STARTED_MARK)):
+            return True
+        return os.path.lexists(daemon_socket(socket_dir)) and not os.path.lexists(_mark(socket_dir, DAEMON_LISTENING_MARK))
 
     def sandbox_running(self, name):
         with self._host_engine(name) as client:
@@ -836,9 +890,11 @@ class DockerEngine(Engine):
             images=images, containers=containers, volumes=volumes, networks=networks, files=contents, http=answers, build_cache=build_cache,
         )
 
-    def _bounded_output(self, name, command, *, limit, seconds):
+    def _bounded_output(self, name, command, *, limit, seconds, judge_exit=True):
         """(bytes, complete) of a program run by exec in the sandbox container, read no further than `limit`
-        bytes and `seconds`, whatever answers or whatever program the learner put in its place."""
+        bytes and `seconds`, whatever answers or whatever program the learner put in its place. With `judge_exit`,
+        an output that ended with the program's failure is not complete either: curl cut by its own time limit
+        (a server that stalls after its first bytes) ends its output as cleanly as a whole answer does."""
         deadline = time.monotonic() + seconds
         chunks, size, complete = [], 0, False
         with self._host_engine(name, timeout=seconds) as client:
@@ -857,6 +913,8 @@ class DockerEngine(Engine):
                 pass  # it went silent past the client's timeout: what came so far is all there is
             finally:
                 stream.close()
+            if complete and judge_exit:
+                complete = _exit_code(api, created["Id"]) == 0
         return b"".join(chunks), complete
 
     def fetch_http(self, name, port, path):
@@ -864,13 +922,18 @@ class DockerEngine(Engine):
         if url is None:
             return None
         # In the sandbox container's network namespace, where its daemon publishes ports: never the host's network.
-        output, _complete = self._bounded_output(name, [*HTTP_PROBE_PROGRAM, url], limit=HTTP_ANSWER_LIMIT, seconds=HTTP_PROBE_SECONDS + 5)
+        # A Check reads what answered, whole or not (its verdict names the status and the body it saw).
+        output, _complete = self._bounded_output(
+            name, [*HTTP_PROBE_PROGRAM, url], limit=HTTP_ANSWER_LIMIT, seconds=HTTP_PROBE_SECONDS + 5, judge_exit=False,
+        )
         return parse_http_answer(output[:HTTP_ANSWER_LIMIT])
 
     def published_ports(self, name, socket_dir):
         # Read on the sandbox's socket from here when its folder is on this machine (~1 ms); else, an engine
         # elsewhere or a folder of another root (a second engine's), through its engine as the terminal is (~40 ms).
         if self._on_this_machine() and os.path.lexists(daemon_socket(socket_dir)):
+            if not self.daemon_started(name, socket_dir):
+                return []  # a daemon never started publishes nothing; asking would start it (the lab page asks every 15 s)
             return self._published_ports_on_socket(name, socket_dir)
         return self._published_ports_by_exec(name)
 
@@ -967,13 +1030,7 @@ class DockerEngine(Engine):
                         return None
             finally:
                 stream.close()
-            # The output ends a moment before the exit code is known.
-            for _ in range(50):
-                ended = api.exec_inspect(created["Id"])
-                if not ended.get("Running"):
-                    break
-                time.sleep(0.02)
-            if ended.get("Running") or ended.get("ExitCode") != 0:
+            if _exit_code(api, created["Id"]) != 0:
                 return None
         return output.decode("utf-8", "replace")
 

@@ -41,6 +41,8 @@ class FakeSandbox:
     # Every command run in it, in order.
     commands: list = field(default_factory=list)
     memory_bytes: int = 32 * 1024 * 1024
+    # Its daemon runs (SandboxSpec.daemon_on_demand: not until a first client asks it something).
+    daemon_running: bool = True
 
 
 @dataclass
@@ -109,7 +111,7 @@ class FakeEngine(engine.Engine):
         self.folder_made_at[spec.name] = time.time()
         if spec.image in self.missing_images:
             raise engine.EngineUnavailable(f"image {spec.image} is missing")
-        sandbox = FakeSandbox(spec=spec, id=f"{next(self._ids):064x}", daemon_answers=self.daemons_answer)
+        sandbox = FakeSandbox(spec=spec, id=f"{next(self._ids):064x}", daemon_answers=self.daemons_answer, daemon_running=not spec.daemon_on_demand)
         if spec.persistent_disk:
             kept = self.kept_disks.setdefault(spec.persistent_disk, (fresh_daemon_state(), {}))
             sandbox.state, sandbox.files = kept[0], dict(kept[1])
@@ -117,12 +119,23 @@ class FakeEngine(engine.Engine):
         self.started.append(spec)
         return sandbox.id
 
-    def wait_for_daemon(self, name, socket_dir, *, timeout):
+    def wait_for_daemon(self, name, socket_dir, *, timeout, on_demand=False):
         if not self.sandbox_running(name):
             raise engine.EngineUnavailable("the sandbox container stopped before its Docker daemon answered")
+        if on_demand:
+            return 0.0  # its sockets listen; its daemon starts at the first client
+        self._wake(name)
         if not self.sandboxes[name].daemon_answers:
             raise engine.EngineUnavailable(f"the sandbox's Docker daemon did not answer within {timeout} s")
         return 0.0
+
+    def daemon_started(self, name, socket_dir):
+        sandbox = self.sandboxes.get(name)
+        return sandbox is not None and sandbox.daemon_running
+
+    def _wake(self, name):
+        """A client connects to the sandbox's daemon: one started on demand starts now."""
+        self.sandboxes[name].daemon_running = True
 
     def sandbox_running(self, name):
         self._answer()
@@ -132,6 +145,8 @@ class FakeEngine(engine.Engine):
     def exec_in_sandbox(self, name, command, *, timeout=120):
         sandbox = self._running(name)
         sandbox.commands.append(command)
+        if "docker" in command:
+            self._wake(name)
         return self._results.get(command, engine.ExecResult(exit_code=0, output=""))
 
     def copy_into_sandbox(self, name, archive, destination):
@@ -161,6 +176,8 @@ class FakeEngine(engine.Engine):
 
     def take_snapshot(self, name, socket_dir, *, files=(), probes=()):
         sandbox = self._sandbox(name)
+        if sandbox.status == "running":
+            self._wake(name)
         if sandbox.status != "running" or not sandbox.daemon_answers:
             raise engine.EngineUnavailable("the sandbox's Docker daemon did not answer")
         return replace(
@@ -179,6 +196,8 @@ class FakeEngine(engine.Engine):
 
     def published_ports(self, name, socket_dir):
         sandbox = self._sandbox(name)
+        if sandbox.status == "running" and not sandbox.daemon_running:
+            return []  # never started: it publishes nothing, and asking does not start it
         if sandbox.status != "running" or not sandbox.daemon_answers:
             raise engine.EngineUnavailable("the sandbox's Docker daemon did not answer")
         return preview.published_ports(

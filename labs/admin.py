@@ -66,7 +66,7 @@ class IsPlaygroundFilter(admin.SimpleListFilter):
 class SandboxAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "owner", "lab", "playground", "host", "status", "requested_at", "ready_at", "ended_at", "expires_at")
     list_filter = ("status", IsPlaygroundFilter, "host", "lab")
-    search_fields = ("owner__username", "lab__title", "failure")
+    search_fields = ("owner__username", "lab__title", "failure", "failure_detail")
     date_hierarchy = "requested_at"
     list_select_related = ("owner", "lab", "playground", "host")
 
@@ -75,7 +75,7 @@ class PlaygroundSandboxInline(admin.TabularInline):
     """The sandboxes that ran on the playground's disks, newest first."""
 
     model = Sandbox
-    fields = ("status", "requested_at", "ready_at", "ended_at", "failure")
+    fields = ("status", "requested_at", "ready_at", "ended_at", "failure", "failure_detail")
     readonly_fields = fields
     ordering = ("-requested_at",)
     extra = 0

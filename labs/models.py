@@ -267,7 +267,11 @@ class Sandbox(models.Model):
     step = models.PositiveIntegerField(default=0)
     steps_total = models.PositiveIntegerField(default=1)
     step_label = models.CharField(max_length=200, blank=True)
+    # Why it failed, in the learner's words (shown on the lab page and in the terminal), and in the engine's own
+    # (for operators: the admin and the logs). The engine's words may name its address, TLS folder, host paths:
+    # never shown to a learner.
     failure = models.TextField(blank=True)
+    failure_detail = models.TextField(blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
     provisioning_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)

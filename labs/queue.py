@@ -35,7 +35,7 @@ def send(task_name, *args, host=None, **options):
     current_app.send_task(task_name, args=args, **({"queue": queue} if queue else {}), **options)
 
 
-def after_commit(task_name, *args, host=None):
+def after_commit(task_name, *args, host=None, **options):
     # current_app is the project's (drydock/__init__.py makes it so when Django starts); a Celery app
     # made elsewhere with set_as_current left on would take over, and the workers would never hear.
-    transaction.on_commit(lambda: send(task_name, *args, host=host))
+    transaction.on_commit(lambda: send(task_name, *args, host=host, **options))

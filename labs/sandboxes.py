@@ -8,6 +8,7 @@ finds (and replaces) what an earlier try made.
 
 import logging
 import math
+import random
 import time
 from datetime import timedelta
 
@@ -32,6 +33,10 @@ class SandboxRefused(Exception):
     def __init__(self, message, *, running=()):
         super().__init__(message)
         self.running = list(running)
+
+
+class SetupStepFailed(Exception):
+    """A lab's set-up step exited with an error: (words for the learner, the step's output for operators)."""
 
 
 def socket_dir(sandbox):
@@ -67,6 +72,9 @@ def spec_for(sandbox):
         seccomp_profile=str(settings.SANDBOX_SECCOMP_PROFILE),
         allow_without_user_namespaces=settings.SANDBOX_WITHOUT_USER_NAMESPACES,
         persistent_disk=sandbox.persistent_disk,
+        # A warm pool's sandbox has its daemon started ahead, as the rest of it: the learner who claims it is
+        # typing at once, in a class whose others are too (bench/class_start.py: warm p95 416 -> 1101 ms on demand).
+        daemon_on_demand=settings.SANDBOX_DAEMON_ON_DEMAND and not sandbox.persistent_disk and sandbox.owner_id is not None,
     )
 
 
@@ -160,14 +168,28 @@ def warm_candidates(lab):
     return ready.order_by(F("lab").asc(nulls_last=True), "ready_at")
 
 
+# A claim tries at most this many warm sandboxes, each taken at random among the oldest CLAIM_SPREAD of its kind:
+# a class clicking together all tried the same oldest three, and a learner who lost all three to classmates got a
+# cold start while the pool still held warm sandboxes (8 of 30 in bench/class_start.py on a loaded machine).
+CLAIM_TRIES = 8
+CLAIM_SPREAD = 8
+
+
 def claim_warm(*, user, lab, engine=None):
     """Hand a warm sandbox to the learner with one conditional UPDATE (two learners never get the same one).
 
     A warm sandbox whose container died while it waited is never handed out: it is failed (the
-    reaper and the removal task clean it up) and the next one is tried. Its host's engine is asked
-    (or `engine`, for all of them).
+    reaper and the removal task clean it up) and the next one is tried; so is the next one when a classmate
+    took this one meanwhile. Its host's engine is asked (or `engine`, for all of them).
     """
-    for candidate in warm_candidates(lab)[:3]:
+    tried = []
+    for _attempt in range(CLAIM_TRIES):
+        oldest = list(warm_candidates(lab).exclude(pk__in=tried)[:CLAIM_SPREAD])
+        if not oldest:
+            return None
+        # The lab's own pool before blank sandboxes: the choice stays among the best kind there is.
+        candidate = random.choice([row for row in oldest if row.lab_id == oldest[0].lab_id])
+        tried.append(candidate.pk)
         try:
             alive = (engine or hosts.engine_for(candidate.host)).sandbox_running(candidate.container_name)
         except docker_engine.EngineUnavailable:
@@ -186,7 +208,8 @@ def claim_warm(*, user, lab, engine=None):
             # A second click of the same learner claimed another one a moment ago: that one is theirs.
             return Sandbox.objects.get(owner=user, lab=lab, status__in=Sandbox.LIVE)
         if taken:
-            queue.after_commit(queue.REFILL_POOLS)
+            # Refilled once the claims pause (refill_pools): sent for then, so the last claim of a burst has one.
+            queue.after_commit(queue.REFILL_POOLS, countdown=settings.SANDBOX_POOL_REFILL_QUIET_SECONDS)
             log.info("sandbox %s claimed from the warm pool by user %s for %s", candidate.pk, user.pk, lab.slug)
             return Sandbox.objects.get(pk=candidate.pk)
     return None
@@ -209,12 +232,17 @@ def pooled(host=None):
     return {row["lab"]: row["n"] for row in counts}
 
 
-def refill_pools():
+def refill_pools(*, now=None):
     """Request the warm sandboxes each active host's pools lack, leaving one slot of each host for a learner;
-    return their ids."""
+    return their ids. Nothing while learners wait for room, nor while warm sandboxes are being claimed (a class
+    starting): the first call after SANDBOX_POOL_REFILL_QUIET_SECONDS without a claim refills."""
     # Learners waiting for room come first: the pool refills only when nobody waits.
     admit_waiting()
     if Sandbox.objects.filter(status=Status.WAITING).exists():
+        return []
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=settings.SANDBOX_POOL_REFILL_QUIET_SECONDS)
+    if Sandbox.objects.filter(status__in=Sandbox.LIVE, claimed_at__gt=quiet_since).exists():
         return []
     sizes = pool_sizes()
     labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=[k for k in sizes if k])}
@@ -275,23 +303,35 @@ def provision(sandbox_id, *, engine):
     try:
         if sandbox.persistent_disk:
             release_kept_disk(sandbox, engine=engine)
-        engine.start_sandbox(spec_for(sandbox))
+        spec = spec_for(sandbox)
+        engine.start_sandbox(spec)
         _progress(sandbox, 1, _("Starting the sandbox's Docker daemon"))
-        engine.wait_for_daemon(sandbox.container_name, socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS)
+        setup = sandbox.lab.setup if sandbox.lab_id else ()
+        # A set-up step that runs a command talks to the daemon: started now, so that one that never answers
+        # says so, not the step. Otherwise ready once its sockets listen; the learner's first command starts it.
+        engine.wait_for_daemon(sandbox.container_name, socket_dir(sandbox), timeout=settings.SANDBOX_READY_TIMEOUT_SECONDS,
+                               on_demand=spec.daemon_on_demand and not any("run" in step for step in setup))
         archives = {f.source: bytes(f.archive) for f in LabFile.objects.filter(lab=sandbox.lab_id)} if sandbox.lab_id else {}
-        for number, step in enumerate(sandbox.lab.setup if sandbox.lab_id else (), start=2):
+        for number, step in enumerate(setup, start=2):
             _progress(sandbox, number, step["label"])
             if "copy" in step:
                 engine.copy_into_sandbox(sandbox.container_name, archives[step["copy"]], step["to"])
                 continue
             result = engine.exec_in_sandbox(sandbox.container_name, step["run"], timeout=settings.SANDBOX_SETUP_STEP_TIMEOUT_SECONDS)
             if result.exit_code != 0:
-                raise docker_engine.EngineUnavailable(
-                    f"setup step « {step['label']} » failed (exit code {result.exit_code}): {result.output.strip()[-500:]}"
+                raise SetupStepFailed(
+                    _("The lab's set-up step « %(label)s » failed. Start a new sandbox to try again; if it fails again, tell your instructor.") % {"label": step["label"]},
+                    f"setup step « {step['label']} » failed (exit code {result.exit_code}): {result.output.strip()[-500:]}",
                 )
+    except SetupStepFailed as exc:
+        learner_words, detail = exc.args
+        log.warning("sandbox %s failed to provision: %s", sandbox.pk, detail)
+        fail(sandbox, reason=learner_words, detail=detail)
+        return Sandbox.objects.get(pk=sandbox_id)
     except docker_engine.EngineUnavailable as exc:
         log.warning("sandbox %s failed to provision: %s", sandbox.pk, exc)
-        fail(sandbox, reason=str(exc))
+        fail(sandbox, reason=_("The sandbox could not be started: the platform's Docker engine reported a problem. "
+                               "Start a new sandbox to try again; if it fails again, tell your instructor."), detail=str(exc))
         return Sandbox.objects.get(pk=sandbox_id)
     now = timezone.now()
     became_ready = Sandbox.objects.filter(pk=sandbox_id, status=Status.PROVISIONING).update(
@@ -312,9 +352,9 @@ def release_kept_disk(sandbox, *, engine):
         engine.remove_sandbox(previous.container_name, socket_dir(previous))
 
 
-def _end(sandbox, status, *, reason=""):
+def _end(sandbox, status, *, reason="", detail=""):
     ended = Sandbox.objects.filter(pk=sandbox.pk, status__in=Sandbox.LIVE).update(
-        status=status, ended_at=timezone.now(), failure=reason,
+        status=status, ended_at=timezone.now(), failure=reason, failure_detail=detail,
     )
     if ended:
         # Its host's worker removes it: on a host that is down, once it answers again.
@@ -329,8 +369,9 @@ def stop(sandbox):
     return _end(sandbox, Status.STOPPED)
 
 
-def fail(sandbox, *, reason):
-    return _end(sandbox, Status.FAILED, reason=reason)
+def fail(sandbox, *, reason, detail=""):
+    """`reason` is for the learner; `detail`, the engine's words, for operators only."""
+    return _end(sandbox, Status.FAILED, reason=reason, detail=detail)
 
 
 def expire(sandbox, *, reason):

@@ -2,8 +2,9 @@
 
 `manage.py watch_sandboxes` runs `Watcher().run()`. Every second it reads the
 ready sandboxes from the database: it opens one connection (grader.events, on
-the sandbox's own peer-checked socket) for each new one and ends the watch of
-each that is no longer ready. A burst of events is coalesced (grader.events.
+the sandbox's own peer-checked socket) for each new one whose daemon was
+started (one started on demand waits for its first client: the watcher's
+connection would start it) and ends the watch of each that is no longer ready. A burst of events is coalesced (grader.events.
 Coalescer: at most one re-grade per sandbox per 300 ms), and a check probing an
 HTTP port that failed after them is tried once more 1.5 s later (a server that
 listens a moment after its container started); the database and the
@@ -165,9 +166,17 @@ class Watcher:
         found = await self.in_thread(live.watched_sandboxes, self.host)
         for sandbox_id in [pk for pk in self.watches if pk not in found]:
             self.watches.pop(sandbox_id).stop()
-        for sandbox_id, (name, socket_dir, since) in found.items():
-            if sandbox_id not in self.watches:
-                self.watches[sandbox_id] = SandboxWatch(self, sandbox_id, name, socket_dir, since)
+        # A daemon started on demand is followed once something started it (the learner's first docker command, a
+        # Check): connecting sooner would start the daemon of every idle sandbox. Its events are read from the
+        # sandbox's start all the same.
+        new = {pk: where for pk, where in found.items() if pk not in self.watches}
+        started = await self.in_thread(self._started, new)
+        for sandbox_id in started:
+            name, socket_dir, since = new[sandbox_id]
+            self.watches[sandbox_id] = SandboxWatch(self, sandbox_id, name, socket_dir, since)
+
+    def _started(self, sandboxes):
+        return [pk for pk, (name, socket_dir, _since) in sandboxes.items() if self.engine.daemon_started(name, socket_dir)]
 
     async def run(self, *, stop=None):
         stop = stop or asyncio.Event()

@@ -283,7 +283,7 @@ def ready_sandbox_for(settings):
         )
         row = sandboxes.provision(row.pk, engine=engine.default())
         made.append(row)
-        assert row.status == Sandbox.Status.READY, row.failure
+        assert row.status == Sandbox.Status.READY, (row.failure, row.failure_detail)
         return row
 
     yield make

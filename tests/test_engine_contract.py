@@ -107,6 +107,9 @@ class FakeHarness(Harness):
     def crash(self, name):
         self.engine.crash(name)
 
+    def daemon_runs(self, name):
+        return self.engine.sandboxes[name].daemon_running
+
     def clean_up(self):
         pass
 
@@ -178,6 +181,10 @@ class RealHarness(Harness):
     def crash(self, name):
         docker("kill", name)
 
+    def daemon_runs(self, name):
+        """Whether a dockerd runs in the sandbox, as its processes say (not its marks)."""
+        return docker("exec", name, "pgrep", "-x", "dockerd", check=False).returncode == 0
+
     def clean_up(self):
         for name in self.names:
             # The engine unmounts the sandbox's disk before it removes the folder.
@@ -218,6 +225,42 @@ def test_a_started_sandbox_runs_with_its_labels_and_its_daemon_answers(harness):
     container = listed(harness)[spec.name]
     assert container.status == "running" and spec.labels.items() <= container.labels.items()
     assert spec.name not in listed(harness, deployment="another-deployment")
+
+
+def test_a_sandbox_whose_daemon_starts_on_demand_is_ready_with_none_and_the_grader_s_first_look_starts_it(harness):
+    spec = replace(harness.spec(), daemon_on_demand=True)
+    harness.engine.start_sandbox(spec)
+    assert 0 <= harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT, on_demand=True) < READY_TIMEOUT
+    assert not harness.engine.daemon_started(spec.name, spec.socket_dir) and not harness.daemon_runs(spec.name)
+    # Answered by the daemon it started, through the same peer-checked socket.
+    assert {"bridge", "host", "none"} <= {network.name for network in harness.engine.take_snapshot(spec.name, spec.socket_dir).networks}
+    assert harness.engine.daemon_started(spec.name, spec.socket_dir) and harness.daemon_runs(spec.name)
+
+
+def test_the_learner_s_first_docker_command_starts_a_daemon_on_demand_and_the_next_are_answered_by_it(harness):
+    spec = replace(harness.spec(), daemon_on_demand=True)
+    harness.engine.start_sandbox(spec)
+    harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT, on_demand=True)
+    assert harness.engine.exec_in_sandbox(spec.name, "docker volume create premier >/dev/null").exit_code == 0
+    assert harness.engine.daemon_started(spec.name, spec.socket_dir) and harness.daemon_runs(spec.name)
+    harness.write_volume_file(spec.name, "premier", "mot.txt", "bonjour")
+    assert harness.engine.read_volume_file(spec.name, "premier", "mot.txt") == "bonjour"
+
+
+def test_a_daemon_never_started_publishes_no_port_and_asking_for_its_ports_does_not_start_it(harness):
+    # The lab page asks every 15 s (static/js/preview.js): a class opening its pages must not start every daemon.
+    spec = replace(harness.spec(), daemon_on_demand=True)
+    harness.engine.start_sandbox(spec)
+    harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT, on_demand=True)
+    assert harness.engine.published_ports(spec.name, spec.socket_dir) == []
+    assert not harness.engine.daemon_started(spec.name, spec.socket_dir) and not harness.daemon_runs(spec.name)
+
+
+def test_a_sandbox_whose_daemon_does_not_start_on_demand_has_it_running_once_it_answers(harness):
+    spec = replace(harness.spec(), daemon_on_demand=False)
+    harness.engine.start_sandbox(spec)
+    harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT)
+    assert harness.engine.daemon_started(spec.name, spec.socket_dir) and harness.daemon_runs(spec.name)
 
 
 def test_starting_under_a_name_in_use_replaces_the_container(harness):
@@ -425,7 +468,9 @@ def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_p
         "sweep_persistent_disks": lambda: silent.sweep_persistent_disks(tmp_path, deployment=settings.SANDBOX_NAME_PREFIX, keep=()),
         "isolation_problems": lambda: silent.isolation_problems(bridge=settings.SANDBOX_BRIDGE, registry="drydock-registry"),
     }
-    assert set(calls) == engine.Engine.__abstractmethods__
+    # Read in the sandbox's folder, not asked of the engine: a sandbox of an engine that does not answer never started one.
+    assert silent.daemon_started(spec.name, str(tmp_path)) is False
+    assert set(calls) | {"daemon_started"} == engine.Engine.__abstractmethods__
     answered = []
     for method, call in calls.items():
         try:

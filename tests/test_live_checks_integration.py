@@ -15,6 +15,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from drydock.asgi import application
+from grader import engine
 from labs import sandboxes
 from labs.models import Lab, SandboxEvent, Submission
 from tests.conftest import wait_until
@@ -55,13 +56,16 @@ async def until_passed(socket, slug, timeout):
 def test_a_docker_pull_turns_the_task_green_on_the_page_without_a_click(course, alice, ready_sandbox_for, live_watcher):
     lab = Lab.objects.get(slug=LAB)
     sandbox = ready_sandbox_for(alice, LAB)
-    wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
+    # Its daemon starts on demand (the lab has no set-up command): the watcher, which looks every second, does not start it.
+    time.sleep(2.5)
+    assert not watching(live_watcher, sandbox) and not engine.default().daemon_started(sandbox.container_name, sandboxes.socket_dir(sandbox))
 
     async def scenario():
         socket = await live_page(alice, lab)
         try:
-            # A wrong pull: nothing passes.
+            # A wrong pull, which starts the daemon: the watcher follows it from then, from the sandbox's start.
             await asyncio.to_thread(in_sandbox, sandbox, "docker pull nginx:1.26")
+            await asyncio.to_thread(wait_until, lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
             await asyncio.sleep(1.0)
             assert await asyncio.to_thread(passed, alice, "tirer-nginx-1-22") is None
             started = time.monotonic()
@@ -92,8 +96,8 @@ def test_a_docker_pull_turns_the_task_green_on_the_page_without_a_click(course, 
 
 def test_a_killed_watcher_resumes_and_catches_up_and_a_stopped_sandboxs_watch_ends(course, alice, ready_sandbox_for, live_watcher):
     sandbox = ready_sandbox_for(alice, LAB)
+    in_sandbox(sandbox, "docker pull busybox:1.35")  # starts its daemon (on demand)
     wait_until(lambda: watching(live_watcher, sandbox), 20, message="the watcher to follow the sandbox")
-    in_sandbox(sandbox, "docker pull busybox:1.35")
     wait_until(lambda: SandboxEvent.objects.filter(sandbox=sandbox, object="busybox:1.35").exists(), 5, message="the first event recorded")
 
     live_watcher.kill()

@@ -33,7 +33,7 @@ def fake(monkeypatch):
 @pytest.fixture
 def sent(monkeypatch):
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None, **options: queued.append((name, *args)))
     return queued
 
 
@@ -79,9 +79,11 @@ def test_a_playground_sandbox_is_a_learners_sandbox_without_a_lab_on_the_playgro
     spec = fake.started[-1]
     assert spec.persistent_disk == ground.disk_path and spec.labels["drydock.lab"] == "playground"
     assert spec.labels[engine.KEPT_DISK_LABEL] == ground.disk_path
-    # Same isolation and limits as a lab's sandbox: only the disk differs.
+    # Same isolation and limits as a lab's sandbox: only the disk differs, and its daemon starts with it (the
+    # containers the learner left with a restart policy come back at once).
+    assert not spec.daemon_on_demand and sandboxes.spec_for(Sandbox(pk=1, owner=learner)).daemon_on_demand
     assert replace(spec, persistent_disk="", labels={}, name="", socket_dir="") == replace(
-        sandboxes.spec_for(Sandbox(pk=1, owner=learner)), labels={}, name="", socket_dir="")
+        sandboxes.spec_for(Sandbox(pk=1, owner=learner)), labels={}, name="", socket_dir="", daemon_on_demand=False)
     assert playgrounds.start(ground) == ready  # a second click is the same sandbox
 
 

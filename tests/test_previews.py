@@ -52,6 +52,7 @@ def serve(fake, row, port, pages):
                     ports=(Port(container_port=80, host_port=port),))
     sandbox.state = replace(sandbox.state, containers=sandbox.state.containers + (web,),
                             http={**sandbox.state.http, **{(port, path): answer for path, answer in pages.items()}})
+    sandbox.daemon_running = True  # the learner's docker run started it
 
 
 def open_preview(client, row, port=8080):
@@ -223,3 +224,15 @@ def test_an_engine_elsewhere_lists_ports_by_an_exec_in_the_sandbox_whatever_answ
             elsewhere.published_ports("sandbox-1", str(tmp_path))
     assert asked == [("sandbox-1", engine.NESTED_LIST_PROGRAM, engine.NESTED_ANSWER_LIMIT)]
     assert engine.NESTED_LIST_PROGRAM[-1] == "http://docker/v1.41/containers/json" and "/run/drydock/docker.sock" in engine.NESTED_LIST_PROGRAM
+
+
+def test_the_lab_page_s_list_of_ports_does_not_start_a_daemon_that_waits_for_its_first_client(fake, learner, lab, learner_client):
+    now = timezone.now()
+    row = Sandbox.objects.create(owner=learner, lab=lab, status=Sandbox.Status.READY, expires_at=now + timedelta(minutes=60), last_activity_at=now)
+    spec = sandboxes.spec_for(row)
+    assert spec.daemon_on_demand
+    fake.start_sandbox(spec)
+    for _poll in range(3):  # the page asks every 15 s
+        data = learner_client.get(reverse("labs:sandbox_ports", args=[row.pk]), HTTP_ACCEPT="application/json").json()
+        assert data == {"ports": [], "problem": ""}
+    assert not fake.daemon_started(row.container_name, sandboxes.socket_dir(row))

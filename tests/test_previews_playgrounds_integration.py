@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 def no_queue(monkeypatch):
     """The tasks a workflow queues are run by the test itself (no worker runs here)."""
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None, **options: queued.append((name, *args)))
     return queued
 
 
@@ -90,6 +90,16 @@ def test_a_server_that_takes_the_connection_and_never_answers_is_given_up_on_and
     assert page.status_code == 502 and "8082" in page.text and f"{PREVIEW_SECONDS} s" in page.text
 
 
+def test_a_page_whose_server_stalls_after_its_first_bytes_is_shown_as_cut(nginx_sandbox, learner_client):
+    # Headers and a first word, then silence: curl ends at its time limit, its output as clean as a whole page's.
+    answer = "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 1000\\r\\n\\r\\nbonjour"
+    run_in(nginx_sandbox, f"docker run -d --name hesite -p 8083:80 busybox:1.35 sh -c '{{ printf \"{answer}\"; sleep 600; }} | nc -l -p 80' "
+                          ">/dev/null && for i in $(seq 100); do docker exec hesite netstat -ltn | grep -q ':80 ' && exit 0; sleep 0.1; done; exit 1")
+    page = learner_client.get(preview_link(learner_client, nginx_sandbox, 8083))
+    assert page.status_code == 200 and page.content.startswith(b"bonjour")
+    assert page["X-Drydock-Preview"] == "truncated"
+
+
 def test_path_and_query_reach_the_learners_server_and_a_huge_page_is_cut(nginx_sandbox, learner_client):
     run_in(nginx_sandbox, "docker exec web sh -c 'mkdir -p /usr/share/nginx/html/d && echo bonjour > /usr/share/nginx/html/d/a.txt && "
                           "head -c 3000000 /dev/zero | tr \"\\0\" x > /usr/share/nginx/html/big.html'")
@@ -122,7 +132,7 @@ def playground_root(settings, tmp_path):
 def start_playground(ground):
     sandbox = playgrounds.start(ground)
     ready = sandboxes.provision(sandbox.pk, engine=engine.default())
-    assert ready.status == Sandbox.Status.READY, ready.failure
+    assert ready.status == Sandbox.Status.READY, (ready.failure, ready.failure_detail)
     return ready
 
 
@@ -136,6 +146,8 @@ def test_files_in_root_and_a_pulled_image_survive_a_stop_and_a_start_until_start
     first = start_playground(ground)
     try:
         run_in(first, "echo 'mes notes' > /root/notes.txt && docker pull -q nginx:1.22 >/dev/null && docker volume create garde >/dev/null")
+        # What the learner leaves at the daemon's marks on the kept disk (a folder, a FIFO) never stops the next start.
+        run_in(first, "cd /run/drydock && rm -f network-isolated daemon-started && mkdir -p network-isolated/x daemon-listening && mkfifo daemon-started")
         stop_playground(ground, first)
         assert Path(ground.disk_path).is_file()
         second = start_playground(ground)

@@ -63,7 +63,7 @@ def make_sandbox(settings, shipped_course):
             expires_at=now + timedelta(minutes=10), last_activity_at=now, steps_total=2,
         )
         row = sandboxes.provision(row.pk, engine=engine.default())
-        assert row.status == Sandbox.Status.READY, row.failure
+        assert row.status == Sandbox.Status.READY, (row.failure, row.failure_detail)
         made.append(row)
         return row
 

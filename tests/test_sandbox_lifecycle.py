@@ -35,7 +35,7 @@ def fake():
 def sent(monkeypatch):
     """(task name, id) of every task queued, in order."""
     queued = []
-    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None: queued.append((name, *args)))
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, host=None, **options: queued.append((name, *args)))
     return queued
 
 
@@ -71,7 +71,7 @@ def fresh(sandbox):
 
 def ready_sandbox(fake, user, lab):
     sandbox = sandboxes.provision(sandboxes.request_sandbox(user=user, lab=lab, engine=fake).pk, engine=fake)
-    assert sandbox.status == Status.READY, sandbox.failure
+    assert sandbox.status == Status.READY, (sandbox.failure, sandbox.failure_detail)
     return sandbox
 
 
@@ -123,9 +123,9 @@ def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fa
     requested = sandboxes.request_sandbox(user=lea, lab=lab, engine=fake)
     wait_for_daemon = fake.wait_for_daemon
 
-    def learner_stops_it_meanwhile(name, socket_dir, *, timeout):
+    def learner_stops_it_meanwhile(name, socket_dir, *, timeout, on_demand=False):
         assert sandboxes.stop(fresh(requested))
-        return wait_for_daemon(name, socket_dir, timeout=timeout)
+        return wait_for_daemon(name, socket_dir, timeout=timeout, on_demand=on_demand)
 
     monkeypatch.setattr(fake, "wait_for_daemon", learner_stops_it_meanwhile)
     sandbox = sandboxes.provision(requested.pk, engine=fake)
@@ -134,31 +134,81 @@ def test_a_sandbox_stopped_while_it_was_provisioned_has_what_was_made_removed(fa
     assert sent == [(queue.PROVISION_SANDBOX, sandbox.pk), (queue.REMOVE_SANDBOX, sandbox.pk)]
 
 
+def test_a_lab_without_a_set_up_command_is_ready_with_its_daemon_not_started_and_a_check_starts_it(fake, sent, lab, lea):
+    lab.setup = [step for step in lab.setup if "run" not in step]  # only the copy
+    lab.save()
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
+    assert sandbox.status == Status.READY and fake.started[-1].daemon_on_demand
+    assert not fake.daemon_started(sandbox.container_name, sandboxes.socket_dir(sandbox))
+    grading.grade(grading.submit(user=lea, task=lab.tasks.get(), sandbox=sandbox).pk, engine=fake)
+    assert fake.daemon_started(sandbox.container_name, sandboxes.socket_dir(sandbox))
+
+
+def test_a_lab_whose_set_up_runs_a_command_has_its_daemon_started_before_the_steps(fake, sent, lab, lea, monkeypatch):
+    waited = []
+    wait_for_daemon = fake.wait_for_daemon
+    monkeypatch.setattr(fake, "wait_for_daemon", lambda *args, **kw: waited.append(kw.get("on_demand")) or wait_for_daemon(*args, **kw))
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
+    assert sandbox.status == Status.READY and waited == [False]
+    assert fake.daemon_started(sandbox.container_name, sandboxes.socket_dir(sandbox))
+
+
+def test_with_the_daemon_on_demand_off_every_sandbox_starts_its_daemon_with_it(fake, sent, lab, lea, settings):
+    settings.SANDBOX_DAEMON_ON_DEMAND = False
+    lab.setup = []
+    lab.save()
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
+    assert not fake.started[-1].daemon_on_demand and fake.daemon_started(sandbox.container_name, sandboxes.socket_dir(sandbox))
+
+
 def test_an_engine_that_does_not_answer_fails_the_row_with_a_clear_reason(fake, sent, lab, lea):
     fake.answering = False
     sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
-    assert sandbox.status == Status.FAILED and "does not answer" in sandbox.failure
+    assert sandbox.status == Status.FAILED and "does not answer" in sandbox.failure_detail
+    assert sandbox.failure.startswith("Le bac à sable n’a pas pu démarrer") and "Démarrez un nouveau bac à sable" in sandbox.failure
     assert sent[-1] == (queue.REMOVE_SANDBOX, sandbox.pk)
+
+
+def test_the_engine_s_own_words_naming_its_address_and_certificates_never_reach_the_learner(fake, sent, lab, lea, monkeypatch, client):
+    from grader.engine import EngineUnavailable
+
+    words = "TLS with the Docker engine at tcp://10.20.30.40:2376 failed: the certificates in /etc/drydock/tls/salle-b are not trusted"
+
+    def refused(spec):
+        raise EngineUnavailable(words)
+
+    monkeypatch.setattr(fake, "start_sandbox", refused)
+    sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
+    assert sandbox.status == Status.FAILED and sandbox.failure_detail == words
+    client.force_login(lea)
+    seen = client.get(reverse("labs:sandbox_status", args=[sandbox.pk]), HTTP_ACCEPT="application/json").json()["failure"]
+    page = client.get(lab.get_absolute_url())
+    assert page.status_code == 200
+    page = page.content.decode()
+    for shown in (seen, page, sandbox.failure):
+        assert "10.20.30.40" not in shown and "/etc/drydock" not in shown
+    assert "n’a pas pu démarrer" in seen and "n’a pas pu démarrer" in page
 
 
 def test_a_daemon_that_never_answers_fails_the_row_and_says_how_long_it_waited(fake, sent, lab, lea, settings):
     fake.daemons_answer = False
     sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED
-    assert sandbox.failure == f"the sandbox's Docker daemon did not answer within {settings.SANDBOX_READY_TIMEOUT_SECONDS} s"
+    assert sandbox.failure_detail == f"the sandbox's Docker daemon did not answer within {settings.SANDBOX_READY_TIMEOUT_SECONDS} s"
 
 
 def test_a_failing_setup_step_fails_the_row_with_its_label_exit_code_and_output(fake, sent, lab, lea):
     fake.fail_command(START_WEB, exit_code=125, output="Unable to find image 'nginx:1.22' locally\n")
     sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
     assert sandbox.status == Status.FAILED and sandbox.step == 3
-    assert sandbox.failure == "setup step « Démarrage de web » failed (exit code 125): Unable to find image 'nginx:1.22' locally"
+    assert sandbox.failure_detail == "setup step « Démarrage de web » failed (exit code 125): Unable to find image 'nginx:1.22' locally"
+    assert sandbox.failure.startswith("L’étape de préparation « Démarrage de web » du lab a échoué.")
 
 
 def test_a_missing_sandbox_image_fails_the_row_naming_the_image(fake, sent, lab, lea, settings):
     fake.missing_images.add(settings.SANDBOX_IMAGE)
     sandbox = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
-    assert sandbox.status == Status.FAILED and settings.SANDBOX_IMAGE in sandbox.failure
+    assert sandbox.status == Status.FAILED and settings.SANDBOX_IMAGE in sandbox.failure_detail
 
 
 # --- Reaping ----------------------------------------------------------------------------------
@@ -203,8 +253,8 @@ def test_a_reaper_that_fails_a_row_its_worker_still_provisions_wins_and_nothing_
     later = timezone.now() + timedelta(seconds=settings.SANDBOX_PROVISION_DEADLINE_SECONDS + 1)
     counts = {}
 
-    def reaper_runs_meanwhile(name, socket_dir, *, timeout):
-        waited = wait_for_daemon(name, socket_dir, timeout=timeout)
+    def reaper_runs_meanwhile(name, socket_dir, *, timeout, on_demand=False):
+        waited = wait_for_daemon(name, socket_dir, timeout=timeout, on_demand=on_demand)
         counts.update(sandboxes.reap(engine=fake, now=later))
         return waited
 
@@ -231,14 +281,15 @@ def test_the_reaper_removes_a_folder_and_disk_a_crash_left_and_keeps_live_ones_a
 def test_a_sandbox_is_not_started_while_the_host_rules_that_isolate_its_network_are_missing(fake, sent, lab, lea):
     fake.network_problems = ["missing iptables INPUT rule for drydock-sbx"]
     refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
-    assert refused.status == Status.FAILED and "bin/drydock setup" in refused.failure
+    assert refused.status == Status.FAILED and "bin/drydock setup" in refused.failure_detail
     assert fake.sandboxes == {}
 
 
 def test_an_engine_without_user_namespaces_is_refused_with_the_fix_unless_the_machine_opts_in(fake, sent, lab, lea, settings):
     fake.user_namespaces = False
     refused = sandboxes.provision(sandboxes.request_sandbox(user=lea, lab=lab, engine=fake).pk, engine=fake)
-    assert refused.status == Status.FAILED and "userns-remap" in refused.failure and "SANDBOX_WITHOUT_USER_NAMESPACES" in refused.failure
+    assert refused.status == Status.FAILED and "userns-remap" in refused.failure_detail
+    assert "SANDBOX_WITHOUT_USER_NAMESPACES" in refused.failure_detail
     assert fake.sandboxes == {}
     settings.SANDBOX_WITHOUT_USER_NAMESPACES = True
     sandboxes.remove_container(refused.pk, engine=fake)
@@ -427,9 +478,14 @@ def test_a_learner_claims_a_warm_sandbox_ready_at_once_and_the_pool_refills(fake
     claimed = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
     assert claimed.pk == blank.pk and claimed.status == Status.READY
     assert claimed.owner == lea and claimed.lab == plain_lab and claimed.claimed_at
+    # Made ahead, its daemon too: the learner who claims it types at once.
+    assert not fake.started[-1].daemon_on_demand and fake.daemon_started(claimed.container_name, sandboxes.socket_dir(claimed))
     assert claimed.max_expiry > timezone.now() + timedelta(minutes=settings.SANDBOX_MAX_LIFETIME_MINUTES - 1)
     assert sent == [(queue.REFILL_POOLS,)]
-    assert len(sandboxes.refill_pools()) == 1
+    # Not while the class may still be clicking: once the claims have paused.
+    assert sandboxes.refill_pools() == []
+    quiet = timezone.now() + timedelta(seconds=settings.SANDBOX_POOL_REFILL_QUIET_SECONDS + 1)
+    assert len(sandboxes.refill_pools(now=quiet)) == 1
 
 
 def test_a_lab_with_set_up_steps_never_takes_a_blank_sandbox(fake, sent, lab, lea, settings):
@@ -452,6 +508,24 @@ def test_two_learners_one_warm_sandbox_only_one_gets_it(fake, sent, plain_lab, l
     leas = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
     assert leas.pk != blank.pk and leas.status == Status.REQUESTED
     assert fresh(blank).owner.username == "bob"
+
+
+def test_a_learner_whose_warm_sandboxes_are_taken_by_classmates_meanwhile_gets_another_while_the_pool_has_one(fake, sent, plain_lab, lea, settings, monkeypatch):
+    pool = warm(fake, sent, blank=6, settings=settings)
+    running = fake.sandbox_running
+    classmates = iter(User.objects.create_user(f"camarade-{n}") for n in range(5))
+
+    def a_classmate_takes_it_meanwhile(name):
+        # Each sandbox Léa looks at is claimed by a classmate while her claim asks whether it runs (5 in a row).
+        taken = Sandbox.objects.get(pk=int(name.rsplit("-", 1)[1]))
+        if Sandbox.objects.filter(owner__username__startswith="camarade").count() < 5:
+            Sandbox.objects.filter(pk=taken.pk).update(owner=next(classmates), lab=plain_lab, claimed_at=timezone.now())
+        return running(name)
+
+    monkeypatch.setattr(fake, "sandbox_running", a_classmate_takes_it_meanwhile)
+    leas = sandboxes.request_sandbox(user=lea, lab=plain_lab, engine=fake)
+    assert leas.status == Status.READY and leas.pk in {row.pk for row in pool} and leas.owner == lea
+    assert Sandbox.objects.filter(owner__isnull=True, status=Status.READY).count() == 0
 
 
 def test_a_warm_sandbox_whose_container_died_is_never_handed_out(fake, sent, plain_lab, lea, settings):

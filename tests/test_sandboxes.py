@@ -44,7 +44,7 @@ def start(client, lab):
 def wait_ready(sandbox, timeout=90):
     def ready():
         sandbox.refresh_from_db()
-        assert sandbox.status != Sandbox.Status.FAILED, sandbox.failure
+        assert sandbox.status != Sandbox.Status.FAILED, (sandbox.failure, sandbox.failure_detail)
         return sandbox.status == Sandbox.Status.READY
 
     wait_until(ready, timeout, message=f"sandbox {sandbox.pk} to be ready")

@@ -49,7 +49,7 @@ def make_sandbox(shipped_course):
         )
         row = sandboxes.provision(row.pk, engine=on)
         made.append((on, row.container_name, sandboxes.socket_dir(row)))
-        assert row.status == Sandbox.Status.READY, row.failure
+        assert row.status == Sandbox.Status.READY, (row.failure, row.failure_detail)
         return row
 
     yield make

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Prepare cgroups for the sandbox's own dockerd, then become it.
+# Prepare cgroups for the sandbox's own dockerd, then become it: at once, or
+# at the first connection to its sockets (DRYDOCK_ON_DEMAND_MARK).
 #
 # The sandbox runs in a user namespace (root here is an unprivileged user on
 # the host) with Docker's default capabilities plus SYS_ADMIN and NET_ADMIN, a
@@ -14,6 +15,11 @@
 #   DRYDOCK_SOCKET           second socket, in a folder the host bind-mounts
 #   DRYDOCK_ISOLATED_MARK    a file the host makes once this sandbox's network port is
 #                            isolated: nothing starts before it exists ("" = no wait)
+#   DRYDOCK_ON_DEMAND_MARK   a file made once the daemon's sockets listen, its daemon then
+#                            started by the first client to connect (drydock-on-demand:
+#                            an idle sandbox holds no daemon); "" = started at once
+#   DRYDOCK_STARTED_MARK     a file made as the daemon starts (the host's sandbox watcher
+#                            waits for it before it follows the daemon's events)
 #   DRYDOCK_STORAGE_DRIVER   overlay2 (needs /var/lib/docker on its own disk) or vfs
 #   DRYDOCK_IPTABLES         true to let the nested dockerd manage iptables (false)
 #   DRYDOCK_DRY_RUN          1: print the cgroup steps instead of doing them, and
@@ -96,6 +102,49 @@ mount_cgroup_v2() {
     sed -e 's/ / +/g' -e 's/^/+/' < "$CG/cgroup.controllers" > "$CG/cgroup.subtree_control"
 }
 
+start_daemon() {
+    # Run by drydock-on-demand in its place (its pid, the listening sockets as descriptors 3 and 4), or at once.
+    # Whatever the learner left at its path (a folder, a FIFO that would block the write) goes first; a mark
+    # that cannot be made is not worth the daemon (only the watcher waits for it).
+    if [ -n "${DRYDOCK_STARTED_MARK:-}" ]; then
+        rm -rf "$DRYDOCK_STARTED_MARK" 2>/dev/null || true
+        : > "$DRYDOCK_STARTED_MARK" 2>/dev/null || true
+    fi
+    # containerd first: dockerd 26 waits about a second for the one it would start
+    # itself, and is ready in half that with one already listening (DESIGN.md).
+    # The daemon's listening sockets are not containerd's to hold.
+    CONTAINERD_SOCKET=/run/containerd/containerd.sock
+    containerd --address "$CONTAINERD_SOCKET" --root /var/lib/docker/containerd/daemon --state /run/containerd/state 3>&- 4>&- &
+    waited=0
+    while [ ! -S "$CONTAINERD_SOCKET" ] && [ "$waited" -lt 200 ]; do
+        sleep 0.01
+        waited=$((waited + 1))
+    done
+    if [ -n "${LISTEN_FDS:-}" ]; then
+        set -- --host fd:// "$@"
+    else
+        set -- --host unix:///var/run/docker.sock --host "unix://$DRYDOCK_SOCKET" "$@"
+    fi
+    # --iptables=false: the nested daemon is ready ~0.35 s sooner. Nothing a lab
+    # needs is lost: -p still works (userland proxy), names resolve on user
+    # networks; nested containers have no way out of the sandbox anyway.
+    set -- --rootless --containerd "$CONTAINERD_SOCKET" \
+        --storage-driver "$DRYDOCK_STORAGE_DRIVER" \
+        --iptables="${DRYDOCK_IPTABLES:-false}" \
+        --log-opt max-size=1m --log-opt max-file=2 \
+        "$@"
+    if [ -n "$DRYDOCK_REGISTRY_MIRROR" ]; then
+        set -- --registry-mirror "$DRYDOCK_REGISTRY_MIRROR" \
+            --insecure-registry "${DRYDOCK_REGISTRY_MIRROR#*://}" "$@"
+    fi
+    exec dockerd "$@"
+}
+
+if [ "${1:-}" = --start-daemon ]; then
+    shift
+    start_daemon "$@"
+fi
+
 if [ "$(cgroup_version)" = 2 ]; then
     mount_cgroup_v2
 else
@@ -116,30 +165,11 @@ while [ -n "${DRYDOCK_ISOLATED_MARK:-}" ] && [ ! -e "$DRYDOCK_ISOLATED_MARK" ]; 
 done
 
 # A restarted sandbox keeps its disk: clear what the last dockerd left there.
-rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid "$DRYDOCK_SOCKET"
-mkdir -p "$(dirname "$DRYDOCK_SOCKET")"
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid "$DRYDOCK_SOCKET" \
+    ${DRYDOCK_ON_DEMAND_MARK:+"$DRYDOCK_ON_DEMAND_MARK"} ${DRYDOCK_STARTED_MARK:+"$DRYDOCK_STARTED_MARK"}
+mkdir -p "$(dirname "$DRYDOCK_SOCKET")" /var/run
 
-# containerd first: dockerd 26 waits about a second for the one it would start
-# itself, and is ready in half that with one already listening (DESIGN.md).
-CONTAINERD_SOCKET=/run/containerd/containerd.sock
-containerd --address "$CONTAINERD_SOCKET" --root /var/lib/docker/containerd/daemon --state /run/containerd/state &
-waited=0
-while [ ! -S "$CONTAINERD_SOCKET" ] && [ "$waited" -lt 200 ]; do
-    sleep 0.01
-    waited=$((waited + 1))
-done
-
-# --iptables=false: the nested daemon is ready ~0.35 s sooner. Nothing a lab
-# needs is lost: -p still works (userland proxy), names resolve on user
-# networks; nested containers have no way out of the sandbox anyway.
-set -- --rootless --containerd "$CONTAINERD_SOCKET" \
-    --host unix:///var/run/docker.sock --host "unix://$DRYDOCK_SOCKET" \
-    --storage-driver "$DRYDOCK_STORAGE_DRIVER" \
-    --iptables="${DRYDOCK_IPTABLES:-false}" \
-    --log-opt max-size=1m --log-opt max-file=2 \
-    "$@"
-if [ -n "$DRYDOCK_REGISTRY_MIRROR" ]; then
-    set -- --registry-mirror "$DRYDOCK_REGISTRY_MIRROR" \
-        --insecure-registry "${DRYDOCK_REGISTRY_MIRROR#*://}" "$@"
+if [ -n "${DRYDOCK_ON_DEMAND_MARK:-}" ]; then
+    exec drydock-on-demand "$DRYDOCK_ON_DEMAND_MARK" /var/run/docker.sock "$DRYDOCK_SOCKET" -- "$0" --start-daemon "$@"
 fi
-exec dockerd "$@"
+start_daemon "$@"
