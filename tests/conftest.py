@@ -63,6 +63,14 @@ def fresh_course_paths():
 
 
 @pytest.fixture(autouse=True)
+def fresh_process_cache():
+    """Each test starts with this process's cache empty: /healthz keeps its parts' answers there, failures included."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(request, settings):
     """Unit tests hash passwords cheaply; integration tests keep the real hasher, which their servers must read."""
     if request.node.get_closest_marker("integration") is None:
