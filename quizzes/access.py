@@ -61,24 +61,22 @@ def learner_attempts(user, quiz):
     """The learner's attempts at the quiz, oldest first, each with `.quiz` set: the ORM's
     `filter(quiz=quiz, user=user).order_by("number")`, written once: the quiz page, the start and the
     results page read them, and a class opens each within a minute in an exam."""
-    with connection.cursor() as cursor:
-        cursor.execute(_learner_attempts_sql(), [quiz.pk, user.pk])
-        rows = cursor.fetchall()
-    attempts = [_ATTEMPTS.instance(row) for row in rows]
-    for attempt in attempts:
-        _ATTEMPT_QUIZ.set_cached_value(attempt, quiz)
-    return attempts
+    return _read_with_quiz(_learner_attempts_sql(), [quiz.pk, user.pk], _ATTEMPTS, _ATTEMPT_QUIZ, quiz)
 
 
 def published_questions(quiz):
     """The quiz's published questions in their order: `quiz.questions.filter(is_published=True).order_by("position")`, written once."""
+    return _read_with_quiz(_published_questions_sql(), [quiz.pk, True], _QUESTIONS, _QUESTION_QUIZ, quiz)
+
+
+def _read_with_quiz(sql, params, model_rows, quiz_field, quiz):
+    """The rows `sql` reads, made instances by `model_rows`, each with its quiz (`quiz_field`'s cache) already `quiz`."""
     with connection.cursor() as cursor:
-        cursor.execute(_published_questions_sql(), [quiz.pk, True])
-        rows = cursor.fetchall()
-    questions = [_QUESTIONS.instance(row) for row in rows]
-    for question in questions:
-        _QUESTION_QUIZ.set_cached_value(question, quiz)
-    return questions
+        cursor.execute(sql, params)
+        found = [model_rows.instance(row) for row in cursor.fetchall()]
+    for item in found:
+        quiz_field.set_cached_value(item, quiz)
+    return found
 
 
 def published_question_count(quiz):
