@@ -167,7 +167,8 @@ def main():
         n = found.get("ready", 0)
         print(f"states at the end: {found}")
         if found.get("failed"):
-            print("first failure:", Sandbox.objects.filter(status=Sandbox.Status.FAILED).first().failure[:300])
+            failed = Sandbox.objects.filter(status=Sandbox.Status.FAILED).first()
+            print("first failure:", failed.failure[:200], "|", failed.failure_detail[:300])
         print(f"sandboxes live: {n}")
         if memory:
             drop = (memory_before - memory_after) / n if n and memory_before and memory_after else float("nan")
