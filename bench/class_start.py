@@ -3,10 +3,14 @@
 
     .venv/bin/python bench/class_start.py [--learners 30] [--within 10]
 
-Through the platform's own code: the Start and Check views (Django's test
-client, logged in), followed as the lab page follows them (the sandbox's
-status every 300 ms, the verdict with the page's back-off), the Celery
-workers of each queue, the real engine and the hardened sandbox. A time is
+Through the platform's own code: each learner's browser (a keep-alive HTTP
+connection, its session, the lab page's CSRF token) opens the lab page, then
+clicks Start and Check on the real web server (uvicorn, two processes, as
+bin/drydock up runs it), followed as the lab page follows them (the
+sandbox's status every 300 ms, the verdict with the page's back-off); the
+Celery workers of each queue, the real engine and the hardened sandbox. The
+learners' threads (their HTTP and their `docker` command, an exec in the
+sandbox as the terminal's) are this process's, not the web's. A time is
 the row's (its ready_at, its graded_at) less the click's. Runs four times, on a scratch database and sandbox names of its
 own: twice without a warm pool (every sandbox cold), first with each sandbox's
 daemon started with it (SANDBOX_DAEMON_ON_DEMAND=0, the same-run baseline), then
@@ -29,10 +33,14 @@ grading p95 <= 300 ms while sandboxes are provisioned.
 """
 
 import argparse
+import http.client
+import json
 import os
+import re
 import threading
 import time
 
+from exam_burst import forget_sessions, free_port, process_tree_cpu, seed, start_server, stop_server
 from measure import BASE, percentile, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers, wait
 
 SCRATCH = setup_scratch_django(
@@ -41,13 +49,12 @@ SCRATCH = setup_scratch_django(
     SANDBOX_LABELS="drydock.test=1",
     REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
     SANDBOX_POOL_BLANK="0",
-    ALLOWED_HOSTS="testserver",
+    ALLOWED_HOSTS="127.0.0.1",
 )
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -63,12 +70,68 @@ TASK = "lancer-bonjour"
 TASK_COMMAND = "docker run --name bonjour busybox:1.35 echo Bonjour"
 
 
-class Learner(threading.Thread):
-    """Clicks Start at its moment, waits for its sandbox, does the task, presses Check."""
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+WEB_PROCESSES = 2  # WEB_CONCURRENCY's default on this 2-core machine: one per core
 
-    def __init__(self, user, lab, click_at, provisioning):
+
+class Browser:
+    """One learner's browser on the wire: a keep-alive connection to the web server, its cookies, the page's CSRF token."""
+
+    def __init__(self, port, session_key):
+        self.port, self.cookies, self.csrf = port, {"sessionid": session_key}, ""
+        self.requests = 0
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def open_page(self, path):
+        """The page's HTML; the CSRF token its forms (and lab.js's requests) send is kept."""
+        status, body = self.request("GET", path, accept="text/html")
+        found = CSRF_INPUT.search(body)
+        if status != 200 or not found:
+            raise RuntimeError(f"{path}: {status}, no CSRF token in the page")
+        self.csrf = found.group(1)
+        return body
+
+    def json(self, method, path, expected=(200,)):
+        status, body = self.request(method, path)
+        if status not in expected:
+            raise RuntimeError(f"{method} {path}: {status} {body[:200]}")
+        return json.loads(body)
+
+    def request(self, method, path, accept="application/json"):
+        headers = {"Accept": accept, "Cookie": "; ".join(f"{name}={value}" for name, value in self.cookies.items())}
+        if method == "POST":
+            headers.update({"X-CSRFToken": self.csrf, "Origin": f"http://127.0.0.1:{self.port}", "Content-Length": "0",
+                            "Content-Type": "application/x-www-form-urlencoded"})
+        self.requests += 1
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, headers=headers)
+                response = self.connection.getresponse()
+                body = response.read().decode("utf-8", "replace")
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A keep-alive connection the server closed while idle: a browser sends again on a new one.
+                self.connection.close()
+                if attempt == 2:
+                    raise
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                cookie, _, _ = value.partition(";")
+                key, _, val = cookie.partition("=")
+                self.cookies[key.strip()] = val.strip()
+        return response.status, body
+
+    def close(self):
+        self.connection.close()
+
+
+class Learner(threading.Thread):
+    """Opens the lab page, clicks Start at its moment, waits for its sandbox, does the task, presses Check."""
+
+    def __init__(self, user, session_key, lab, click_at, provisioning, port):
         super().__init__(daemon=True)
-        self.user, self.lab, self.click_at, self.provisioning = user, lab, click_at, provisioning
+        self.user, self.session_key, self.lab, self.click_at, self.provisioning = user, session_key, lab, click_at, provisioning
+        self.port = port
         self.start_seconds = self.check_seconds = None
         self.check_during_provisioning = False
         self.error = None
@@ -82,21 +145,20 @@ class Learner(threading.Thread):
     def _run(self):
         from django.db import connection
 
-        client = Client()
-        client.force_login(self.user)
+        browser = self.browser = Browser(self.port, self.session_key)
+        browser.open_page(self.lab.get_absolute_url())
+        browser.requests = 0  # the class's requests from the click on
         time.sleep(max(0.0, self.click_at - time.monotonic()))
         clicked, clicked_at = time.monotonic(), timezone.now()
-        response = client.post(reverse("labs:sandbox_start", args=[self.lab.course.slug, self.lab.slug]), HTTP_ACCEPT="application/json")
-        if response.status_code != 202:
-            raise RuntimeError(f"start refused: {response.status_code} {response.content[:200]}")
-        pk = response.json()["id"]
-        if response.json()["status"] == "ready":  # a warm sandbox, claimed by the click itself
+        state = browser.json("POST", reverse("labs:sandbox_start", args=[self.lab.course.slug, self.lab.slug]), expected=(202,))
+        pk = state["id"]
+        if state["status"] == "ready":  # a warm sandbox, claimed by the click itself
             self.start_seconds = time.monotonic() - clicked
         else:
             status_url = reverse("labs:sandbox_status", args=[pk])
 
             def ready():
-                state = client.get(status_url).json()
+                state = browser.json("GET", status_url)
                 if state["status"] == "failed":
                     raise RuntimeError(f"sandbox {pk} failed: {state['failure']}")
                 return state["status"] == "ready"
@@ -110,24 +172,22 @@ class Learner(threading.Thread):
             raise RuntimeError(f"the task failed in sandbox {pk}: {result.output[-300:]}")
         checked_at = timezone.now()
         self.check_during_provisioning = self.provisioning() > 0
-        response = client.post(reverse("labs:task_check", args=[self.lab.course.slug, self.lab.slug, TASK]), HTTP_ACCEPT="application/json")
-        if response.status_code != 202:
-            raise RuntimeError(f"check refused: {response.status_code} {response.content[:200]}")
-        submission_url = response.json()["url"]
-        verdict = self._follow_check(client, submission_url)
+        submission_url = browser.json("POST", reverse("labs:task_check", args=[self.lab.course.slug, self.lab.slug, TASK]), expected=(202,))["url"]
+        verdict = self._follow_check(browser, submission_url)
         graded_at = Submission.objects.filter(user=self.user).order_by("-created_at").values_list("graded_at", flat=True).first()
         self.check_seconds = (graded_at - checked_at).total_seconds()
         if not verdict["passed"]:
             raise RuntimeError(f"the check failed in sandbox {pk}: {verdict['message']}")
+        browser.close()
         connection.close()
 
     @staticmethod
-    def _follow_check(client, url):
+    def _follow_check(browser, url):
         """The verdict, asked as the lab page asks (static/js/lab.js): after 100 ms, then 1.5 times later each time, at most 1 s."""
         delay, deadline = 0.1, time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(delay)
-            state = client.get(url).json()
+            state = browser.json("GET", url)
             if state["done"]:
                 return state
             delay = min(delay * 1.5, 1.0)
@@ -138,14 +198,29 @@ def provisioning_now():
     return Sandbox.objects.filter(status__in=[Sandbox.Status.WAITING, Sandbox.Status.REQUESTED, Sandbox.Status.PROVISIONING]).count()
 
 
-def one_class(lab, learners, within, run):
-    users = [User.objects.create_user(f"{run}-{n}") for n in range(learners)]
-    start = time.monotonic() + 0.5
-    threads = [Learner(user, lab, start + within * n / max(1, learners - 1), provisioning_now) for n, user in enumerate(users)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=600)
+def one_class(lab, learners, within, run, *, env=None):
+    """The class on a web server of its own, started with `env` (what differs, as for its workers)."""
+    users = seed(learners, f"{run}-")
+    port = free_port()
+    web = start_server(SCRATCH, port, WEB_PROCESSES, "drydock.asgi:application", env=env)
+    try:
+        start = time.monotonic() + 3  # time for every browser to open the lab page first
+        threads = [
+            Learner(User.objects.get(username=username), key, lab, start + within * n / max(1, learners - 1), provisioning_now, port)
+            for n, (username, key) in enumerate(users)
+        ]
+        cpu_before = process_tree_cpu(web.pid)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+        cpu = process_tree_cpu(web.pid) - cpu_before
+        requests = sum(thread.browser.requests for thread in threads if hasattr(thread, "browser"))
+        print(f"  {run}: the web's processes used {cpu:.1f} core-s for the class's {requests} requests "
+              f"({cpu / max(1, requests) * 1000:.1f} ms each, the lab page's status polls most of them)", flush=True)
+    finally:
+        stop_server(web)
+        forget_sessions()
     errors = [t.error for t in threads if t.error]
     if errors:
         raise SystemExit(f"{len(errors)} learner(s) failed; first: {errors[0]!r}")
@@ -164,10 +239,11 @@ def fill_pool(size):
 
 def warm_class(lab, learners, within, run, *, quiet_seconds):
     """A class on a full pool that its workers refill as a deployment's do, `quiet_seconds` after the claims pause."""
-    workers = start_workers(SCRATCH, env={"SANDBOX_POOL_BLANK": str(learners), "SANDBOX_POOL_REFILL_QUIET_SECONDS": str(quiet_seconds)})
+    env = {"SANDBOX_POOL_BLANK": str(learners), "SANDBOX_POOL_REFILL_QUIET_SECONDS": str(quiet_seconds)}
+    workers = start_workers(SCRATCH, env=env)
     try:
         fill_pool(learners)
-        return one_class(lab, learners, within, run)
+        return one_class(lab, learners, within, run, env=env)
     finally:
         stop_workers(workers)
         for sandbox in Sandbox.objects.filter(status__in=Sandbox.LIVE):  # the refill's, made or half made
@@ -182,9 +258,10 @@ def warm_class(lab, learners, within, run, *, quiet_seconds):
 
 def cold_class(lab, learners, within, run, *, daemon_on_demand):
     """A class with no pool, on workers that start each sandbox's daemon on demand, or with the sandbox (the baseline)."""
-    workers = start_workers(SCRATCH, env={"SANDBOX_DAEMON_ON_DEMAND": "1" if daemon_on_demand else "0"})
+    env = {"SANDBOX_DAEMON_ON_DEMAND": "1" if daemon_on_demand else "0"}
+    workers = start_workers(SCRATCH, env=env)
     try:
-        return one_class(lab, learners, within, run)
+        return one_class(lab, learners, within, run, env=env)
     finally:
         try:
             wait_until_removed()

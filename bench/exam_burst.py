@@ -367,13 +367,14 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_server(scratch, port, workers, app):
-    log = open(scratch / "uvicorn.log", "wb")
+def start_server(scratch, port, workers, app, env=None):
+    """uvicorn serving `app` on the loopback port with `workers` processes; `env`: what differs in its environment."""
+    log = open(scratch / "uvicorn.log", "ab")
     command = [str(BASE / ".venv" / "bin" / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--lifespan", "off", "--no-access-log", "--log-level", "warning",
                # A proxy in front keeps browsers' connections open longer than uvicorn's 5 s default.
                "--timeout-keep-alive", "75"]
-    server = subprocess.Popen(command, cwd=BASE, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(command, cwd=BASE, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
