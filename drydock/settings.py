@@ -85,10 +85,15 @@ TEMPLATES = [
     },
 ]
 
+_DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'drydock.sqlite3'}")
+# SQLite: each thread keeps its connection, for 10 minutes. The web's requests run on threads made once
+# (drydock/asgi.py), and opening a connection costs ~2.2 ms of CPU (its PRAGMAs and Django's SQL functions): a
+# third of what a lab page's status poll costs the web, 30 of them every 300 ms while a class starts. PostgreSQL
+# lends pooled connections instead (below).
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'drydock.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        _DATABASE_URL,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600 if _DATABASE_URL.startswith("sqlite") else 0, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -105,10 +110,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (given its path); one file per test run, so two runs side by side never meet.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-drydock-{os.getpid()}.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI each request runs in a thread of its own, so a kept connection (CONN_MAX_AGE) is never
-    # reused: every request would open one (~13 ms, then cold catalog caches: ~30 ms more per request), and
-    # a class opening a quiz at once runs past max_connections. A pool per process lends connections to
-    # requests and makes the others wait (bench/exam_burst.py: 500 learners).
+    # Kept connections (CONN_MAX_AGE) would be one per thread of every web process and worker, each opened
+    # cold (~13 ms, then cold catalog caches: ~30 ms more per request), and a class opening a quiz at once ran
+    # past max_connections. A pool per process lends connections to requests and makes the others wait
+    # (bench/exam_burst.py: 500 learners).
     DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 8, minimum=0, maximum=200)
     if DATABASE_POOL_SIZE:
         if DATABASES["default"]["CONN_MAX_AGE"]:

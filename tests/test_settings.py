@@ -73,17 +73,27 @@ def test_env_example_documents_every_variable_settings_read():
     assert read - documented == set()
 
 
-def test_postgresql_connections_come_from_a_pool_per_process_unless_told_otherwise():
-    """Under ASGI every request has a thread of its own: kept connections are never reused, a pool is."""
+def _database(env):
+    """CONN_MAX_AGE and the pool's options as settings.py makes them from `env` (PostgreSQL unless it says)."""
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+         "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"],
+        cwd=BASE_DIR, env={**os.environ, "DJANGO_SETTINGS_MODULE": "drydock.settings", "SECRET_KEY": "k" * 50,
+                           "DATABASE_URL": "postgres://drydock@127.0.0.1:5432/drydock", "DATABASE_CONN_MAX_AGE": "", **env},
+        capture_output=True, text=True, timeout=60,
+    )
 
-    def database(env):
-        return subprocess.run(
-            [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-             "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"],
-            cwd=BASE_DIR, env={**os.environ, "DJANGO_SETTINGS_MODULE": "drydock.settings", "SECRET_KEY": "k" * 50,
-                               "DATABASE_URL": "postgres://drydock@127.0.0.1:5432/drydock", **env},
-            capture_output=True, text=True, timeout=60,
-        )
+
+def test_sqlite_connections_are_kept_by_their_thread_unless_told_otherwise(tmp_path):
+    """The web's request threads are made once (drydock/asgi.py): a kept connection is reused by the next request."""
+    sqlite = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    assert _database(sqlite).stdout.strip() == "600 None"
+    assert _database({**sqlite, "DATABASE_CONN_MAX_AGE": "0"}).stdout.strip() == "0 None"
+
+
+def test_postgresql_connections_come_from_a_pool_per_process_unless_told_otherwise():
+    """A kept connection would be one per thread of every process, each opened cold: a pool lends them."""
+    database = _database
 
     assert database({}).stdout.strip() == "0 {'min_size': 2, 'max_size': 8, 'timeout': 10}"
     assert database({"DATABASE_POOL_SIZE": "20", "DATABASE_POOL_TIMEOUT": "3"}).stdout.strip() == "0 {'min_size': 2, 'max_size': 20, 'timeout': 3}"
