@@ -128,6 +128,15 @@ def one_of(values):
     return st.integers(min_value=0, max_value=10**6).map(lambda index: values[index % len(values)])
 
 
+def dictionaries_of(values, other_keys, value, max_size):
+    """A dict whose keys are some of `values` or drawn by `other_keys`. Drawn as a list of (index or other key, value)
+    pairs, not with st.dictionaries: its keys are unique by what they map to, and two indexes that meet in `values`
+    depend on how many values this example's attempt has, which hypothesis refuses as a flaky strategy. A key
+    drawn twice keeps its last value."""
+    pairs = st.lists(st.tuples(st.integers(min_value=0, max_value=10**6) | other_keys, value), max_size=max_size)
+    return pairs.map(lambda drawn: {(values[key % len(values)] if isinstance(key, int) else key): item for key, item in drawn})
+
+
 def check_pages(client, attempt, response):
     assert response.status_code in (200, 302, 400, 409), response.status_code
     attempt.refresh_from_db()
@@ -141,9 +150,9 @@ def check_pages(client, attempt, response):
 def test_any_json_posted_to_save_and_submit_gets_an_answer_never_a_500(learner_client, open_attempt, data):
     attempt = open_attempt()
     slot_ids = [str(pk) for pk in attempt.slots.values_list("pk", flat=True)]
-    keys = one_of(slot_ids + ["²", "9" * 30, "-1", "0"]) | st.text(max_size=5)
+    keys = slot_ids + ["²", "9" * 30, "-1", "0"]
     body = data.draw(
-        st.builds(lambda a: json.dumps({"answers": a}), st.dictionaries(keys, answers, max_size=8))
+        st.builds(lambda a: json.dumps({"answers": a}), dictionaries_of(keys, st.text(max_size=5), answers, max_size=8))
         | st.builds(json.dumps, answers)
         | st.sampled_from(["[" * 50000, '{"answers": ' + "[" * 20000 + "]" * 20000 + "}", "\xff\xfe", ""])
         | st.binary(max_size=50).map(lambda b: b.decode("latin-1"))
@@ -163,7 +172,7 @@ def test_any_form_posted_to_save_and_submit_gets_an_answer_never_a_500(learner_c
     attempt = open_attempt()
     names = field_names(attempt)
     slot_ids = [str(pk) for pk in attempt.slots.values_list("pk", flat=True)]
-    form = data.draw(st.dictionaries(one_of(names) | st.text(max_size=8), st.lists(form_text, min_size=1, max_size=3), max_size=12))
+    form = data.draw(dictionaries_of(names, st.text(max_size=8), st.lists(form_text, min_size=1, max_size=3), max_size=12))
     if data.draw(st.booleans()):
         form["slot"] = data.draw(st.lists(one_of(slot_ids + ["²", "x", ""]), min_size=1, max_size=10))
     view_name = data.draw(st.sampled_from(["quizzes:attempt_save", "quizzes:attempt_submit"]))
