@@ -127,32 +127,38 @@ def _is_key(value):
 
 def _quiz_with_course_and_chapter(course_slug, quiz_slug):
     """The quiz of that course with that slug, its course and chapter set as select_related sets them, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(_quiz_with_course_and_chapter_sql(), [course_slug, quiz_slug])
-        row = cursor.fetchone()
-    if row is None:
+    found = _one_joined_row(_quiz_with_course_and_chapter_sql(), [course_slug, quiz_slug], _QUIZZES, _COURSES, _CHAPTERS)
+    if found is None:
         return None
-    course_starts = len(_QUIZZES.fields)
-    chapter_starts = course_starts + len(_COURSES.fields)
-    quiz = _QUIZZES.instance(row[:course_starts])
-    _QUIZ_COURSE.set_cached_value(quiz, _COURSES.instance(row[course_starts:chapter_starts]))
-    _QUIZ_CHAPTER.set_cached_value(quiz, _CHAPTERS.instance(row[chapter_starts:]))
+    quiz, course, chapter = found
+    _QUIZ_COURSE.set_cached_value(quiz, course)
+    _QUIZ_CHAPTER.set_cached_value(quiz, chapter)
     return quiz
 
 
 def _attempt_with_quiz(user_id, attempt_id):
     """The learner's own attempt with its quiz and course set as select_related sets them, or None."""
+    found = _one_joined_row(_attempt_with_quiz_sql(), [attempt_id, user_id], _ATTEMPTS, _QUIZZES, _COURSES)
+    if found is None:
+        return None
+    attempt, quiz, course = found
+    _QUIZ_COURSE.set_cached_value(quiz, course)
+    _ATTEMPT_QUIZ.set_cached_value(attempt, quiz)
+    return attempt
+
+
+def _one_joined_row(sql, params, *tables):
+    """The one row `sql` reads, cut into an instance of each of `tables` (Rows, their columns in that order), or None."""
     with connection.cursor() as cursor:
-        cursor.execute(_attempt_with_quiz_sql(), [attempt_id, user_id])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    quiz_starts = len(_ATTEMPTS.fields)
-    course_starts = quiz_starts + len(_QUIZZES.fields)
-    attempt, quiz = _ATTEMPTS.instance(row[:quiz_starts]), _QUIZZES.instance(row[quiz_starts:course_starts])
-    _QUIZ_COURSE.set_cached_value(quiz, _COURSES.instance(row[course_starts:]))
-    _ATTEMPT_QUIZ.set_cached_value(attempt, quiz)
-    return attempt
+    instances, start = [], 0
+    for table in tables:
+        instances.append(table.instance(row[start:start + len(table.fields)]))
+        start += len(table.fields)
+    return instances
 
 
 _SLOTS, _ATTEMPTS, _QUIZZES, _COURSES, _CHAPTERS = Rows(AttemptQuestion), Rows(Attempt), Rows(Quiz), Rows(Course), Rows(Chapter)
