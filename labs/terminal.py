@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
@@ -19,6 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from grader import engine
 from labs import hosts, sandboxes
@@ -38,6 +40,8 @@ ACTIVITY_EVERY_SECONDS = 30
 WATCH_EVERY_SECONDS = 3
 # An open terminal renews its lease as it watches its sandbox; a crashed server's leases lapse.
 TERMINAL_LEASE_SECONDS = 60
+# How long a closing terminal waits for each of its clean-ups (its tasks, Redis) before going on.
+CLEANUP_SECONDS = 3
 
 
 def tabs_limit():
@@ -81,6 +85,9 @@ def ended_message(status, failure):
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
+    # A terminal is sent nothing through the channel layer: with no layer (an alias that names none)
+    # it holds no blocking Redis read of its own while it lives, and has none to cancel when it closes.
+    channel_layer_alias = "no-channel-layer"
     terminal = None
     counted = False
 
@@ -102,11 +109,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         self.redis = aioredis.from_url(settings.REDIS_URL)
         self.registry_key = f"drydock:terminal-leases:{user.pk}"
+        self.lease = uuid.uuid4().hex
         self.counted = True
         if await self._register() > settings.TERMINALS_PER_LEARNER:
             self.counted = False
-            await self.redis.zrem(self.registry_key, self.channel_name)
-            await self.redis.aclose()
+            await self._forget_lease()
             await self._send_status("error", _("Too many terminals are open (%(max)s at most): close one, then reload.") % {"max": settings.TERMINALS_PER_LEARNER})
             await self.close(code=CLOSE_TOO_MANY)
             return
@@ -132,7 +139,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(self.registry_key, 0, now - TERMINAL_LEASE_SECONDS)
-            pipe.zadd(self.registry_key, {self.channel_name: now})
+            pipe.zadd(self.registry_key, {self.lease: now})
             pipe.expire(self.registry_key, TERMINAL_LEASE_SECONDS)
             pipe.zcard(self.registry_key)
             return (await pipe.execute())[-1]
@@ -232,14 +239,32 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await _touch(self.sandbox)
 
     async def disconnect(self, code):
-        for task in getattr(self, "tasks", []):
+        # The pump and the watch end first, so nothing else uses the Redis client or the exec's
+        # socket while they are put away; each step is bounded, so a slow Redis or engine cannot
+        # keep a closed websocket's consumer (and whatever awaits it) waiting.
+        tasks = getattr(self, "tasks", [])
+        for task in tasks:
             task.cancel()
         try:
+            if tasks:
+                await asyncio.wait(tasks, timeout=CLEANUP_SECONDS)
             if self.counted:
                 self.counted = False
-                await self.redis.zrem(self.registry_key, self.channel_name)
-                await self.redis.aclose()
+                await self._forget_lease()
         finally:
             if self.terminal is not None:
                 terminal, self.terminal = self.terminal, None
                 await asyncio.to_thread(terminal.close)
+
+    async def _forget_lease(self):
+        """Take this terminal off the learner's open ones and close the Redis client, each within a
+        bound: a lease left behind lapses by itself after TERMINAL_LEASE_SECONDS."""
+        await self._within_bound(self.redis.zrem(self.registry_key, self.lease), "lease kept until it lapses")
+        await self._within_bound(self.redis.aclose(), "Redis client not closed cleanly")
+
+    async def _within_bound(self, step, failure):
+        try:
+            async with asyncio.timeout(CLEANUP_SECONDS):
+                await step
+        except (TimeoutError, OSError, RedisError) as exc:
+            log.warning("terminal %s: %s: %r", self.lease, failure, exc)

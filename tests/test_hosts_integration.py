@@ -228,3 +228,4 @@ async def test_the_terminal_reaches_a_sandbox_on_another_host_through_that_host_
     refused = await communicator(sandbox.pk, mallory)
     connected, code = await refused.connect(timeout=10)
     assert not connected and code == CLOSE_REFUSED
+    await refused.disconnect()
