@@ -47,7 +47,7 @@ from django.db import close_old_connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from grader import engine  # noqa: E402
-from labs import live, sandboxes  # noqa: E402
+from labs import push, sandboxes  # noqa: E402
 from labs.models import Lab, Sandbox  # noqa: E402
 
 LAB = "reseaux-definis-par-l-utilisateur"
@@ -81,7 +81,7 @@ async def measure(rows):
     latencies, commands = [], []
     for row in rows:
         channel = await layer.new_channel()
-        await layer.group_add(live.group_name(row.owner_id, row.lab_id), channel)
+        await layer.group_add(push.group_name(row.owner_id, row.lab_id), channel)
         for command, slug in COMMANDS:
             started = time.monotonic()
             done = asyncio.create_task(asyncio.to_thread(timed_exec, row.container_name, command))
@@ -94,7 +94,7 @@ async def measure(rows):
             commands.append(seconds)
             if result.exit_code != 0:
                 raise SystemExit(f"{command}: {result.output}")
-        await layer.group_discard(live.group_name(row.owner_id, row.lab_id), channel)
+        await layer.group_discard(push.group_name(row.owner_id, row.lab_id), channel)
     return latencies, commands
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from grader import checks
 from grader import engine as docker_engine
-from labs import holding, hosts, queue, sandboxes, signals, throttle
+from labs import holding, hosts, push, queue, sandboxes, signals, throttle
 from labs.models import Lab, LabTask, Sandbox, Submission
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,11 @@ def grade(submission_id, *, engine):
 
 
 def _finish(submission, status, message, *, expected="", found=""):
-    Submission.objects.filter(pk=submission.pk, status=Submission.Status.GRADING).update(
+    finished = Submission.objects.filter(pk=submission.pk, status=Submission.Status.GRADING).update(
         status=status, message=message, expected=expected, found=found, graded_at=timezone.now(),
     )
+    if finished:
+        push.check_done(submission)
     return Submission.objects.get(pk=submission.pk)
 
 

@@ -28,11 +28,6 @@ from labs.models import LabTask, Sandbox, SandboxEvent, Submission
 log = logging.getLogger(__name__)
 
 
-def group_name(user_id, lab_id):
-    """The channel layer group of one learner's page of one lab."""
-    return f"live.{user_id}.{lab_id}"
-
-
 def watched_sandboxes(host=None):
     """{sandbox id: (container name, socket folder, since)} of every ready sandbox a learner holds (on one host, if given)."""
     rows = Sandbox.objects.filter(status=Sandbox.Status.READY, owner__isnull=False, lab__isnull=False)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grader import engine as docker_engine
-from labs import hosts, queue
+from labs import hosts, push, queue
 from labs.models import DEFAULT_HOST_NAME, DockerHost, Lab, LabFile, Playground, Sandbox, Submission
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ def admit_waiting():
                 break  # no host has room left: those asked for later wait too, in order
             continue  # another admission took this one
         queue.after_commit(queue.PROVISION_SANDBOX, sandbox.pk, host=host.name)
+        push.sandbox_changed(sandbox)
         admitted.append(sandbox.pk)
     return admitted
 
@@ -288,7 +289,8 @@ def trim_pool():
 
 
 def _progress(sandbox, step, label):
-    Sandbox.objects.filter(pk=sandbox.pk, status=Status.PROVISIONING).update(step=step, step_label=label)
+    if Sandbox.objects.filter(pk=sandbox.pk, status=Status.PROVISIONING).update(step=step, step_label=label):
+        push.sandbox_changed(sandbox)
 
 
 def provision(sandbox_id, *, engine):
@@ -299,6 +301,7 @@ def provision(sandbox_id, *, engine):
     sandbox = Sandbox.objects.select_related("lab", "host").get(pk=sandbox_id)
     if not claimed and sandbox.status != Status.PROVISIONING:
         return sandbox  # stopped, failed or already ready: nothing to do
+    push.sandbox_changed(sandbox)
     started = time.monotonic()
     try:
         if sandbox.persistent_disk:
@@ -337,7 +340,9 @@ def provision(sandbox_id, *, engine):
     became_ready = Sandbox.objects.filter(pk=sandbox_id, status=Status.PROVISIONING).update(
         status=Status.READY, ready_at=now, last_activity_at=now, step=sandbox.steps_total, step_label=_("Ready"),
     )
-    if not became_ready:
+    if became_ready:
+        push.sandbox_changed(sandbox)
+    else:
         # Stopped or reaped while we worked: what we made must not outlive the row.
         engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
     log.info("sandbox %s provisioned in %.2f s", sandbox.pk, time.monotonic() - started)
@@ -359,6 +364,7 @@ def _end(sandbox, status, *, reason="", detail=""):
     if ended:
         # Its host's worker removes it: on a host that is down, once it answers again.
         queue.after_commit(queue.REMOVE_SANDBOX, sandbox.pk, host=hosts.name_of(sandbox))
+        push.sandbox_changed(sandbox)
         if sandbox.playground_id:
             # A playground's disk is kept PLAYGROUND_RETENTION_DAYS from its last use.
             Playground.objects.filter(pk=sandbox.playground_id).update(last_used_at=timezone.now())

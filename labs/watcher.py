@@ -26,7 +26,7 @@ from django.utils import translation
 
 from grader import engine as docker_engine
 from grader import events as daemon_events
-from labs import live
+from labs import live, push
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Watcher:
         if burst.user_id is None or not (message["passed"] or message["regressed"] or message["lines"]):
             return
         try:
-            await self.layer.group_send(live.group_name(burst.user_id, burst.lab_id), message)
+            await self.layer.group_send(push.group_name(burst.user_id, burst.lab_id), message)
         except Exception as exc:  # the page will show it on its next load: a push is never worth the watcher
             log.warning("live push for sandbox of user %s: %s", burst.user_id, exc)
 

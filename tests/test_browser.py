@@ -1,6 +1,8 @@
 """End to end in a real browser (Debian's chromium driven by Playwright): a learner does a lab task."""
 
+import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -43,8 +45,26 @@ def learner_lea(transactional_db, shipped_pack):
     return User.objects.create_user("lea", "lea@example.com", "un-mot-de-passe-solide")
 
 
+def told_changed(frames):
+    """What the lab page's live channel said had changed (labs/push.py), in order."""
+    messages = [json.loads(frame) for frame in frames if isinstance(frame, str) and frame.startswith("{")]
+    return [message for message in messages if message.get("type") == "changed"]
+
+
+def until(page, condition, timeout, message):
+    """Wait for a condition on what the page's event handlers record (they run while Playwright waits)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {message}"
+        page.wait_for_timeout(50)
+
+
 def test_learner_pulls_a_tag_in_the_browser_terminal_and_the_task_turns_green(learner_lea, web_server, celery_worker, browser):
     page = browser.new_page()
+    # In order: the frames the page's websockets received, and the page's requests to the server.
+    heard, seen = [], []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: (heard.append(frame), seen.append(("heard", frame)))))
+    page.on("request", lambda request: seen.append(("asked", request.url)))
     page.goto(f"{web_server.url}/compte/login/?next=/cours/docker-fr/tp/tirer-une-version/")
     page.fill("#id_username", "lea")
     page.fill("#id_password", "un-mot-de-passe-solide")
@@ -69,8 +89,15 @@ def test_learner_pulls_a_tag_in_the_browser_terminal_and_the_task_turns_green(le
     task = page.locator("#tache-tirer-nginx-1-22")
     task.locator(".check-form button[type=submit]").click()
     page.wait_for_selector("#tache-tirer-nginx-1-22.is-passed", timeout=30_000)
+    submission = Submission.objects.get(task__slug="tirer-nginx-1-22", automatic=False)
+    assert submission.status == Submission.Status.PASSED
+    # The verdict was told to the page as soon as the worker stored it, and the page asked for it then.
+    told = {"type": "changed", "what": "check", "task": "tirer-nginx-1-22", "submission": submission.pk}
+    until(page, lambda: told in told_changed(heard), 15, "the Check's verdict to be told to the page")
+    told_at = next(i for i, (kind, what) in enumerate(seen) if kind == "heard" and told in told_changed([what]))
+    until(page, lambda: any(kind == "asked" and what.endswith(f"/verifications/{submission.pk}/") for kind, what in seen[told_at:]),
+          5, "the page to ask for the verdict it was told of")
     assert "nginx:1.22 est bien présente" in task.locator(".verdict").inner_text()
-    assert Submission.objects.filter(status=Submission.Status.PASSED, task__slug="tirer-nginx-1-22").count() == 1
 
     assert page.locator("#terminal-status").inner_text() == "Connecté"  # no drop along the way
 

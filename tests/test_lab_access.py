@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from labs import sandboxes
+from labs import queue, sandboxes
 from labs.access import find_sandbox_for_user
 from labs.models import Lab, Sandbox, Submission
 
@@ -91,12 +91,13 @@ def test_a_full_host_puts_the_learner_in_the_queue_with_their_place(learner_clie
     assert "En attente de place" in page and "n° 1 dans la file" in page
 
 
-def test_starting_twice_gives_the_same_sandbox(learner_client, learner, lab, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
-        first = learner_client.post(reverse("labs:sandbox_start", args=["docker-fr", lab.slug]), HTTP_ACCEPT="application/json").json()
-        second = learner_client.post(reverse("labs:sandbox_start", args=["docker-fr", lab.slug]), HTTP_ACCEPT="application/json").json()
+def test_starting_twice_gives_the_same_sandbox(learner_client, learner, lab, monkeypatch):
+    queued = []
+    monkeypatch.setattr(queue, "after_commit", lambda name, *args, **kwargs: queued.append((name, args)))
+    first = learner_client.post(reverse("labs:sandbox_start", args=["docker-fr", lab.slug]), HTTP_ACCEPT="application/json").json()
+    second = learner_client.post(reverse("labs:sandbox_start", args=["docker-fr", lab.slug]), HTTP_ACCEPT="application/json").json()
     assert first["id"] == second["id"] and first["status"] == "requested"
-    assert len(callbacks) == 1  # one provisioning task queued, not two
+    assert queued == [(queue.PROVISION_SANDBOX, (first["id"],))]  # one provisioning task queued, not two
 
 
 def test_extend_is_bounded_by_the_maximum_lifetime(learner, lab, settings):

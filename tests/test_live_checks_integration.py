@@ -48,6 +48,8 @@ async def until_passed(socket, slug, timeout):
     started, lines = time.monotonic(), []
     while True:
         message = await socket.receive_json_from(timeout=max(0.01, timeout - (time.monotonic() - started)))
+        if message["type"] != "update":
+            continue  # word that the sandbox or a Check changed (labs/push.py)
         lines += [line["text"] for line in message["lines"]]
         if any(p["task"] == slug for p in message["passed"]):
             return time.monotonic() - started, lines

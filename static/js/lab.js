@@ -19,6 +19,40 @@
     });
   }
 
+  // --- The live channel (labs/live_consumer.py): the server says when the sandbox or a Check's verdict changed
+  // (labs/push.py), and the page asks for it at once; while the channel is open it asks by itself only now and then.
+  var live = { open: false, listeners: { sandbox: [], check: [], open: [] } };
+  live.on = function (what, listener) {
+    live.listeners[what].push(listener);
+    return function () { live.listeners[what] = live.listeners[what].filter(function (other) { return other !== listener; }); };
+  };
+  live.tell = function (what, event) {
+    live.listeners[what].slice().forEach(function (listener) { listener(event || {}); });
+  };
+
+  // Asks `ask()` (a promise of the delay before asking again, or null when done) after that delay, or at once
+  // when told; never two at a time: told while a request is out, it asks again as soon as that one answers.
+  function follower(ask) {
+    var timer = null, busy = false, again = false, done = false;
+    function run() {
+      if (done) return;
+      if (busy) { again = true; return; }
+      clearTimeout(timer);
+      timer = null;
+      busy = true;
+      ask().then(function (delay) {
+        busy = false;
+        if (delay === null) { done = true; return; }
+        if (again) { again = false; run(); return; }
+        timer = setTimeout(run, delay);
+      });
+    }
+    return {
+      now: run,
+      later: function (delay) { if (!done && !busy) { clearTimeout(timer); timer = setTimeout(run, delay); } }
+    };
+  }
+
   // --- Sandbox preparation: a progress bar fed by the row's step counter.
   function preparing(status) {
     return status === "waiting" || status === "requested" || status === "provisioning";
@@ -28,18 +62,20 @@
     if (!preparing(state.status)) return;
     var bar = document.getElementById("sandbox-progress");
     var label = document.getElementById("sandbox-status");
-    (function poll() {
-      request(state.status_url).then(function (next) {
+    var follow = follower(function () {
+      return request(state.status_url).then(function (next) {
         if (bar) { bar.max = next.steps_total; bar.value = next.step; }
         var elapsed = next.elapsed !== undefined ? " (" + next.elapsed + " s)" : "";
         if (label) label.textContent = next.status_label.charAt(0).toUpperCase() + next.status_label.slice(1) + (next.step_label ? " — " + next.step_label : "") + elapsed;
-        if (preparing(next.status)) {
-          setTimeout(poll, 300);
-        } else {
-          window.location.reload();
-        }
-      }).catch(function () { setTimeout(poll, 2000); });
-    })();
+        if (preparing(next.status)) return live.open ? 2000 : 300;
+        window.location.reload();
+        return null;
+      }, function () { return 2000; });
+    });
+    // What changed while the channel was (re)opening was not heard: asked at once when it opens.
+    live.on("sandbox", follow.now);
+    live.on("open", follow.now);
+    follow.now();
   }
 
   // --- Countdowns: time to live and idle deadline, ticking every second.
@@ -187,17 +223,22 @@
 
   function followSubmission(task, submission) {
     var delay = 100;
-    (function poll() {
-      request(submission.url).then(function (next) {
+    var unheard = [];
+    var follow = follower(function () {
+      return request(submission.url).then(function (next) {
         if (next.done) {
+          unheard.forEach(function (stop) { stop(); });
           showVerdict(task, next);
           task.querySelector(".check-form button[type=submit]").disabled = false;
-        } else {
-          delay = Math.min(delay * 1.5, 1000);
-          setTimeout(poll, delay);
+          return null;
         }
-      });
-    })();
+        delay = Math.min(delay * 1.5, 1000);
+        return live.open ? 2000 : delay;
+      }, function () { return 2000; });
+    });
+    unheard.push(live.on("check", function (event) { if (event.task === task.dataset.task) follow.now(); }));
+    unheard.push(live.on("open", follow.now));
+    follow.later(live.open ? 2000 : delay);
   }
 
   document.querySelectorAll(".check-form").forEach(function (form) {
@@ -232,15 +273,16 @@
   // --- Live checks: the sandbox watcher pushes tasks passed and the timeline's new lines (labs/live_consumer.py).
   function followLive() {
     var timeline = document.getElementById("timeline");
-    if (!timeline || !timeline.dataset.liveWs || state.status !== "ready" || !window.WebSocket) return;
+    if (!timeline || !timeline.dataset.liveWs || !window.WebSocket) return;
     var lines = document.getElementById("timeline-lines");
     var delay = 500;
     (function open() {
       var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + timeline.dataset.liveWs);
-      socket.onopen = function () { delay = 500; };
+      socket.onopen = function () { delay = 500; live.open = true; live.tell("open"); };
       socket.onmessage = function (message) {
         var data;
         try { data = JSON.parse(message.data); } catch (error) { return; }
+        if (data.type === "changed" && (data.what === "sandbox" || data.what === "check")) { live.tell(data.what, data); return; }
         if (data.type !== "update") return;
         // A task that had to hold until the end and no longer does turns back (its message says what changed).
         (data.regressed || []).forEach(function (undone) {
@@ -268,6 +310,7 @@
         });
       };
       socket.onclose = function (event) {
+        live.open = false;
         if (event.code === 4401 || event.code === 4403) return;
         setTimeout(open, delay);
         delay = Math.min(delay * 2, 10000);
