@@ -6,15 +6,18 @@
 Through the platform's own code: each learner's browser (a keep-alive HTTP
 connection, its session, the lab page's CSRF token) opens the lab page, then
 clicks Start and Check on the real web server (uvicorn, two processes, as
-bin/drydock up runs it), followed as the lab page follows them (the
-sandbox's status every 300 ms, the verdict with the page's back-off); the
+bin/drydock up runs it), followed as the lab page follows them (its live
+channel open, each asked again when the channel says it changed, or after
+2 s; in the baseline run, polled every 300 ms and with the page's back-off,
+as before that channel); the
 Celery workers of each queue, the real engine and the hardened sandbox. The
 learners' threads (their HTTP and their `docker` command, an exec in the
 sandbox as the terminal's) are this process's, not the web's. A time is
-the row's (its ready_at, its graded_at) less the click's. Runs four times, on a scratch database and sandbox names of its
-own: twice without a warm pool (every sandbox cold), first with each sandbox's
+the row's (its ready_at, its graded_at) less the click's. Runs five times, on a scratch database and sandbox names of its
+own: three times without a warm pool (every sandbox cold), first with each sandbox's
 daemon started with it (SANDBOX_DAEMON_ON_DEMAND=0, the same-run baseline), then
-as shipped, the daemon started by the learner's first command; then twice with a pool of blank
+as shipped, the daemon started by the learner's first command, with the pages
+polling (the baseline of the live channel), then as shipped; then twice with a pool of blank
 sandboxes sized for the class, filled before the clicks and kept at that size by
 the workers as a deployment's would be: first refilled after every claim
 (SANDBOX_POOL_REFILL_QUIET_SECONDS=0, the same-run baseline), then as shipped,
@@ -22,7 +25,8 @@ once the claims pause. Each learner types its task as soon as its sandbox is
 ready (the worst case: a real class reads the instructions first). Prints:
 
   class start (click -> ready), cold, daemon with the sandbox: p50, p95
-  class start (click -> ready), cold:    p50, p95 (ratio against the line above)
+  class start (click -> ready), cold, pages polling: p50, p95
+  class start (click -> ready), cold:    p50, p95 (ratio against the daemon with the sandbox)
   class start (click -> ready), warm, refill at every claim: p50, p95
   class start (click -> ready), warm:    p50, p95 (ratio against the line above)
   class start (click -> ready) without a pool / with a pool: p50 = X ms p95 = Y ms
@@ -39,6 +43,8 @@ import os
 import re
 import threading
 import time
+
+from websockets.sync.client import connect as websocket_connect
 
 from exam_burst import forget_sessions, free_port, process_tree_cpu, seed, start_server, stop_server
 from measure import BASE, percentile, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers, wait
@@ -63,8 +69,8 @@ from labs import sandboxes  # noqa: E402
 from labs.models import Lab, Sandbox, Submission  # noqa: E402
 
 LAB = "premier-conteneur"
-# How often the lab page asks how its sandbox is doing (static/js/lab.js). Polling faster here made this
-# process (30 learners' Django test clients) take most of a core from the machine it measures.
+# How often the lab page asks how its sandbox is doing (static/js/lab.js): with its live channel open, and without.
+PAGE_ASKS_AGAIN_SECONDS = 2.0
 PAGE_POLL_SECONDS = 0.3
 TASK = "lancer-bonjour"
 TASK_COMMAND = "docker run --name bonjour busybox:1.35 echo Bonjour"
@@ -125,13 +131,65 @@ class Browser:
         self.connection.close()
 
 
+class LiveChannel:
+    """The lab page's live channel (labs/live_consumer.py), read by a thread of its own: how many times it said
+    that something changed, and what."""
+
+    def __init__(self, port, cookies, lab):
+        self.socket = websocket_connect(
+            f"ws://127.0.0.1:{port}/ws/tp/{lab.pk}/direct/", origin=f"http://127.0.0.1:{port}",
+            additional_headers={"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}, open_timeout=30,
+        )
+        self.told, self.news = [], threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for frame in self.socket:
+                message = json.loads(frame)
+                if message.get("type") == "changed":
+                    with self.news:
+                        self.told.append(message)
+                        self.news.notify_all()
+        except Exception:  # closed with the page
+            return
+
+    def mark(self):
+        with self.news:
+            return len(self.told)
+
+    def wait_after(self, mark, what, seconds):
+        """Until the channel says `what` changed after `mark` (what mark() gave), or `seconds` pass."""
+        with self.news:
+            self.news.wait_for(lambda: any(m["what"] == what for m in self.told[mark:]), seconds)
+
+    def close(self):
+        self.socket.close()
+
+
+def follow(ask, done, live, what):
+    """As static/js/lab.js follows a thing: ask, then again when the live channel says it changed (or after
+    PAGE_ASKS_AGAIN_SECONDS); with no live channel (--poll), every PAGE_POLL_SECONDS."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        mark = live.mark() if live else 0
+        state = ask()
+        if done(state):
+            return state
+        if live:
+            live.wait_after(mark, what, PAGE_ASKS_AGAIN_SECONDS)
+        else:
+            time.sleep(PAGE_POLL_SECONDS)
+    raise RuntimeError(f"the {what} did not change within 300 s")
+
+
 class Learner(threading.Thread):
     """Opens the lab page, clicks Start at its moment, waits for its sandbox, does the task, presses Check."""
 
-    def __init__(self, user, session_key, lab, click_at, provisioning, port):
+    def __init__(self, user, session_key, lab, click_at, provisioning, port, *, live):
         super().__init__(daemon=True)
         self.user, self.session_key, self.lab, self.click_at, self.provisioning = user, session_key, lab, click_at, provisioning
-        self.port = port
+        self.port, self.live = port, live
         self.start_seconds = self.check_seconds = None
         self.check_during_provisioning = False
         self.error = None
@@ -147,6 +205,7 @@ class Learner(threading.Thread):
 
         browser = self.browser = Browser(self.port, self.session_key)
         browser.open_page(self.lab.get_absolute_url())
+        live = LiveChannel(self.port, browser.cookies, self.lab) if self.live else None
         browser.requests = 0  # the class's requests from the click on
         time.sleep(max(0.0, self.click_at - time.monotonic()))
         clicked, clicked_at = time.monotonic(), timezone.now()
@@ -157,14 +216,13 @@ class Learner(threading.Thread):
         else:
             status_url = reverse("labs:sandbox_status", args=[pk])
 
-            def ready():
-                state = browser.json("GET", status_url)
+            def ready(state):
                 if state["status"] == "failed":
                     raise RuntimeError(f"sandbox {pk} failed: {state['failure']}")
                 return state["status"] == "ready"
 
-            # As the lab page follows it (static/js/lab.js: every 300 ms); the moment it was ready is its row's.
-            wait(ready, 300, PAGE_POLL_SECONDS)
+            # As the lab page follows it (static/js/lab.js); the moment it was ready is its row's.
+            follow(lambda: browser.json("GET", status_url), ready, live, "sandbox")
             self.start_seconds = (Sandbox.objects.get(pk=pk).ready_at - clicked_at).total_seconds()
         sandbox = Sandbox.objects.get(pk=pk)
         result = engine.default().exec_in_sandbox(sandbox.container_name, TASK_COMMAND)
@@ -173,20 +231,27 @@ class Learner(threading.Thread):
         checked_at = timezone.now()
         self.check_during_provisioning = self.provisioning() > 0
         submission_url = browser.json("POST", reverse("labs:task_check", args=[self.lab.course.slug, self.lab.slug, TASK]), expected=(202,))["url"]
-        verdict = self._follow_check(browser, submission_url)
+        verdict = self._follow_check(browser, submission_url, live)
         graded_at = Submission.objects.filter(user=self.user).order_by("-created_at").values_list("graded_at", flat=True).first()
         self.check_seconds = (graded_at - checked_at).total_seconds()
         if not verdict["passed"]:
             raise RuntimeError(f"the check failed in sandbox {pk}: {verdict['message']}")
+        if live:
+            live.close()
         browser.close()
         connection.close()
 
     @staticmethod
-    def _follow_check(browser, url):
-        """The verdict, asked as the lab page asks (static/js/lab.js): after 100 ms, then 1.5 times later each time, at most 1 s."""
+    def _follow_check(browser, url, live):
+        """The verdict, asked as the lab page asks (static/js/lab.js): when the live channel says a Check's verdict
+        changed, or 2 s later; with no live channel, after 100 ms, then 1.5 times later each time, at most 1 s."""
         delay, deadline = 0.1, time.monotonic() + 60
         while time.monotonic() < deadline:
-            time.sleep(delay)
+            mark = live.mark() if live else 0
+            if live:
+                live.wait_after(mark, "check", PAGE_ASKS_AGAIN_SECONDS)
+            else:
+                time.sleep(delay)
             state = browser.json("GET", url)
             if state["done"]:
                 return state
@@ -198,7 +263,7 @@ def provisioning_now():
     return Sandbox.objects.filter(status__in=[Sandbox.Status.WAITING, Sandbox.Status.REQUESTED, Sandbox.Status.PROVISIONING]).count()
 
 
-def one_class(lab, learners, within, run, *, env=None):
+def one_class(lab, learners, within, run, *, env=None, live=True):
     """The class on a web server of its own, started with `env` (what differs, as for its workers)."""
     users = seed(learners, f"{run}-")
     port = free_port()
@@ -206,7 +271,7 @@ def one_class(lab, learners, within, run, *, env=None):
     try:
         start = time.monotonic() + 3  # time for every browser to open the lab page first
         threads = [
-            Learner(User.objects.get(username=username), key, lab, start + within * n / max(1, learners - 1), provisioning_now, port)
+            Learner(User.objects.get(username=username), key, lab, start + within * n / max(1, learners - 1), provisioning_now, port, live=live)
             for n, (username, key) in enumerate(users)
         ]
         cpu_before = process_tree_cpu(web.pid)
@@ -217,7 +282,7 @@ def one_class(lab, learners, within, run, *, env=None):
         cpu = process_tree_cpu(web.pid) - cpu_before
         requests = sum(thread.browser.requests for thread in threads if hasattr(thread, "browser"))
         print(f"  {run}: the web's processes used {cpu:.1f} core-s for the class's {requests} requests "
-              f"({cpu / max(1, requests) * 1000:.1f} ms each, the lab page's status polls most of them)", flush=True)
+              f"({cpu / max(1, requests) * 1000:.1f} ms each; {'live channel open' if live else 'polling'})", flush=True)
     finally:
         stop_server(web)
         forget_sessions()
@@ -256,12 +321,13 @@ def warm_class(lab, learners, within, run, *, quiet_seconds):
             stop_workers(cleaners)
 
 
-def cold_class(lab, learners, within, run, *, daemon_on_demand):
-    """A class with no pool, on workers that start each sandbox's daemon on demand, or with the sandbox (the baseline)."""
+def cold_class(lab, learners, within, run, *, daemon_on_demand, live=True):
+    """A class with no pool, on workers that start each sandbox's daemon on demand, or with the sandbox (the baseline);
+    its pages follow their sandboxes on the live channel, or poll as they did before it (the baseline)."""
     env = {"SANDBOX_DAEMON_ON_DEMAND": "1" if daemon_on_demand else "0"}
     workers = start_workers(SCRATCH, env=env)
     try:
-        return one_class(lab, learners, within, run, env=env)
+        return one_class(lab, learners, within, run, env=env, live=live)
     finally:
         try:
             wait_until_removed()
@@ -286,19 +352,23 @@ def main():
     try:
         print(f"engine: {engine.default().engine_info().version}; {args.learners} learners clicking within {args.within:.0f} s; {os.cpu_count()} cores", flush=True)
         at_once = cold_class(lab, args.learners, args.within, "at-once", daemon_on_demand=False)
+        polled = cold_class(lab, args.learners, args.within, "cold, polled", daemon_on_demand=True, live=False)
         cold = cold_class(lab, args.learners, args.within, "cold", daemon_on_demand=True)
         eager = warm_class(lab, args.learners, args.within, "eager", quiet_seconds=0)
         warm = warm_class(lab, args.learners, args.within, "warm", quiet_seconds=shipped_quiet_seconds)
         report("class start (click -> ready), cold, daemon with the sandbox", [t.start_seconds for t in at_once])
+        report("class start (click -> ready), cold, pages polling", [t.start_seconds for t in polled], [t.start_seconds for t in at_once])
         report("class start (click -> ready), cold", [t.start_seconds for t in cold], [t.start_seconds for t in at_once])
         report("class start (click -> ready), warm, refill at every claim", [t.start_seconds for t in eager])
         report("class start (click -> ready), warm", [t.start_seconds for t in warm], [t.start_seconds for t in eager])
         for name, run in (("without a pool", cold), ("with a pool", warm)):
             times = [t.start_seconds for t in run]
             print(f"class start (click -> ready) {name}: p50 = {percentile(times, 50) * 1000:.0f} ms p95 = {percentile(times, 95) * 1000:.0f} ms")
-        for name, run in (("cold, daemon with the sandbox", at_once), ("cold", cold), ("warm, refill at every claim", eager), ("warm", warm)):
+        for name, run in (("cold, daemon with the sandbox", at_once), ("cold, pages polling", polled), ("cold", cold),
+                          ("warm, refill at every claim", eager), ("warm", warm)):
             if any(t.check_during_provisioning for t in run):
-                report(f"grading during provisioning, {name}", [t.check_seconds for t in run if t.check_during_provisioning])
+                baseline = [t.check_seconds for t in polled if t.check_during_provisioning] if run is cold else None
+                report(f"grading during provisioning, {name}", [t.check_seconds for t in run if t.check_during_provisioning], baseline)
         # The target's figure: the platform as shipped (the eager refill and the daemon with the sandbox are baselines above).
         during = [t.check_seconds for t in cold + warm if t.check_during_provisioning]
         everything = [t.check_seconds for t in cold + warm]
