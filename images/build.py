@@ -5,8 +5,9 @@
 
 Steps, each idempotent:
   1. bases     debian:bookworm-slim (the course's) and the catalog's other bases
-               (debian:trixie-slim, the sandbox's): `docker pull`, else
-               debootstrap of that suite + import
+               (debian:trixie-slim, the sandbox's): debootstrap of that suite
+               from the Debian mirror + import (`docker pull` instead with
+               DRYDOCK_PULL_BASES=1)
   2. images    every images/<context>/Dockerfile named in catalog.json, rebuilt
                only when the hash of its context (and of what it is built
                FROM) differs from the image's drydock.build-hash label
@@ -24,6 +25,9 @@ Environment:
                                becomes a pull-through cache of Docker Hub and
                                is not seeded (only where there is internet)
   DRYDOCK_BUILD_TMP            where the debootstrap rootfs is made (/tmp)
+  DRYDOCK_PULL_BASES           1: pull the base images from Docker Hub first
+                               (only where it is reachable: otherwise nothing
+                               is sent beyond the Debian mirror)
   SANDBOX_NETWORK              the sandboxes' network (drydock-sandboxes)
   SANDBOX_BRIDGE               its bridge's name on the host (drydock-sbx)
   SANDBOX_SUBNET               its IPv4 subnet (10.215.0.0/20): one address per
@@ -284,12 +288,13 @@ def ensure_base(tag: str, *, force: bool) -> None:
     if image and not force:
         say(f"{tag} present ({short(image['Id'])})")
         return
-    proc = docker("pull", tag, check=False, timeout=600)
-    if proc.returncode == 0:
-        say(f"{tag} pulled")
-        return
-    say(f"docker pull {tag} failed, making it with debootstrap: "
-        f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
+    if os.environ.get("DRYDOCK_PULL_BASES") == "1":
+        proc = docker("pull", tag, check=False, timeout=600)
+        if proc.returncode == 0:
+            say(f"{tag} pulled")
+            return
+        say(f"docker pull {tag} failed, making it with debootstrap: "
+            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
     debootstrap_base(tag, suite_of(tag))
 
 
