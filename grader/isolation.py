@@ -16,7 +16,9 @@ the rules in place, the platform isolates each sandbox's port as it starts it
 """
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -119,27 +121,71 @@ def _json(cmd):
         raise IsolationError(f"`{' '.join(cmd)}` did not print JSON: {exc}") from exc
 
 
+# The kernel's view of the host's links: a bridge lists its ports in brif/, each port's brport/isolated says 1 or 0.
+# Read and written there, a sandbox's start costs no `ip` or `bridge` command listing every link of the host (each
+# one took longer the more sandboxes ran); the tools remain for a kernel without the file.
+SYS_NET = Path("/sys/class/net")
+
+
+def _isolated_flag(port):
+    return SYS_NET / port / "brport" / "isolated"
+
+
 def bridge_ports(bridge):
     """{port name: isolated?} for every port of the bridge."""
-    return {port["ifname"]: bool(port.get("isolated")) for port in _json(["bridge", "-j", "-d", "link", "show"]) if port.get("master") == bridge}
+    ports = SYS_NET / bridge / "brif"
+    try:
+        names = sorted(os.listdir(ports))
+    except OSError:
+        names = None
+    if names is None or not all((ports / name / "isolated").exists() for name in names):
+        return {port["ifname"]: bool(port.get("isolated")) for port in _json(["bridge", "-j", "-d", "link", "show"]) if port.get("master") == bridge}
+    found = {}
+    for name in names:
+        try:
+            found[name] = (ports / name / "isolated").read_text().strip() == "1"
+        except OSError:
+            continue  # a port gone since the listing: a sandbox that stopped
+    return found
 
 
 def port_on(netns_path, bridge):
     """The port of `bridge` that leads into the network namespace `netns_path` (the host side of its veth)."""
     inside = _json(["nsenter", f"--net={netns_path}", "ip", "-j", "link", "show"])
     peers = {link["link_index"] for link in inside if link.get("link_index") is not None}
-    ports = bridge_ports(bridge)
-    for link in _json(["ip", "-j", "link", "show"]):
-        if link.get("ifindex") in peers and link.get("ifname") in ports:
-            return link["ifname"]
+    for index in sorted(peers):
+        try:
+            name = socket.if_indextoname(index)
+        except OSError:
+            continue  # no link of the host's has that index: the peer is in another namespace
+        if (SYS_NET / name / "master").resolve().name == bridge:
+            return name
     raise IsolationError(f"no port of {bridge} leads into {netns_path}")
+
+
+def port_isolated(bridge, port):
+    """Whether `port` is an isolated port of `bridge`."""
+    flag = SYS_NET / bridge / "brif" / port / "isolated"
+    try:
+        return flag.read_text().strip() == "1"
+    except OSError:
+        if _isolated_flag(port).exists():
+            return False  # the kernel has the file, and the port is not on that bridge
+    return bridge_ports(bridge).get(port) is True
 
 
 def isolate_port(netns_path, bridge):
     """Isolate the container's port on `bridge`; return the port's name."""
     port = port_on(netns_path, bridge)
-    _run(["bridge", "link", "set", "dev", port, "isolated", "on"])
-    if bridge_ports(bridge).get(port) is not True:
+    flag = _isolated_flag(port)
+    if flag.exists():
+        try:
+            flag.write_text("1\n")
+        except OSError as exc:
+            raise IsolationError(f"{port} could not be isolated: {exc}") from exc
+    else:
+        _run(["bridge", "link", "set", "dev", port, "isolated", "on"])
+    if not port_isolated(bridge, port):
         raise IsolationError(f"{port} is not an isolated port of {bridge}")
     return port
 

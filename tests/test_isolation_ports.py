@@ -1,4 +1,4 @@
-"""Which ports of the sandboxes' bridge /healthz reports, from what `bridge link` says (plain data)."""
+"""Which ports of the sandboxes' bridge /healthz reports, and how a port is read and isolated (plain data, a copy of the kernel's files)."""
 
 from grader import isolation
 
@@ -44,3 +44,59 @@ def test_a_port_that_went_away_is_forgotten_and_a_new_one_gets_its_own_time(monk
 def test_an_isolated_registry_port_is_named_at_once(monkeypatch):
     host = Host(monkeypatch, {"vethreg": True, "veth1": True})
     assert host.problems() == ["the registry's port vethreg is isolated: sandboxes cannot pull"]
+
+
+# --- The kernel's files (/sys/class/net), on a copy of their layout --------------------------------------
+
+
+def sysfs(tmp_path, monkeypatch, bridges):
+    """A /sys/class/net of `bridges` ({bridge: {port: "0" or "1"}}), as the kernel lays it out: each port's brport
+    folder, its master link to its bridge, and the bridge's brif/ entry leading to that folder."""
+    for bridge, ports in bridges.items():
+        (tmp_path / bridge / "brif").mkdir(parents=True)
+        for port, isolated in ports.items():
+            (tmp_path / port / "brport").mkdir(parents=True)
+            (tmp_path / port / "brport" / "isolated").write_text(isolated + "\n")
+            (tmp_path / port / "master").symlink_to(f"../{bridge}")
+            (tmp_path / bridge / "brif" / port).symlink_to(f"../../{port}/brport")
+    monkeypatch.setattr(isolation, "SYS_NET", tmp_path)
+    monkeypatch.setattr(isolation, "_json", no_command)
+    return tmp_path
+
+
+def no_command(cmd):
+    raise AssertionError(f"ran {cmd}")
+
+
+def test_the_bridges_ports_are_read_from_the_kernels_files_without_running_a_command(tmp_path, monkeypatch):
+    sysfs(tmp_path, monkeypatch, {"drydock-sbx": {"vethreg": "0", "veth1": "1"}, "docker0": {"veth9": "0"}})
+    assert isolation.bridge_ports("drydock-sbx") == {"vethreg": False, "veth1": True}
+    assert isolation.port_isolated("drydock-sbx", "veth1") and not isolation.port_isolated("drydock-sbx", "vethreg")
+    assert not isolation.port_isolated("drydock-sbx", "veth9")  # isolated or not, it is another bridge's
+
+
+def test_a_sandboxs_port_is_isolated_by_writing_its_flag(tmp_path, monkeypatch):
+    root = sysfs(tmp_path, monkeypatch, {"drydock-sbx": {"vethreg": "0", "veth1": "0"}})
+    monkeypatch.setattr(isolation, "port_on", lambda netns, bridge: "veth1")
+    assert isolation.isolate_port("/run/docker/netns/abc", "drydock-sbx") == "veth1"
+    assert (root / "veth1" / "brport" / "isolated").read_text() == "1\n"
+    assert isolation.bridge_ports("drydock-sbx") == {"vethreg": False, "veth1": True}
+
+
+def test_a_port_on_another_bridge_is_refused_after_its_flag_is_written(tmp_path, monkeypatch):
+    sysfs(tmp_path, monkeypatch, {"drydock-sbx": {"vethreg": "0"}, "docker0": {"veth9": "0"}})
+    monkeypatch.setattr(isolation, "port_on", lambda netns, bridge: "veth9")
+    try:
+        isolation.isolate_port("/run/docker/netns/abc", "drydock-sbx")
+    except isolation.IsolationError as exc:
+        assert "veth9 is not an isolated port of drydock-sbx" in str(exc)
+    else:
+        raise AssertionError("a port of another bridge was taken as isolated")
+
+
+def test_without_the_kernels_files_the_bridge_tool_is_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(isolation, "SYS_NET", tmp_path)
+    answer = [{"ifname": "veth1", "master": "drydock-sbx", "isolated": True}, {"ifname": "veth9", "master": "docker0"}]
+    monkeypatch.setattr(isolation, "_json", lambda cmd: answer if cmd[:2] == ["bridge", "-j"] else [])
+    assert isolation.bridge_ports("drydock-sbx") == {"veth1": True}
+    assert isolation.port_isolated("drydock-sbx", "veth1")
