@@ -32,6 +32,8 @@ ready (the worst case: a real class reads the instructions first). Prints:
   class start (click -> ready) without a pool / with a pool: p50 = X ms p95 = Y ms
   grading during provisioning:           p95 of Check -> verdict while sandboxes
                                          (learners' or the pool's) were being made
+and, for each class, where the machine's CPU went from the first click to the
+last verdict: the sandboxes' cgroups, the host engine, the workers, the web.
 Targets on this 2-core machine: warm p95 <= 500 ms, cold p95 <= 5 s,
 grading p95 <= 300 ms while sandboxes are provisioned.
 """
@@ -47,7 +49,7 @@ import time
 from websockets.sync.client import connect as websocket_connect
 
 from exam_burst import forget_sessions, free_port, process_tree_cpu, seed, start_server, stop_server
-from measure import BASE, percentile, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers, wait
+from measure import BASE, cpu_by_part, percentile, print_cpu_by_part, remove_bench_sandboxes, report, setup_scratch_django, start_workers, stop_workers, wait
 
 SCRATCH = setup_scratch_django(
     "drydock-bench-class-",
@@ -274,15 +276,16 @@ def one_class(lab, learners, within, run, *, env=None, live=True):
             Learner(User.objects.get(username=username), key, lab, start + within * n / max(1, learners - 1), provisioning_now, port, live=live)
             for n, (username, key) in enumerate(users)
         ]
-        cpu_before = process_tree_cpu(web.pid)
+        cpu_before, parts_before = process_tree_cpu(web.pid), cpu_by_part(os.environ["SANDBOX_NAME_PREFIX"])
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=600)
-        cpu = process_tree_cpu(web.pid) - cpu_before
+        cpu, parts_after = process_tree_cpu(web.pid) - cpu_before, cpu_by_part(os.environ["SANDBOX_NAME_PREFIX"])
         requests = sum(thread.browser.requests for thread in threads if hasattr(thread, "browser"))
         print(f"  {run}: the web's processes used {cpu:.1f} core-s for the class's {requests} requests "
               f"({cpu / max(1, requests) * 1000:.1f} ms each; {'live channel open' if live else 'polling'})", flush=True)
+        print_cpu_by_part(run, parts_before, parts_after)
     finally:
         stop_server(web)
         forget_sessions()

@@ -123,3 +123,119 @@ def remove_bench_sandboxes():
         engine.default().remove_sandbox(container.name, str(settings.SANDBOX_SOCKET_ROOT / container.name))
     # A removal cut short when the workers stopped leaves a folder and its mounted disk with no container.
     engine.default().sweep_folders(settings.SANDBOX_SOCKET_ROOT, deployment=settings.SANDBOX_NAME_PREFIX, keep=set(), older_than=0)
+
+
+# --- Where the machine's CPU went ---------------------------------------------------------------------
+
+HOST_ENGINE = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc", "docker-proxy"}
+
+
+def _busy_seconds():
+    """The machine's CPU seconds so far, all cores, idle and I/O wait left out (/proc/stat)."""
+    fields = [int(value) for value in open("/proc/stat").readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_cgroup(text):
+    """The cgroup that accounts a process's CPU, from its /proc/<pid>/cgroup: cgroup v1's cpuacct hierarchy, or v2's."""
+    unified = ""
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpuacct" in controllers.split(","):
+            return ("cpuacct", path)
+        if controllers == "":
+            unified = path
+    return ("", unified)
+
+
+def _cgroup_usage_seconds(cgroup):
+    hierarchy, path = cgroup
+    try:
+        if hierarchy:
+            return int(open(f"/sys/fs/cgroup/{hierarchy}{path}/cpuacct.usage").read()) / 1e9
+        for line in open(f"/sys/fs/cgroup{path}/cpu.stat"):
+            key, value = line.split()
+            if key == "usage_usec":
+                return int(value) / 1e6
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_by_part(container_prefix):
+    """CPU seconds each part of the machine has used so far: {part: seconds}.
+
+    A sandbox container's part is its cgroup's (whatever ran in it, gone or not: its init, its nested daemon, the
+    learner's containers); every other process's, its own and its reaped children's (runc under the engine's
+    shims, the nsenter, ip and bridge commands under the workers), sorted by what it is."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parts = {"sandboxes": 0.0, "host engine (dockerd, containerd, shims)": 0.0, "Celery workers": 0.0, "web (uvicorn)": 0.0,
+             "Redis": 0.0, "this benchmark": 0.0, "machine, all of it": _busy_seconds()}
+    sandbox_cgroups = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            hierarchy, cgroup = _cpu_cgroup(open(f"/proc/{entry}/cgroup").read())
+            command = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rpartition(")")[2].split()
+        seconds = sum(int(value) for value in fields[11:15]) / tick  # utime, stime, cutime, cstime
+        if container_prefix in _container_name_of(cgroup):
+            sandbox_cgroups.add((hierarchy, _container_cgroup(cgroup)))
+            continue
+        if int(entry) == os.getpid():
+            parts["this benchmark"] += seconds
+        elif name in HOST_ENGINE:
+            parts["host engine (dockerd, containerd, shims)"] += seconds
+        elif "celery" in command and " worker" in command:
+            parts["Celery workers"] += seconds
+        elif "uvicorn" in command:
+            parts["web (uvicorn)"] += seconds
+        elif name == "redis-server":
+            parts["Redis"] += seconds
+    parts["sandboxes"] = sum(_cgroup_usage_seconds(cgroup) for cgroup in sandbox_cgroups)
+    return parts
+
+
+_CONTAINER_NAMES = {}
+
+
+def _container_cgroup(cgroup):
+    """The container's own cgroup of a path inside it (/docker/<id>/init/... -> /docker/<id>)."""
+    parts = cgroup.split("/")
+    for index, part in enumerate(parts):
+        if len(part.removeprefix("docker-").removesuffix(".scope")) == 64:
+            return "/".join(parts[:index + 1])
+    return cgroup
+
+
+def _container_name_of(cgroup):
+    """The name of the container whose cgroup holds `cgroup` ("" for a process of no container)."""
+    container = _container_cgroup(cgroup)
+    identifier = container.rpartition("/")[2].removeprefix("docker-").removesuffix(".scope")
+    if len(identifier) != 64:
+        return ""
+    if identifier not in _CONTAINER_NAMES:
+        import subprocess
+
+        found = subprocess.run(["docker", "inspect", "--format", "{{.Name}}", identifier], capture_output=True, text=True)
+        _CONTAINER_NAMES[identifier] = found.stdout.strip().lstrip("/")
+    return _CONTAINER_NAMES[identifier]
+
+
+def print_cpu_by_part(title, before, after):
+    """One line per part: the core-seconds it used between two cpu_by_part() samples, and its share of the machine's."""
+    machine = max(1e-9, after["machine, all of it"] - before["machine, all of it"])
+    counted = 0.0
+    print(f"  {title}: where the machine's {machine:.1f} core-s went", flush=True)
+    for part in after:
+        if part == "machine, all of it":
+            continue
+        used = after[part] - before.get(part, 0.0)
+        counted += used
+        print(f"    {part:<42} {used:7.1f} core-s  {used / machine * 100:5.1f} %")
+    print(f"    {'the rest (the kernel, processes gone, others)':<42} {machine - counted:7.1f} core-s  {(machine - counted) / machine * 100:5.1f} %", flush=True)

@@ -7,17 +7,15 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from courses.models import Chapter, Course
-from drydock.asgi import application
 from grader.fake_engine import FakeEngine
 from grader.snapshot import Image, Snapshot
 from labs import grading, push, queue, sandboxes
 from labs.models import Lab, LabTask, Sandbox, Submission
+from tests.test_live_checks_integration import live_page
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -131,12 +129,7 @@ def test_a_channel_layer_that_fails_costs_the_page_a_delay_and_the_sandbox_nothi
 @pytest.mark.django_db(transaction=True)
 async def test_the_live_channel_passes_on_what_changed_and_nothing_else_of_the_message(layer, lab):
     lea = await sync_to_async(User.objects.create_user)("lea")
-    client = Client()
-    await sync_to_async(client.force_login)(lea)
-    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-    socket = WebsocketCommunicator(application, f"/ws/tp/{lab.pk}/direct/", headers=[(b"origin", b"http://localhost"), cookie])
-    connected, code = await socket.connect(timeout=10)
-    assert connected, code
+    socket = await live_page(lea, lab)
     try:
         await layer.group_send(push.group_name(lea.pk, lab.pk), {"type": "page.changed", "what": "check", "task": "tirer-nginx", "submission": 7, "secret": "x"})
         assert await socket.receive_json_from(timeout=5) == {"type": "changed", "what": "check", "task": "tirer-nginx", "submission": 7}
