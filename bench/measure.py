@@ -171,7 +171,7 @@ def cpu_by_part(container_prefix):
     tick = os.sysconf("SC_CLK_TCK")
     parts = {"sandboxes": 0.0, "host engine (dockerd, containerd, shims)": 0.0, "Celery workers": 0.0, "web (uvicorn)": 0.0,
              "Redis": 0.0, "this benchmark": 0.0, "machine, all of it": _busy_seconds()}
-    sandbox_cgroups = set()
+    sandbox_cgroups, processes = set(), {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -187,13 +187,17 @@ def cpu_by_part(container_prefix):
         if container_prefix in _container_name_of(cgroup):
             sandbox_cgroups.add((hierarchy, _container_cgroup(cgroup)))
             continue
-        if int(entry) == os.getpid():
+        processes[int(entry)] = (int(fields[1]), name, command, seconds)
+    for pid, (parent, name, command, seconds) in processes.items():
+        # uvicorn's worker processes are multiprocessing's spawned children: theirs is their parent's command line.
+        lineage = command + " " + processes.get(parent, (0, "", "", 0))[2]
+        if pid == os.getpid():
             parts["this benchmark"] += seconds
         elif name in HOST_ENGINE:
             parts["host engine (dockerd, containerd, shims)"] += seconds
         elif "celery" in command and " worker" in command:
             parts["Celery workers"] += seconds
-        elif "uvicorn" in command:
+        elif "uvicorn" in lineage:
             parts["web (uvicorn)"] += seconds
         elif name == "redis-server":
             parts["Redis"] += seconds
