@@ -127,6 +127,16 @@ import subprocess  # noqa: E402
 import time  # noqa: E402
 
 
+def _stop_as_interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    # A run ended by SIGTERM (a time limit, a kill) tears its fixtures down as Ctrl-C does: the Celery workers and
+    # web servers below run in sessions of their own, and left behind they would take the next run's tasks.
+    signal.signal(signal.SIGTERM, _stop_as_interrupted)
+
+
 def wait_until(predicate, timeout, interval=0.1, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
