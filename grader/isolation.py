@@ -177,13 +177,11 @@ def port_isolated(bridge, port):
 def isolate_port(netns_path, bridge):
     """Isolate the container's port on `bridge`; return the port's name."""
     port = port_on(netns_path, bridge)
-    flag = _isolated_flag(port)
-    if flag.exists():
-        try:
-            flag.write_text("1\n")
-        except OSError as exc:
-            raise IsolationError(f"{port} could not be isolated: {exc}") from exc
-    else:
+    try:
+        _isolated_flag(port).write_text("1\n")
+    except OSError:
+        # No such file on this kernel, or /sys read-only (a container that is not privileged: the compose file's
+        # workers): the bridge tool needs only CAP_NET_ADMIN.
         _run(["bridge", "link", "set", "dev", port, "isolated", "on"])
     if not port_isolated(bridge, port):
         raise IsolationError(f"{port} is not an isolated port of {bridge}")

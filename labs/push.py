@@ -41,27 +41,36 @@ def _after_commit(group, message):
     transaction.on_commit(partial(_send, group, message))
 
 
+# A worker waits at most this long for Redis to take a message: a page's notice never holds up a sandbox's start.
+SEND_SECONDS = 2
+
+
 def _send(group, message):
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
         try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception as exc:
-            _lost(group, message, exc)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            async_to_sync(_bounded_send)(layer, group, message)
+            return
+    except Exception as exc:
+        _lost(group, message, exc)
         return
     # Called on an event loop's own thread (an async caller's transaction): sent from that loop, not waited for.
-    sending = loop.create_task(layer.group_send(group, message))
+    sending = loop.create_task(_bounded_send(layer, group, message))
     _sending.add(sending)
     sending.add_done_callback(partial(_sent, group, message))
 
 
 _sending = set()  # the sends under way on an event loop, kept until they end
+
+
+async def _bounded_send(layer, group, message):
+    await asyncio.wait_for(layer.group_send(group, message), SEND_SECONDS)
 
 
 def _sent(group, message, task):

@@ -100,3 +100,26 @@ def test_without_the_kernels_files_the_bridge_tool_is_asked(tmp_path, monkeypatc
     monkeypatch.setattr(isolation, "_json", lambda cmd: answer if cmd[:2] == ["bridge", "-j"] else [])
     assert isolation.bridge_ports("drydock-sbx") == {"veth1": True}
     assert isolation.port_isolated("drydock-sbx", "veth1")
+
+
+def test_where_the_kernels_files_are_read_only_the_port_is_isolated_with_the_bridge_tool(tmp_path, monkeypatch):
+    root = sysfs(tmp_path, monkeypatch, {"drydock-sbx": {"vethreg": "0", "veth1": "0"}})
+    monkeypatch.setattr(isolation, "port_on", lambda netns, bridge: "veth1")
+    flag = root / "veth1" / "brport" / "isolated"
+    real_write = type(flag).write_text
+
+    def read_only(path, *args, **kwargs):
+        if path == flag:
+            raise OSError(30, "Read-only file system")  # /sys in a container that is not privileged
+        return real_write(path, *args, **kwargs)
+
+    ran = []
+
+    def bridge_tool(cmd, check=True):
+        ran.append(cmd)
+        real_write(flag, "1\n")  # what the kernel then shows
+
+    monkeypatch.setattr(type(flag), "write_text", read_only)
+    monkeypatch.setattr(isolation, "_run", bridge_tool)
+    assert isolation.isolate_port("/run/docker/netns/abc", "drydock-sbx") == "veth1"
+    assert ran == [["bridge", "link", "set", "dev", "veth1", "isolated", "on"]]

@@ -40,7 +40,8 @@
       clearTimeout(timer);
       timer = null;
       busy = true;
-      ask().then(function (delay) {
+      // An answer that could not be shown (or a page changed under it) is asked again later, never given up on.
+      ask().catch(function () { return 2000; }).then(function (delay) {
         busy = false;
         if (delay === null) { done = true; return; }
         if (again) { again = false; run(); return; }
@@ -238,7 +239,8 @@
     });
     unheard.push(live.on("check", function (event) { if (event.task === task.dataset.task) follow.now(); }));
     unheard.push(live.on("open", follow.now));
-    follow.later(live.open ? 2000 : delay);
+    // Asked soon in any case: the verdict may have been told before this follower listened.
+    follow.later(delay);
   }
 
   document.querySelectorAll(".check-form").forEach(function (form) {
