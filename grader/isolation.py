@@ -153,14 +153,18 @@ def port_on(netns_path, bridge):
     """The port of `bridge` that leads into the network namespace `netns_path` (the host side of its veth)."""
     inside = _json(["nsenter", f"--net={netns_path}", "ip", "-j", "link", "show"])
     peers = {link["link_index"] for link in inside if link.get("link_index") is not None}
+    ports = []
     for index in sorted(peers):
         try:
             name = socket.if_indextoname(index)
         except OSError:
             continue  # no link of the host's has that index: the peer is in another namespace
         if (SYS_NET / name / "master").resolve().name == bridge:
-            return name
-    raise IsolationError(f"no port of {bridge} leads into {netns_path}")
+            ports.append(name)
+    if len(ports) != 1:
+        # None, or more than the one network a sandbox is given: which one is its own cannot be told for sure.
+        raise IsolationError(f"{len(ports)} ports of {bridge} lead into {netns_path}, not one")
+    return ports[0]
 
 
 def port_isolated(bridge, port):

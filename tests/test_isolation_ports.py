@@ -123,3 +123,34 @@ def test_where_the_kernels_files_are_read_only_the_port_is_isolated_with_the_bri
     monkeypatch.setattr(isolation, "_run", bridge_tool)
     assert isolation.isolate_port("/run/docker/netns/abc", "drydock-sbx") == "veth1"
     assert ran == [["bridge", "link", "set", "dev", "veth1", "isolated", "on"]]
+
+
+def inside_links(monkeypatch, peers, host_names):
+    """The sandbox's links as `ip -j link show` prints them in its namespace, and the host's names of link indexes."""
+    links = [{"ifname": "lo"}] + [{"ifname": f"eth{n}", "link_index": index} for n, index in enumerate(peers)]
+    monkeypatch.setattr(isolation, "_json", lambda cmd: links if cmd[0] == "nsenter" else no_command(cmd))
+
+    def if_indextoname(index):
+        if index not in host_names:
+            raise OSError(6, "No such device or address")
+        return host_names[index]
+
+    monkeypatch.setattr(isolation.socket, "if_indextoname", if_indextoname)
+
+
+def test_the_sandboxs_port_is_the_host_side_of_its_one_veth_on_the_bridge(tmp_path, monkeypatch):
+    sysfs(tmp_path, monkeypatch, {"drydock-sbx": {"vethreg": "0", "veth1": "0"}, "docker0": {"veth9": "0"}})
+    inside_links(monkeypatch, [41], {41: "veth1", 42: "veth9"})
+    assert isolation.port_on("/run/docker/netns/abc", "drydock-sbx") == "veth1"
+
+
+def test_no_port_or_two_ports_on_the_bridge_are_refused(tmp_path, monkeypatch):
+    sysfs(tmp_path, monkeypatch, {"drydock-sbx": {"vethreg": "0", "veth1": "0", "veth2": "1"}, "docker0": {"veth9": "0"}})
+    for peers in ([42], [41, 43], [7]):
+        inside_links(monkeypatch, peers, {41: "veth1", 42: "veth9", 43: "veth2"})
+        try:
+            isolation.port_on("/run/docker/netns/abc", "drydock-sbx")
+        except isolation.IsolationError as exc:
+            assert "ports of drydock-sbx lead into /run/docker/netns/abc, not one" in str(exc)
+        else:
+            raise AssertionError(f"a port was chosen for peers {peers}")
