@@ -62,7 +62,7 @@ def until(page, condition, timeout, message):
 def test_learner_pulls_a_tag_in_the_browser_terminal_and_the_task_turns_green(learner_lea, web_server, celery_worker, browser):
     page = browser.new_page()
     heard = []  # the frames the page's websockets received, in order
-    page.on("websocket", lambda socket: socket.on("framereceived", heard.append))
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: heard.append(frame)))
     page.goto(f"{web_server.url}/compte/login/?next=/cours/docker-fr/tp/tirer-une-version/")
     page.fill("#id_username", "lea")
     page.fill("#id_password", "un-mot-de-passe-solide")
