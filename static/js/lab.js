@@ -71,7 +71,7 @@
         if (preparing(next.status)) return live.open ? 2000 : 300;
         window.location.reload();
         return null;
-      }, function () { return 2000; });
+      });
     });
     // What changed while the channel was (re)opening was not heard: asked at once when it opens.
     live.on("sandbox", follow.now);
@@ -235,7 +235,7 @@
         }
         delay = Math.min(delay * 1.5, 1000);
         return live.open ? 2000 : delay;
-      }, function () { return 2000; });
+      });
     });
     unheard.push(live.on("check", function (event) { if (event.task === task.dataset.task) follow.now(); }));
     unheard.push(live.on("open", follow.now));
