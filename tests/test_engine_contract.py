@@ -6,10 +6,12 @@ independent of the engine under test). Workflows are unit-tested on the
 fake; this module is what makes that worth something.
 """
 
+import os
 import shlex
 import subprocess
 from dataclasses import replace
 from itertools import count
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -443,6 +445,58 @@ def test_a_missing_sandbox_image_is_named(harness):
     with pytest.raises(engine.EngineUnavailable, match="drydock/never-built:0"):
         harness.engine.start_sandbox(spec)
     assert spec.name not in listed(harness)
+
+
+@pytest.mark.integration
+def test_a_sandbox_whose_root_is_not_the_user_the_engine_was_found_to_use_is_removed_and_the_engine_asked_again(tmp_path):
+    harness = RealHarness(tmp_path)
+    try:
+        learnt = harness.engine.engine_info()
+        # As if dockerd had been restarted with another --userns-remap (or none) since the engine was first asked.
+        harness.engine._start_info = replace(learnt, remapped_root=learnt.remapped_root + 65536)
+        spec = harness.spec()
+        with pytest.raises(engine.EngineUnavailable, match="user namespace changed"):
+            harness.engine.start_sandbox(spec)
+        assert spec.name not in listed(harness) and not Path(spec.socket_dir).exists()
+        harness.engine._start_info = replace(learnt, user_namespaces=False, remapped_root=None)
+        with pytest.raises(engine.EngineUnavailable, match=f"root is uid {learnt.remapped_root} on the host, not None"):
+            harness.engine.start_sandbox(replace(spec, allow_without_user_namespaces=True))
+        assert spec.name not in listed(harness)
+        # Asked again, the engine's real answer starts it.
+        assert harness.engine._start_info is None and harness.engine.start_sandbox(spec)
+        assert harness.engine._start_info == replace(harness.engine.engine_info(), containers_running=harness.engine._start_info.containers_running)
+    finally:
+        harness.clean_up()
+
+
+def test_a_sandbox_started_in_the_host_s_own_user_namespace_is_refused_unless_that_is_allowed():
+    # This test's own process is one: root in it is the host's root, as a sandbox's would be under an engine without
+    # --userns-remap.
+    docker_engine = engine.DockerEngine("unix:///nobody-listens.sock")
+    spec = Harness().spec()
+    docker_engine._start_info = engine.EngineInfo(version="26", api_version="1.45", containers_running=0, user_namespaces=True, remapped_root=100000)
+    with pytest.raises(engine.UnsafeEngine, match="user namespaces"):
+        docker_engine._check_sandbox_namespace(os.getpid(), spec, 100000)
+    assert docker_engine._start_info is None
+    docker_engine._check_sandbox_namespace(os.getpid(), replace(spec, allow_without_user_namespaces=True), None)
+    with pytest.raises(engine.EngineUnavailable, match="stopped as it started"):
+        docker_engine._check_sandbox_namespace(0, spec, 100000)
+
+
+@pytest.mark.parametrize("uid_map, root", [
+    ("         0     100000      65536\n", 100000),
+    ("         0          0 4294967295\n", None),
+    ("         1     100000      65536\n", False),
+    ("      1000       1000          1\n         0     200000       1000\n", 200000),
+    ("", False),
+])
+def test_the_host_uid_of_a_process_s_root_is_read_from_its_uid_map(uid_map, root):
+    assert engine.root_outside(uid_map) == root
+
+
+def test_a_uid_map_that_is_not_one_is_refused():
+    with pytest.raises(ValueError, match="not a uid_map line"):
+        engine.root_outside("0 100000\n")
 
 
 def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_path):
