@@ -759,10 +759,9 @@ class DockerEngine(Engine):
         self._start_info = None
         if root is None and not spec.allow_without_user_namespaces:
             raise UnsafeEngine(USERNS_REFUSAL)
-        if root is not None or expected_root is not None:
-            raise EngineUnavailable(
-                f"the Docker engine's user namespace changed (root is uid {root} on the host, not {expected_root}): start the sandbox again"
-            )
+        raise EngineUnavailable(
+            f"the Docker engine's user namespace changed (root is uid {root} on the host, not {expected_root}): start the sandbox again"
+        )
 
     def start_sandbox(self, spec):
         info = self._namespaces_for_start()
