@@ -13,6 +13,7 @@ import abc
 import datetime
 import functools
 import http.client
+import ipaddress
 import json
 import os
 import posixpath
@@ -25,6 +26,7 @@ import stat
 import struct
 import threading
 import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,7 @@ import docker.tls
 import requests.exceptions
 from django.conf import settings
 
-from grader import disks, isolation, preview, snapshot
+from grader import disks, isolation, preview, sandbox_network, snapshot
 
 
 class EngineUnavailable(Exception):
@@ -439,8 +441,11 @@ def _seccomp_profile(path):
     return Path(path).read_text()
 
 
-def _sandbox_container_options(api, spec, *, disk):
+def _sandbox_container_options(api, spec, *, disk, network_files=None):
     """Everything `docker run` is told about a sandbox but its image and name: change isolation here.
+
+    With `network_files` (the folder _write_network_files made) the sandbox gets no network of Docker's:
+    grader/sandbox_network.py gives it its port once it runs, and its /etc/hosts and /etc/resolv.conf are those.
 
     DESIGN.md "Sandbox isolation": on an engine with user namespaces, Docker's
     default capabilities plus SYS_ADMIN and NET_ADMIN are what a nested dockerd
@@ -468,9 +473,9 @@ def _sandbox_container_options(api, spec, *, disk):
             str(disk / disks.DOCKER): {"bind": "/var/lib/docker", "mode": "rw"},
             str(disk / disks.HOME): {"bind": "/root", "mode": "rw"},
             str(disk / disks.RUN): {"bind": SOCKET_IN_SANDBOX, "mode": "rw"},
-        },
-        extra_hosts={name: "127.0.0.1" for name in DOCKER_HUB_NAMES},
-        network_mode=spec.network,
+        } | ({str(network_files / name): {"bind": f"/etc/{name}", "mode": "ro"} for name in NETWORK_FILES} if network_files else {}),
+        extra_hosts=None if network_files else {name: "127.0.0.1" for name in DOCKER_HUB_NAMES},
+        network_mode="none" if network_files else spec.network,
         mem_limit=f"{spec.memory_mb}m",
         memswap_limit=f"{spec.memory_mb}m",
         pids_limit=spec.pids_limit,
@@ -483,6 +488,7 @@ def _sandbox_container_options(api, spec, *, disk):
     host_config["ReadonlyPaths"] = []
     return {
         "hostname": "sandbox",
+        "network_disabled": bool(network_files),
         "detach": True,
         "labels": spec.labels,
         "environment": {"DRYDOCK_REGISTRY_MIRROR": spec.registry_mirror, "DRYDOCK_SOCKET": f"{SOCKET_IN_SANDBOX}/docker.sock",
@@ -605,6 +611,59 @@ def _check_host_rules(bridge):
     _host_rules_checked[bridge] = time.monotonic()
 
 
+# The files of a sandbox's /etc that Docker would write for a sandbox on its network, written by the platform
+# for one with its own port (grader/sandbox_network.py), in this folder of the sandbox's.
+NETWORK_FILES = ("hosts", "resolv.conf")
+NETWORK_FILES_FOLDER = "etc"
+
+
+def _write_network_files(socket_dir, spec, registry_address):
+    """The sandbox's /etc/hosts (the registry's address, Docker Hub's names on loopback: nothing reaches them)
+    and /etc/resolv.conf (no name server: sandboxes have no DNS); return their folder."""
+    folder = Path(socket_dir) / NETWORK_FILES_FOLDER
+    folder.mkdir(mode=0o755, exist_ok=True)
+    registry = urllib.parse.urlsplit(spec.registry_mirror).hostname
+    hosts = (
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tsandbox\n"
+        f"{registry_address}\t{registry}\n" + "".join(f"127.0.0.1\t{name}\n" for name in DOCKER_HUB_NAMES)
+    )
+    (folder / "hosts").write_text(hosts)
+    (folder / "resolv.conf").write_text(f"# No name server: a sandbox reaches {registry} alone, named in /etc/hosts.\n")
+    for name in NETWORK_FILES:
+        (folder / name).chmod(0o644)
+    return folder
+
+
+# How long a start trusts what the engine said of the sandboxes' network (its subnet, the registry's address).
+NETWORK_FRESH_SECONDS = 10
+
+
+def _described_network(found, spec):
+    """(SandboxNetwork, the registry's address) of a network's inspect: EngineUnavailable saying what is wrong."""
+    name = spec.network
+    bridge = (found.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + found.get("Id", "")[:12]
+    if bridge != spec.bridge:
+        raise EngineUnavailable(f"the sandboxes' network {name} runs on bridge {bridge}, not {spec.bridge}: run bin/drydock setup")
+    configs = (found.get("IPAM") or {}).get("Config") or ()
+    subnets = [ipaddress.ip_network(c["Subnet"], strict=False) for c in configs if "." in (c.get("Subnet") or "")]
+    if not subnets:
+        raise EngineUnavailable(f"the sandboxes' network {name} has no IPv4 subnet: run bin/drydock setup")
+    subnet = subnets[0]
+    registry = urllib.parse.urlsplit(spec.registry_mirror).hostname
+    addresses, registry_address = set(), None
+    for attached in (found.get("Containers") or {}).values():
+        address = (attached.get("IPv4Address") or "").split("/")[0]
+        if not address:
+            continue
+        addresses.add(ipaddress.ip_address(address))
+        if attached.get("Name") == registry:
+            registry_address = address
+    if registry_address is None:
+        raise EngineUnavailable(f"the course registry {registry} is not on the sandboxes' network {name}: run bin/drydock setup")
+    network = sandbox_network.SandboxNetwork(bridge=bridge, subnet=subnet, docker_addresses=frozenset(a for a in addresses if a in subnet))
+    return network, registry_address
+
+
 def _remove_folder(folder):
     """A sandbox's folder on the host, its disk first: unmounted, the folder holds nothing a learner wrote."""
     try:
@@ -657,6 +716,7 @@ class DockerEngine(Engine):
         self.tls_dir = tls_dir or ""
         self._api_version = None  # the engine's, learnt from its first client
         self._start_info = None  # its EngineInfo, learnt at the first start (see _namespaces_for_start)
+        self._networks = {}  # network name -> (when asked, what _sandbox_network answered)
 
     def _tls(self):
         if not self.tls_dir:
@@ -763,6 +823,20 @@ class DockerEngine(Engine):
             f"the Docker engine's user namespace changed (root is uid {root} on the host, not {expected_root}): start the sandbox again"
         )
 
+    def _sandbox_network(self, client, spec):
+        """(SandboxNetwork, the registry's address on it) of spec.network, as its engine describes it; asked again
+        after NETWORK_FRESH_SECONDS (a registry made again, a container the CLI attached)."""
+        known = self._networks.get(spec.network)
+        if known is not None and time.monotonic() - known[0] < NETWORK_FRESH_SECONDS:
+            return known[1]
+        try:
+            found = client.api.inspect_network(spec.network)
+        except docker.errors.NotFound as exc:
+            raise EngineUnavailable(f"the sandboxes' network {spec.network} does not exist: run bin/drydock setup") from exc
+        described = _described_network(found, spec)
+        self._networks[spec.network] = (time.monotonic(), described)
+        return described
+
     def start_sandbox(self, spec):
         info = self._namespaces_for_start()
         if not info.user_namespaces and not spec.allow_without_user_namespaces:
@@ -789,13 +863,29 @@ class DockerEngine(Engine):
                         shutil.rmtree(mark)
                     else:
                         mark.unlink(missing_ok=True)
-                created = api.create_container(spec.image, name=spec.name, **_sandbox_container_options(api, spec, disk=disk))
+                # On this machine the sandbox's port is made here (grader/sandbox_network.py), not by the engine.
+                network, files = None, None
+                if self._on_this_machine():
+                    network, registry_address = self._sandbox_network(client, spec)
+                    files = _write_network_files(spec.socket_dir, spec, registry_address)
+                options = _sandbox_container_options(api, spec, disk=disk, network_files=files)
+                created = api.create_container(spec.image, name=spec.name, **options)
                 api.start(created["Id"])
                 started = api.inspect_container(created["Id"])
-                # Before anything of the learner's runs: its root is the unprivileged user the engine was found to use...
-                self._check_sandbox_namespace(started["State"]["Pid"], spec, info.remapped_root)
-                # ... and from now on its port reaches the registry's and no other.
-                isolation.isolate_port(started["NetworkSettings"]["SandboxKey"], spec.bridge)
+                pid = started["State"]["Pid"]
+                # Its network namespace held open from here: the one whose process is checked is the one given a port.
+                netns = sandbox_network.open_namespace(pid) if network is not None and pid > 0 else None
+                try:
+                    # Before anything of the learner's runs: its root is the unprivileged user the engine was found to use...
+                    self._check_sandbox_namespace(pid, spec, info.remapped_root)
+                    # ... and from now on its port reaches the registry's and no other.
+                    if network is not None:
+                        sandbox_network.connect(netns, network)
+                    else:
+                        isolation.isolate_port(started["NetworkSettings"]["SandboxKey"], spec.bridge)
+                finally:
+                    if netns is not None:
+                        os.close(netns)
                 isolated_mark.touch()
             except BaseException as exc:
                 # Whatever went wrong (a timeout included), no container runs unisolated and no disk stays mounted.

@@ -611,6 +611,14 @@ def sandbox_gateway() -> str:
     return str(next(ipaddress.IPv4Network(SANDBOX_SUBNET).hosts()))
 
 
+def registry_ip() -> str:
+    """The registry's address on the sandboxes' network, the one after the gateway: always the same, since each
+    sandbox is told it when it starts (grader/engine.py), and keeps it in its /etc/hosts."""
+    hosts = ipaddress.IPv4Network(SANDBOX_SUBNET).hosts()
+    next(hosts)
+    return str(next(hosts))
+
+
 def ensure_volume(name: str) -> None:
     if inspect("volume", name) is None:
         docker("volume", "create", "--label", "drydock.volume=registry", name)
@@ -630,7 +638,7 @@ def ensure_registry(port: int, remote_url: str) -> None:
             # Its sandboxes' side may have been lost (the network made again, a disconnect by hand): the
             # sandboxes would then pull from nowhere, their daemons falling back to Docker Hub's names.
             if SANDBOX_NETWORK not in (container.get("NetworkSettings") or {}).get("Networks", {}):
-                docker("network", "connect", SANDBOX_NETWORK, REGISTRY_CONTAINER)
+                docker("network", "connect", "--ip", registry_ip(), SANDBOX_NETWORK, REGISTRY_CONTAINER)
                 say(f"{REGISTRY_CONTAINER} attached to {SANDBOX_NETWORK} again")
             if not container["State"]["Running"]:
                 docker("start", REGISTRY_CONTAINER)
@@ -654,7 +662,7 @@ def ensure_registry(port: int, remote_url: str) -> None:
     else:
         cmd += [REGISTRY_IMAGE]
     docker(*cmd)
-    docker("network", "connect", SANDBOX_NETWORK, REGISTRY_CONTAINER)
+    docker("network", "connect", "--ip", registry_ip(), SANDBOX_NETWORK, REGISTRY_CONTAINER)
     docker("start", REGISTRY_CONTAINER)
     wait_registry(port)
     say(f"{REGISTRY_CONTAINER} running on {SANDBOX_NETWORK} (sandboxes: "

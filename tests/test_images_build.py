@@ -130,7 +130,7 @@ def test_a_registry_that_lost_the_sandboxes_network_is_attached_to_it_again(monk
                  "NetworkSettings": {"Networks": networks}}
     monkeypatch.setattr(build, "inspect", lambda kind, name: image if kind == "image" else container)
     build.ensure_registry(5000, "")
-    assert calls == [("network", "connect", build.SANDBOX_NETWORK, build.REGISTRY_CONTAINER)]
+    assert calls == [("network", "connect", "--ip", build.registry_ip(), build.SANDBOX_NETWORK, build.REGISTRY_CONTAINER)]
     calls.clear()
     networks[build.SANDBOX_NETWORK] = {}
     build.ensure_registry(5000, "")

@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 from django.utils import timezone
 
-from grader import engine
+from grader import engine, sandbox_network
 from labs import grading, hosts, sandboxes
 from labs.models import DockerHost, Lab, Sandbox, Submission
 from tests.conftest import drydock_cli
@@ -70,6 +70,11 @@ def addresses(url, container):
     """{network: IPv4 address} of a container of the engine at `url`."""
     networks = json.loads(docker_at(url, "inspect", "-f", "{{json .NetworkSettings.Networks}}", container).stdout)
     return {name: network["IPAddress"] for name, network in networks.items()}
+
+
+def sandbox_address(url, container):
+    """A sandbox's address on its sandboxes' network: its eth0's, made by the platform, not by Docker."""
+    return sandbox_network.address_in(f"/proc/{docker_at(url, 'inspect', '-f', '{{.State.Pid}}', container).stdout.strip()}/ns/net")
 
 
 def gateways(url, network):
@@ -147,7 +152,7 @@ def test_a_sandbox_on_the_second_engine_reaches_nothing_of_the_first_engine_nor_
     url = settings.DOCKER_HOST
     targets = {
         # The first engine's sandbox (its nginx), its registry on both networks, the gateways of its networks.
-        addresses(url, neighbour.container_name)[settings.SANDBOX_NETWORK]: [8080, 2375, 22],
+        sandbox_address(url, neighbour.container_name): [8080, 2375, 22],
         **{address: [5000] for address in addresses(url, "drydock-registry").values()},
         **{gateway: [host_port, 6379, 5000] for network in ("bridge", "drydock-registry-host") for gateway in gateways(url, network)},
         # The host's side of the second engine's own networks.
@@ -173,7 +178,7 @@ def test_a_sandbox_on_the_second_engine_reaches_nothing_of_the_first_engine_nor_
     finally:
         listener.close()
     # And the other way: the first engine's sandbox reaches neither the second's sandbox nor its registry.
-    back = [addresses(second_engine.url, mallory.container_name)[second_engine.network], *addresses(second_engine.url, second_engine.registry).values()]
+    back = [sandbox_address(second_engine.url, mallory.container_name), *addresses(second_engine.url, second_engine.registry).values()]
     script = "\n".join(f"(timeout 2 bash -c '</dev/tcp/{address}/5000' 2>/dev/null && echo open-{address}) &" for address in back) + "\nwait"
     routes = "ip route replace 10.0.0.0/8 dev eth0 && ip route replace default dev eth0 && echo routes-added"
     assert run_in(first, neighbour, f"{script}\n{routes}\n{script}", timeout=60).split() == ["routes-added"]
