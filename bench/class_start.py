@@ -324,10 +324,11 @@ def warm_class(lab, learners, within, run, *, quiet_seconds):
             stop_workers(cleaners)
 
 
-def cold_class(lab, learners, within, run, *, daemon_on_demand, live=True):
+def cold_class(lab, learners, within, run, *, daemon_on_demand, live=True, network_by_engine=False):
     """A class with no pool, on workers that start each sandbox's daemon on demand, or with the sandbox (the baseline);
-    its pages follow their sandboxes on the live channel, or poll as they did before it (the baseline)."""
-    env = {"SANDBOX_DAEMON_ON_DEMAND": "1" if daemon_on_demand else "0"}
+    its pages follow their sandboxes on the live channel, or poll as they did before it (the baseline); each sandbox's
+    network made by the platform, or by Docker's engine (the baseline)."""
+    env = {"SANDBOX_DAEMON_ON_DEMAND": "1" if daemon_on_demand else "0", "SANDBOX_NETWORK_BY_ENGINE": "1" if network_by_engine else "0"}
     workers = start_workers(SCRATCH, env=env)
     try:
         return one_class(lab, learners, within, run, env=env, live=live)

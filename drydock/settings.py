@@ -269,6 +269,9 @@ SANDBOX_READY_TIMEOUT_SECONDS = env_int("SANDBOX_READY_TIMEOUT_SECONDS", 30, min
 # with the sandbox; a playground's (its kept disk's containers restart with it) and a warm pool's (made ahead for a
 # learner who types at once) always start with it.
 SANDBOX_DAEMON_ON_DEMAND = env_bool("SANDBOX_DAEMON_ON_DEMAND", True)
+# The engine networks each sandbox (Docker's endpoint on SANDBOX_NETWORK), not the platform (grader/sandbox_network.py):
+# the baseline bench/class_start.py measures. An engine on another machine always does.
+SANDBOX_NETWORK_BY_ENGINE = env_bool("SANDBOX_NETWORK_BY_ENGINE", False)
 SANDBOX_SETUP_STEP_TIMEOUT_SECONDS = env_int("SANDBOX_SETUP_STEP_TIMEOUT_SECONDS", 120, minimum=1)
 SANDBOX_TTL_MINUTES = env_int("SANDBOX_TTL_MINUTES", 60, minimum=1)
 SANDBOX_IDLE_MINUTES = env_int("SANDBOX_IDLE_MINUTES", 15, minimum=1)

@@ -180,6 +180,8 @@ class SandboxSpec:
     # Its daemon starts at the first connection to its sockets (a docker command, a Check), not with the sandbox:
     # an idle sandbox then costs no daemon's start (~0.5 core-s) and holds no daemon's memory.
     daemon_on_demand: bool = False
+    # Docker's engine networks the sandbox (its endpoint on `network`), not grader/sandbox_network.py: the bench's baseline.
+    network_by_engine: bool = False
 
 
 @dataclass(frozen=True)
@@ -865,7 +867,7 @@ class DockerEngine(Engine):
                         mark.unlink(missing_ok=True)
                 # On this machine the sandbox's port is made here (grader/sandbox_network.py), not by the engine.
                 network, files = None, None
-                if self._on_this_machine():
+                if self._on_this_machine() and not spec.network_by_engine:
                     network, registry_address = self._sandbox_network(client, spec)
                     files = _write_network_files(spec.socket_dir, spec, registry_address)
                 options = _sandbox_container_options(api, spec, disk=disk, network_files=files)

@@ -75,6 +75,7 @@ def spec_for(sandbox):
         # A warm pool's sandbox has its daemon started ahead, as the rest of it: the learner who claims it is
         # typing at once, in a class whose others are too (bench/class_start.py: warm p95 416 -> 1101 ms on demand).
         daemon_on_demand=settings.SANDBOX_DAEMON_ON_DEMAND and not sandbox.persistent_disk and sandbox.owner_id is not None,
+        network_by_engine=settings.SANDBOX_NETWORK_BY_ENGINE,
     )
 
 
