@@ -13,11 +13,12 @@ as before that channel); the
 Celery workers of each queue, the real engine and the hardened sandbox. The
 learners' threads (their HTTP and their `docker` command, an exec in the
 sandbox as the terminal's) are this process's, not the web's. A time is
-the row's (its ready_at, its graded_at) less the click's. Runs five times, on a scratch database and sandbox names of its
-own: three times without a warm pool (every sandbox cold), first with each sandbox's
+the row's (its ready_at, its graded_at) less the click's. Runs six times, on a scratch database and sandbox names of its
+own: four times without a warm pool (every sandbox cold), first with each sandbox's
 daemon started with it (SANDBOX_DAEMON_ON_DEMAND=0, the same-run baseline), then
 as shipped, the daemon started by the learner's first command, with the pages
-polling (the baseline of the live channel), then as shipped; then twice with a pool of blank
+polling (the baseline of the live channel), then with each sandbox's network
+made by Docker's engine (the baseline of grader/sandbox_network.py), then as shipped; then twice with a pool of blank
 sandboxes sized for the class, filled before the clicks and kept at that size by
 the workers as a deployment's would be: first refilled after every claim
 (SANDBOX_POOL_REFILL_QUIET_SECONDS=0, the same-run baseline), then as shipped,
@@ -26,6 +27,8 @@ ready (the worst case: a real class reads the instructions first). Prints:
 
   class start (click -> ready), cold, daemon with the sandbox: p50, p95
   class start (click -> ready), cold, pages polling: p50, p95
+  class start (click -> ready), cold, network by the engine: p50, p95 (Docker's
+                                         endpoint for each sandbox, SANDBOX_NETWORK_BY_ENGINE=1)
   class start (click -> ready), cold:    p50, p95 (ratio against the daemon with the sandbox)
   class start (click -> ready), warm, refill at every claim: p50, p95
   class start (click -> ready), warm:    p50, p95 (ratio against the line above)
@@ -356,13 +359,16 @@ def main():
     try:
         print(f"engine: {engine.default().engine_info().version}; {args.learners} learners clicking within {args.within:.0f} s; {os.cpu_count()} cores", flush=True)
         at_once = cold_class(lab, args.learners, args.within, "at-once", daemon_on_demand=False)
+        by_engine = cold_class(lab, args.learners, args.within, "cold, network by the engine", daemon_on_demand=True, network_by_engine=True)
         polled = cold_class(lab, args.learners, args.within, "cold, polled", daemon_on_demand=True, live=False)
         cold = cold_class(lab, args.learners, args.within, "cold", daemon_on_demand=True)
         eager = warm_class(lab, args.learners, args.within, "eager", quiet_seconds=0)
         warm = warm_class(lab, args.learners, args.within, "warm", quiet_seconds=shipped_quiet_seconds)
         report("class start (click -> ready), cold, daemon with the sandbox", [t.start_seconds for t in at_once])
         report("class start (click -> ready), cold, pages polling", [t.start_seconds for t in polled], [t.start_seconds for t in at_once])
+        report("class start (click -> ready), cold, network by the engine", [t.start_seconds for t in by_engine])
         report("class start (click -> ready), cold", [t.start_seconds for t in cold], [t.start_seconds for t in at_once])
+        report("class start (click -> ready), cold, against the network by the engine", [t.start_seconds for t in cold], [t.start_seconds for t in by_engine])
         report("class start (click -> ready), warm, refill at every claim", [t.start_seconds for t in eager])
         report("class start (click -> ready), warm", [t.start_seconds for t in warm], [t.start_seconds for t in eager])
         for name, run in (("without a pool", cold), ("with a pool", warm)):

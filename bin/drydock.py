@@ -1448,7 +1448,8 @@ def compose_smoke():
     ensure_docker()
     ensure_compose()
     build_images()
-    env = {**os.environ, "DOCKER_HOST": engine_url()}
+    # pytest-django loads the settings, which refuse to run with no SECRET_KEY: the tests' own, as `test` gives them.
+    env = {**os.environ, "DOCKER_HOST": engine_url(), "SECRET_KEY": os.environ.get("SECRET_KEY", "tests-only-secret-key-not-for-production")}
     return subprocess.call([str(VENV / "bin" / "pytest"), "-q", "-s", "-p", "no:cacheprovider", "deploy/test_compose_smoke.py"],
                            cwd=BASE, env=env)
 
