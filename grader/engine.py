@@ -613,6 +613,11 @@ def _check_host_rules(bridge):
     _host_rules_checked[bridge] = time.monotonic()
 
 
+def _registry_name(spec):
+    """The registry's host name in the sandbox's mirror URL (http://drydock-registry:5000): its container's name."""
+    return urllib.parse.urlsplit(spec.registry_mirror).hostname
+
+
 # The files of a sandbox's /etc that Docker would write for a sandbox on its network, written by the platform
 # for one with its own port (grader/sandbox_network.py), in this folder of the sandbox's.
 NETWORK_FILES = ("hosts", "resolv.conf")
@@ -624,7 +629,7 @@ def _write_network_files(socket_dir, spec, registry_address):
     and /etc/resolv.conf (no name server: sandboxes have no DNS); return their folder."""
     folder = Path(socket_dir) / NETWORK_FILES_FOLDER
     folder.mkdir(mode=0o755, exist_ok=True)
-    registry = urllib.parse.urlsplit(spec.registry_mirror).hostname
+    registry = _registry_name(spec)
     hosts = (
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tsandbox\n"
         f"{registry_address}\t{registry}\n" + "".join(f"127.0.0.1\t{name}\n" for name in DOCKER_HUB_NAMES)
@@ -651,7 +656,7 @@ def _described_network(found, spec):
     if not subnets:
         raise EngineUnavailable(f"the sandboxes' network {name} has no IPv4 subnet: run bin/drydock setup")
     subnet = subnets[0]
-    registry = urllib.parse.urlsplit(spec.registry_mirror).hostname
+    registry = _registry_name(spec)
     addresses, registry_address = set(), None
     for attached in (found.get("Containers") or {}).values():
         address = (attached.get("IPv4Address") or "").split("/")[0]

@@ -30,9 +30,9 @@ class IsolationError(Exception):
     """A rule could not be put in place or a port isolated; the message says which."""
 
 
-def _run(cmd, *, check=True):
+def _run(cmd, *, check=True, stdin=None, pass_fds=()):
     try:
-        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+        result = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20, pass_fds=pass_fds)
     except (OSError, subprocess.SubprocessError) as exc:
         raise IsolationError(f"`{' '.join(cmd)}` did not run: {exc}") from exc
     if check and result.returncode != 0:
