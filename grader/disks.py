@@ -124,13 +124,21 @@ def detach(folder):
     if target.is_mount():
         # Lazy: a process of a container being removed may still hold a file open; the kernel
         # frees the loop device (autoclear) once nothing does.
-        _run(["umount", "--lazy", target])
+        try:
+            _run(["umount", "--lazy", target])
+        except DiskError:
+            if target.is_mount():
+                raise
+            # Another remover (the reaper, a removal task) unmounted it between the test and the umount.
     (folder / IMAGE).unlink(missing_ok=True)
     if target.is_mount():
         raise DiskError(f"{target} is still mounted")
     # Unmounted, it is an empty folder of the host's (everything the learner wrote was on the disk).
-    if target.exists():
+    # A concurrent remover may delete it first: gone is what both wanted.
+    try:
         shutil.rmtree(target)
+    except FileNotFoundError:
+        pass
 
 
 def image_usage_bytes(image):

@@ -147,6 +147,38 @@ def wait_until(predicate, timeout, interval=0.1, message="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
+class HostListener:
+    """A service of the host listening on every address, like a careless deployment would: did anything reach it?
+
+    A connection is complete once the kernel queued it, accepted or not: `reached()` asks without blocking, so no
+    thread is left in accept() on a socket the test closes.
+    """
+
+    def __init__(self, family=None):
+        import socket
+
+        self.socket = socket.socket(family or socket.AF_INET)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        self.socket.listen(5)
+        self.socket.setblocking(False)
+        self.port = self.socket.getsockname()[1]
+
+    def reached(self):
+        try:
+            connection, _ = self.socket.accept()
+        except BlockingIOError:
+            return False
+        connection.close()
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.socket.close()
+
+
 class Worker:
     """Real `celery worker` processes, one per queue as bin/drydock up runs them, on the test database and Redis database.
 

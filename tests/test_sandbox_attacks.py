@@ -13,7 +13,6 @@ import shlex
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from django.utils import timezone
 from grader import disks, engine, sandbox_network
 from labs import grading, sandboxes
 from labs.models import Lab, Sandbox, Submission
+from tests.conftest import HostListener
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -258,23 +258,15 @@ def test_ipv6_turned_back_on_in_the_sandbox_reaches_nothing_of_the_host(sandbox,
     # The link-local address the host's side of the bridge would have (EUI-64): what the attack used.
     eui = [f"{int(mac[0], 16) ^ 2:02x}", *mac[1:3], "ff", "fe", *mac[3:]]
     link_local = "fe80::" + ":".join(f"{int(eui[i], 16):x}{eui[i + 1]}" for i in range(0, 8, 2))
-    listener = socket.socket(socket.AF_INET6)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("::", 0))
-    listener.listen(1)
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
-    port = listener.getsockname()[1]
-    try:
+    with HostListener(socket.AF_INET6) as listener:
+        port = listener.port
         script = f"""
         sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.all.disable_ipv6=0 && echo ipv6-on; sleep 2
         curl -s -g -m 3 -o /dev/null 'http://[{link_local}%eth0]:{port}/' && echo reached-host
         echo done
         """
         assert run_in(sandbox, script, timeout=30).output.split() == ["ipv6-on", "done"]
-        assert not accepted
-    finally:
-        listener.close()
+        assert not listener.reached()
 
 
 def test_filling_the_disk_stops_at_its_quota_inside_the_sandbox_only(make_sandbox):

@@ -2,7 +2,6 @@
 
 import json
 import shlex
-import socket
 import subprocess
 import threading
 import time
@@ -17,6 +16,7 @@ from django.utils import timezone
 from grader import engine
 from labs import sandboxes
 from labs.models import Lab, Sandbox
+from tests.conftest import HostListener
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -50,15 +50,8 @@ def docker_inspect(kind, name):
 
 
 def test_sandbox_reaches_the_registry_and_nothing_of_the_platform(sandbox, settings):
-    # A service of the host listening on every address, like a careless deployment would.
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", 0))
-    listener.listen(5)
-    port = listener.getsockname()[1]
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
-    try:
+    with HostListener() as listener:
+        port = listener.port
         mirror = urlsplit(settings.SANDBOX_REGISTRY_MIRROR)
         assert can_connect(sandbox, mirror.hostname, mirror.port)
         network = docker_inspect("network", settings.SANDBOX_NETWORK)
@@ -70,9 +63,7 @@ def test_sandbox_reaches_the_registry_and_nothing_of_the_platform(sandbox, setti
             assert not can_connect(sandbox, address, 6379), f"Redis reachable through {address}"
         # The platform's Redis and web server listen on the host's loopback; the sandbox's loopback is its own.
         assert not can_connect(sandbox, "127.0.0.1", 6379)
-        assert not accepted
-    finally:
-        listener.close()
+        assert not listener.reached()
 
 
 def test_fork_bomb_is_stopped_by_the_pids_limit_and_the_host_stays_responsive(sandbox, settings):
