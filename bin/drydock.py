@@ -669,11 +669,12 @@ def start_second_engine(name, *, source_url=None):
         network_name, registry, registry_port_on_network, mirror = _sandbox_network_settings()
         # Both subnets named: the sandboxes' one holds an address per sandbox the host may run (as images/build.py's
         # SANDBOX_SUBNET on the first engine), not the /24 a pool gives.
-        registry_subnet, sandbox_subnet = _second_engine_subnets(pool)
+        registry_subnet, sandbox_subnet, engine_range = _second_engine_subnets(pool)
         docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--label", "drydock.role=registry-host",
                   "--subnet", registry_subnet, "-o", f"com.docker.network.bridge.name={layout.registry_bridge}", REGISTRY_HOST_NETWORK)
         docker_at(layout.url, "network", "create", "--driver", "bridge", "--label", "drydock.network=1", "--internal",
-                  "--label", "drydock.role=sandboxes", "--subnet", sandbox_subnet, "-o", "com.docker.network.bridge.inhibit_ipv4=true",
+                  "--label", "drydock.role=sandboxes", "--subnet", sandbox_subnet, "--ip-range", engine_range,
+                  "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                   "-o", f"com.docker.network.bridge.name={layout.sandbox_bridge}", network_name)
         tag = ["-m", "comment", "--comment", layout.rule_comment]
         run(["iptables", "-A", "FORWARD", "-i", layout.sandbox_bridge, "-o", layout.sandbox_bridge, *tag, "-j", "ACCEPT"], quiet=True)
@@ -729,13 +730,16 @@ def _in_thread(outcome, function, *args):
 
 
 def _second_engine_subnets(pool):
-    """(the registry's network, the sandboxes' network) in a slot's pool: its first /24, its second half."""
+    """(the registry's network, the sandboxes' network, Docker's range on it) in a slot's pool: its first /24, its
+    second half, that half's first sixteenth (as grader/sandbox_network.engine_range: sandboxes lease the rest)."""
     pool = ipaddress.ip_network(pool)
     registry, sandboxes = next(pool.subnets(new_prefix=24)), list(pool.subnets(prefixlen_diff=1))[1]
+    engine_range = next(sandboxes.subnets(prefixlen_diff=4))
     ceiling = int(os.environ.get("SANDBOX_MAX_PER_HOST") or 400)
-    if sandboxes.num_addresses - 3 < ceiling + 1:  # the network's, the broadcast's and the gateway's are no sandbox's
+    # Neither Docker's range, nor the network's own address, nor its broadcast is a sandbox's.
+    if sandboxes.num_addresses - engine_range.num_addresses - 1 < ceiling:
         raise SetupError(f"a second engine's sandboxes' network ({sandboxes}) holds fewer than SANDBOX_MAX_PER_HOST={ceiling} sandboxes")
-    return str(registry), str(sandboxes)
+    return str(registry), str(sandboxes), str(engine_range)
 
 
 def _sandbox_network_settings():
@@ -1326,10 +1330,35 @@ def ensure_shared_mounts(env):
     return changed
 
 
+def compose_sandbox_addressing(env):
+    """The sandboxes' network as docker-compose.yaml resolves it: SetupError unless Docker's range is in the subnet
+    and leaves sandboxes addresses (grader/sandbox_network.py leases the rest)."""
+    config = json.loads(compose("config", "--format", "json", env=env, quiet=True).stdout)
+    ipam = (config["networks"]["sandboxes"].get("ipam") or {}).get("config") or [{}]
+    subnet, engine_range = ipam[0].get("subnet"), ipam[0].get("ip_range")
+    try:
+        subnet, engine_range = ipaddress.IPv4Network(subnet), ipaddress.IPv4Network(engine_range)
+    except (TypeError, ValueError) as exc:
+        raise SetupError(f"SANDBOX_SUBNET={subnet} / SANDBOX_ENGINE_RANGE={engine_range}: {exc}") from None
+    if not engine_range.subnet_of(subnet) or engine_range.num_addresses * 2 > subnet.num_addresses:
+        raise SetupError(f"SANDBOX_ENGINE_RANGE={engine_range} must be a small part of SANDBOX_SUBNET={subnet} "
+                         f"(its first sixteenth: {next(subnet.subnets(prefixlen_diff=4)) if subnet.prefixlen <= 28 else 'none, too small a subnet'})")
+    registry = ((config["services"]["registry"].get("networks") or {}).get("sandboxes") or {}).get("ipv4_address")
+    try:
+        registry = ipaddress.IPv4Address(registry)
+    except ValueError as exc:
+        raise SetupError(f"SANDBOX_REGISTRY_ADDRESS={registry}: {exc}") from None
+    if registry not in engine_range or registry in (engine_range.network_address, subnet.network_address + 1):
+        raise SetupError(f"SANDBOX_REGISTRY_ADDRESS={registry} must be an address of SANDBOX_ENGINE_RANGE={engine_range} "
+                         f"past the gateway {subnet.network_address + 1}")
+    return subnet, engine_range
+
+
 def compose_up(env=None):
     env = env or compose_env()
     ensure_docker()
     ensure_compose()
+    compose_sandbox_addressing(env)
     ensure_shared_mounts(env)
     compose("up", "-d", "--wait", "--remove-orphans", env=env, timeout=1800)
     say("up; `docker compose ps` lists the services, `docker compose logs -f web` follows one")

@@ -115,7 +115,8 @@ class Stack:
             "PLAYGROUND_DISK_ROOT": str(self.playground_root),
             "SANDBOX_NETWORK": "drydock-smoke-sandboxes", "SANDBOX_BRIDGE": BRIDGE,
             # Not the subnet of the sandboxes' network bin/drydock made on the same engine (they may not overlap).
-            "SANDBOX_SUBNET": "10.217.0.0/20",
+            "SANDBOX_SUBNET": "10.217.0.0/20", "SANDBOX_ENGINE_RANGE": "10.217.0.0/24",
+            "SANDBOX_REGISTRY_ADDRESS": "10.217.0.2",
             "DRYDOCK_REGISTRY_NAME": "drydock-smoke-registry",
             "SANDBOX_NAME_PREFIX": PREFIX, "SANDBOX_LABELS": "drydock.test=1",
             "COMPOSE_PROFILES": "tls",

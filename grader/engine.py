@@ -651,11 +651,17 @@ def _described_network(found, spec):
     bridge = (found.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + found.get("Id", "")[:12]
     if bridge != spec.bridge:
         raise EngineUnavailable(f"the sandboxes' network {name} runs on bridge {bridge}, not {spec.bridge}: run bin/drydock setup")
-    configs = (found.get("IPAM") or {}).get("Config") or ()
-    subnets = [ipaddress.ip_network(c["Subnet"], strict=False) for c in configs if "." in (c.get("Subnet") or "")]
-    if not subnets:
+    configs = [c for c in (found.get("IPAM") or {}).get("Config") or () if "." in (c.get("Subnet") or "")]
+    if not configs:
         raise EngineUnavailable(f"the sandboxes' network {name} has no IPv4 subnet: run bin/drydock setup")
-    subnet = subnets[0]
+    subnet = ipaddress.ip_network(configs[0]["Subnet"], strict=False)
+    # Docker never sees the addresses sandboxes lease: its IPAM must give from a range of its own, or it
+    # could give a leased one to a container attached by the CLI.
+    if not configs[0].get("IPRange"):
+        raise EngineUnavailable(f"the sandboxes' network {name} lets Docker give any address of {subnet}, those sandboxes lease too "
+                                f"(no ip-range): run bin/drydock setup, which makes it again")
+    engine_range = ipaddress.ip_network(configs[0]["IPRange"], strict=False)
+    gateway = ipaddress.ip_address(configs[0]["Gateway"]) if configs[0].get("Gateway") else None
     registry = _registry_name(spec)
     addresses, registry_address = set(), None
     for attached in (found.get("Containers") or {}).values():
@@ -667,7 +673,8 @@ def _described_network(found, spec):
             registry_address = address
     if registry_address is None:
         raise EngineUnavailable(f"the course registry {registry} is not on the sandboxes' network {name}: run bin/drydock setup")
-    network = sandbox_network.SandboxNetwork(bridge=bridge, subnet=subnet, docker_addresses=frozenset(a for a in addresses if a in subnet))
+    network = sandbox_network.SandboxNetwork(bridge=bridge, subnet=subnet, engine_range=engine_range, gateway=gateway,
+                                             docker_addresses=frozenset(a for a in addresses if a in subnet))
     return network, registry_address
 
 
@@ -883,6 +890,10 @@ class DockerEngine(Engine):
                 # Its network namespace held open from here: the one whose process is checked is the one given a port.
                 netns = sandbox_network.open_namespace(pid) if network is not None and pid > 0 else None
                 try:
+                    # A pid is a number the host may give again once its process ends: still the sandbox's init after
+                    # the open, the namespace held is the sandbox's (its init cannot end and be replaced meanwhile).
+                    if netns is not None and (api.inspect_container(created["Id"]).get("State") or {}).get("Pid") != pid:
+                        raise isolation.IsolationError(f"the sandbox's process {pid} ended as it started")
                     # Before anything of the learner's runs: its root is the unprivileged user the engine was found to use...
                     self._check_sandbox_namespace(pid, spec, info.remapped_root)
                     # ... and from now on its port reaches the registry's and no other.

@@ -31,8 +31,10 @@ class IsolationError(Exception):
 
 
 def _run(cmd, *, check=True, stdin=None, pass_fds=()):
+    # In C's locale: callers match the kernel's messages ("File exists"), which a host's locale would translate.
     try:
-        result = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20, pass_fds=pass_fds)
+        result = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20, pass_fds=pass_fds,
+                                env={**os.environ, "LC_ALL": "C"})
     except (OSError, subprocess.SubprocessError) as exc:
         raise IsolationError(f"`{' '.join(cmd)}` did not run: {exc}") from exc
     if check and result.returncode != 0:

@@ -22,9 +22,13 @@ picks another. A sandbox gone takes its network namespace, and with it both
 ends of its veth: the lease ends with it, whoever removed the container, even
 a worker killed midway. Nothing is written anywhere to be swept.
 
-The subnet's first sixteenth stays Docker's own (the registry's address,
-whatever the CLI attaches to the network); addresses Docker shows on the
-network are never leased either.
+Docker's IPAM gives addresses from the network's ip-range alone (the
+subnet's first sixteenth, as images/build.py and docker-compose.yaml make it:
+the registry's address, whatever the CLI attaches to the network), and the
+platform leases none of those: Docker never sees a leased address (no
+endpoint), so without the range it could give one to a container it attaches.
+A network without a range is refused. Addresses Docker shows on the network
+are never leased either.
 
 Standard library only, as grader/isolation.py.
 """
@@ -34,9 +38,12 @@ import json
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from grader import isolation
 
+# The host's per-link IPv6 settings.
+IPV6_CONF = Path("/proc/sys/net/ipv6/conf")
 # The sandbox's end of its veth.
 SANDBOX_INTERFACE = "eth0"
 PORT_PREFIX = "dd"
@@ -54,6 +61,9 @@ class SandboxNetwork:
 
     bridge: str
     subnet: ipaddress.IPv4Network
+    # The addresses Docker's IPAM gives (the network's ip-range), its gateway, and those it gave.
+    engine_range: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address | None = None
     docker_addresses: frozenset = frozenset()
 
 
@@ -75,9 +85,21 @@ def _failed(cmd, result):
     return isolation.IsolationError(f"`{' '.join(cmd)}` failed: {result.stderr.strip() or result.stdout.strip()}")
 
 
-def sandbox_offsets(subnet):
-    """The offsets in `subnet` sandboxes may lease: past its first sixteenth (Docker's), short of its broadcast."""
-    return range(max(subnet.num_addresses // 16, 2), subnet.num_addresses - 1)
+def engine_range(subnet):
+    """The part of `subnet` a sandboxes' network lets Docker's IPAM give: its first sixteenth."""
+    if subnet.prefixlen > 28:
+        raise isolation.IsolationError(f"subnet {subnet} is too small for sandboxes: /28 at least")
+    return next(subnet.subnets(prefixlen_diff=4))
+
+
+def sandbox_offsets(network):
+    """The offsets in the network's subnet sandboxes may lease: none Docker may give (its range, its gateway),
+    neither the subnet's own address nor its broadcast."""
+    subnet, base = network.subnet, int(network.subnet.network_address)
+    docker_first = int(network.engine_range.network_address) - base
+    docker_last = docker_first + network.engine_range.num_addresses - 1
+    gateway = int(network.gateway) - base if network.gateway is not None else None
+    return [o for o in range(1, subnet.num_addresses - 1) if not docker_first <= o <= docker_last and o != gateway]
 
 
 def port_name(bridge_index, offset):
@@ -97,7 +119,7 @@ def free_offsets(network, bridge_index, names):
     """The offsets a new sandbox may take, lowest first."""
     leased = leased_offsets(bridge_index, names)
     docker = {int(address) - int(network.subnet.network_address) for address in network.docker_addresses}
-    return [offset for offset in sandbox_offsets(network.subnet) if offset not in leased and offset not in docker]
+    return [offset for offset in sandbox_offsets(network) if offset not in leased and offset not in docker]
 
 
 def _bridge_index(bridge):
@@ -132,7 +154,7 @@ def _lease(netns_fd, network, bridge_index, *, pick=random.choice, names=lambda:
     for _ in range(LEASE_ATTEMPTS):
         free = free_offsets(network, bridge_index, names())
         if not free:
-            total = len(sandbox_offsets(network.subnet))
+            total = len(sandbox_offsets(network))
             raise isolation.IsolationError(f"no address is left for a sandbox on {network.subnet}: all {total} are leased")
         offset = pick(free[:PICK_AMONG])
         name = port_name(bridge_index, offset)
@@ -155,7 +177,10 @@ def connect(netns_fd, network):
     name, offset = _lease(netns_fd, network, bridge_index)
     port = Port(name=name, address=network.subnet.network_address + offset, prefix_length=network.subnet.prefixlen)
     try:
-        batch = f"link set {name} master {network.bridge}\nlink set {name} type bridge_slave isolated on\n"
+        # The host's end takes no IPv6 address of its own either (no link-local the host would answer on).
+        disable_ipv6(name)
+        batch = (f"link set {name} addrgenmode none\nlink set {name} master {network.bridge}\n"
+                 f"link set {name} type bridge_slave isolated on\n")
         cmd = ["ip", "-batch", "-"]
         result = _run(cmd, stdin=batch)
         if result.returncode != 0:
@@ -165,7 +190,8 @@ def connect(netns_fd, network):
         # The sandbox's end: no IPv6 (no link-local address another port could learn), its address, up. The host's
         # end is still down: nothing crosses yet.
         inside = (
-            f"echo 1 > /proc/sys/net/ipv6/conf/{SANDBOX_INTERFACE}/disable_ipv6 2>/dev/null || true; exec ip -batch - <<'EOF'\n"
+            f"f=/proc/sys/net/ipv6/conf/{SANDBOX_INTERFACE}/disable_ipv6; if [ -e $f ]; then echo 1 > $f || exit 1; fi\n"
+            "exec ip -batch - <<'EOF'\n"
             f"link set {SANDBOX_INTERFACE} addrgenmode none\n"
             f"addr add {port.address}/{port.prefix_length} dev {SANDBOX_INTERFACE}\n"
             f"link set {SANDBOX_INTERFACE} up\n"
@@ -184,6 +210,18 @@ def connect(netns_fd, network):
         disconnect(name)
         raise
     return port
+
+
+def disable_ipv6(name, conf=None):
+    """No IPv6 on the host's link `name`; a kernel without IPv6 has nothing to disable."""
+    conf = conf or IPV6_CONF
+    setting = conf / name / "disable_ipv6"
+    if not conf.exists():
+        return
+    try:
+        setting.write_text("1")
+    except OSError as exc:
+        raise isolation.IsolationError(f"IPv6 could not be disabled on {name}: {exc.strerror}") from exc
 
 
 def disconnect(name):

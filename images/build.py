@@ -30,10 +30,11 @@ Environment:
                                is sent beyond the Debian mirror)
   SANDBOX_NETWORK              the sandboxes' network (drydock-sandboxes)
   SANDBOX_BRIDGE               its bridge's name on the host (drydock-sbx)
-  SANDBOX_SUBNET               its IPv4 subnet (10.215.0.0/20): one address per
-                               sandbox, so it must hold SANDBOX_MAX_PER_HOST of
-                               them and the registry (the host has no address
-                               on it, so it never collides with a host route)
+  SANDBOX_SUBNET               its IPv4 subnet (10.215.0.0/20): its first
+                               sixteenth is Docker's (the registry's address),
+                               the rest one address per sandbox, so it must
+                               hold SANDBOX_MAX_PER_HOST of them (the host has
+                               no address on it: no clash with a host route)
   SANDBOX_REGISTRY_MIRROR      the registry as sandboxes reach it
                                (http://drydock-registry:5000): its host name
                                is the registry container's, its port the one
@@ -67,6 +68,8 @@ HERE = Path(__file__).resolve().parent
 # grader/isolation.py is standard library only, like this script.
 sys.path.insert(0, str(HERE.parent))
 from grader import isolation  # noqa: E402
+# Named so: this module has a sandbox_network() of its own.
+from grader import sandbox_network as port_leases  # noqa: E402
 
 CATALOG = HERE / "catalog.json"
 LOG_DIR = HERE.parent / "var" / "images-cache" / "logs"
@@ -113,15 +116,20 @@ def sandbox_subnet(environ=os.environ) -> str:
     except ValueError as exc:
         raise BuildError(f"SANDBOX_SUBNET={text!r} is not an IPv4 subnet: {exc}") from None
     ceiling = int(environ.get("SANDBOX_MAX_PER_HOST") or 400)
-    if usable_addresses(subnet) < ceiling + 1:
-        raise BuildError(f"SANDBOX_SUBNET={text} has {usable_addresses(subnet)} addresses for sandboxes; "
-                         f"SANDBOX_MAX_PER_HOST={ceiling} and the registry need {ceiling + 1}")
+    leasable = leasable_addresses(subnet)
+    if leasable < ceiling:
+        raise BuildError(f"SANDBOX_SUBNET={text} has {leasable} addresses sandboxes may lease (its first sixteenth is "
+                         f"Docker's, the registry's); SANDBOX_MAX_PER_HOST={ceiling} needs {ceiling}")
     return str(subnet)
 
 
-def usable_addresses(subnet: ipaddress.IPv4Network) -> int:
-    """Addresses a container can get on a Docker network: not the network's, the broadcast's or the gateway's."""
-    return subnet.num_addresses - 3
+def leasable_addresses(subnet: ipaddress.IPv4Network) -> int:
+    """Addresses sandboxes may lease on the network made for `subnet` (grader/sandbox_network.py)."""
+    if subnet.prefixlen > 28:
+        return 0
+    network = port_leases.SandboxNetwork(bridge="", subnet=subnet, engine_range=port_leases.engine_range(subnet),
+                                             gateway=ipaddress.IPv4Address(sandbox_gateway(subnet)))
+    return len(port_leases.sandbox_offsets(network))
 
 
 def registry_address(environ=os.environ) -> tuple[str, int]:
@@ -561,13 +569,17 @@ def ensure_network(name: str, *, internal: bool) -> None:
             raise BuildError(f"network {name} gives the host an address on it, so sandboxes "
                              f"reach host services; remove it (docker network rm {name}) "
                              "and run again")
-        if not internal or network_subnet(network) == f"{SANDBOX_SUBNET} gateway {sandbox_gateway()}":
+        wanted = sandbox_addressing()
+        if not internal or network_subnet(network) == wanted:
             return
         # Made before SANDBOX_SUBNET existed (a /24 from the engine's pool: 253 sandboxes at most, measured
-        # by bench/capacity.py), or moved: made again, which only the registry may be attached to.
+        # by bench/capacity.py), or before Docker's addresses had a range of their own, or moved: made again,
+        # which only the registry may be attached to. Sandboxes with ports of the platform's are on its bridge,
+        # never in Docker's list.
         attached = sorted(c["Name"] for c in (network.get("Containers") or {}).values() if c.get("Name") != REGISTRY_CONTAINER)
+        attached += sorted(sandbox_ports(SANDBOX_BRIDGE))
         if attached:
-            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} gateway {sandbox_gateway()} (SANDBOX_SUBNET), "
+            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {wanted} (SANDBOX_SUBNET), "
                              f"and sandboxes are on it ({', '.join(attached[:5])}{'...' if len(attached) > 5 else ''}): "
                              "stop them and run again")
         registry_attached = any(c.get("Name") == REGISTRY_CONTAINER for c in (network.get("Containers") or {}).values())
@@ -577,9 +589,9 @@ def ensure_network(name: str, *, internal: bool) -> None:
         if removed.returncode != 0:  # a sandbox started meanwhile
             if registry_attached:
                 docker("network", "connect", name, REGISTRY_CONTAINER)
-            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {SANDBOX_SUBNET} gateway {sandbox_gateway()} (SANDBOX_SUBNET), "
+            raise BuildError(f"network {name} has subnet {network_subnet(network)}, not {wanted} (SANDBOX_SUBNET), "
                              f"and could not be made again: {removed.stderr.strip()}; stop its sandboxes and run again")
-        say(f"network {name} removed: its subnet {network_subnet(network)} is not {SANDBOX_SUBNET} gateway {sandbox_gateway()}")
+        say(f"network {name} removed: its subnet {network_subnet(network)} is not {wanted}")
         if registry_attached:  # made again by ensure_registry, attached to the new network
             docker("rm", "-f", REGISTRY_CONTAINER)
     cmd = ["network", "create", "--driver", "bridge", "--label", "drydock.network=1"]
@@ -587,7 +599,10 @@ def ensure_network(name: str, *, internal: bool) -> None:
         # No address on the host's side of the bridge: with an internal
         # network a sandbox could otherwise reach every host service that
         # listens on 0.0.0.0 through the gateway address.
+        # Docker's IPAM gives from the first sixteenth alone (the registry's address): the rest is leased by
+        # sandboxes, which Docker never sees (grader/sandbox_network.py).
         cmd += ["--internal", "--label", "drydock.role=sandboxes", "--subnet", SANDBOX_SUBNET, "--gateway", sandbox_gateway(),
+                "--ip-range", str(port_leases.engine_range(ipaddress.IPv4Network(SANDBOX_SUBNET))),
                 "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                 "-o", f"com.docker.network.bridge.name={SANDBOX_BRIDGE}"]
     else:
@@ -597,18 +612,33 @@ def ensure_network(name: str, *, internal: bool) -> None:
 
 
 def network_subnet(network: dict) -> str | None:
-    """'<subnet> gateway <address>' of a network's IPv4 configuration (None: it has none)."""
+    """'<subnet> gateway <address> range <Docker's addresses>' of a network's IPv4 configuration (None: it has none)."""
     configs = (network.get("IPAM") or {}).get("Config") or []
     config = next((c for c in configs if "." in c.get("Subnet", "")), None)
-    return f"{config['Subnet']} gateway {config.get('Gateway') or '(none)'}" if config else None
+    if config is None:
+        return None
+    return f"{config['Subnet']} gateway {config.get('Gateway') or '(none)'} range {config.get('IPRange') or '(all)'}"
 
 
-def sandbox_gateway() -> str:
+def sandbox_addressing() -> str:
+    """What network_subnet says of the sandboxes' network as this build makes it."""
+    return f"{SANDBOX_SUBNET} gateway {sandbox_gateway()} range {port_leases.engine_range(ipaddress.IPv4Network(SANDBOX_SUBNET))}"
+
+
+def sandbox_ports(bridge: str) -> list[str]:
+    """The ports of sandboxes the platform made on the bridge (grader/sandbox_network.py): Docker lists none."""
+    try:
+        return [port for port in os.listdir(f"/sys/class/net/{bridge}/brif") if port.startswith(port_leases.PORT_PREFIX)]
+    except FileNotFoundError:
+        return []
+
+
+def sandbox_gateway(subnet: ipaddress.IPv4Network | None = None) -> str:
     """The gateway address the network is made with: the subnet's first, as Docker picks it when none is named.
 
     Named, because Docker records no gateway for a network made with --subnet alone; the host never takes
     it (inhibit_ipv4), and tests/test_sandbox_security.py checks a sandbox cannot reach it."""
-    return str(next(ipaddress.IPv4Network(SANDBOX_SUBNET).hosts()))
+    return str(next((subnet or ipaddress.IPv4Network(SANDBOX_SUBNET)).hosts()))
 
 
 def registry_ip() -> str:

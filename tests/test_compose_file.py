@@ -59,3 +59,16 @@ def test_every_platform_service_waits_for_the_release():
     for name, service in SERVICES.items():
         if service.get("image", "").startswith("drydock/platform") and name != "release":
             assert service["depends_on"]["release"] == {"condition": "service_completed_successfully"}, name
+
+
+def test_docker_gives_addresses_on_the_sandboxes_network_from_a_range_sandboxes_never_lease():
+    import ipaddress
+
+    from grader import sandbox_network
+
+    config = COMPOSE["networks"]["sandboxes"]["ipam"]["config"][0]
+    subnet = ipaddress.ip_network(default_of(config["subnet"])[1])
+    engine_range = sandbox_network.engine_range(subnet)
+    assert default_of(config["ip_range"]) == ("SANDBOX_ENGINE_RANGE", str(engine_range))
+    variable, registry = default_of(SERVICES["registry"]["networks"]["sandboxes"]["ipv4_address"])
+    assert variable == "SANDBOX_REGISTRY_ADDRESS" and ipaddress.ip_address(registry) == subnet.network_address + 2  # after the gateway

@@ -35,12 +35,15 @@ def test_a_mirror_that_is_not_a_registry_container_stops_the_build_with_a_clear_
         build.registry_address({"SANDBOX_REGISTRY_MIRROR": mirror})
 
 
-def test_the_sandboxes_subnet_holds_one_address_per_sandbox_the_host_may_hold_and_the_registrys():
+def test_the_sandboxes_subnet_holds_one_address_per_sandbox_the_host_may_hold_past_dockers_sixteenth():
     assert build.sandbox_subnet({}) == "10.215.0.0/20"
-    assert build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/23", "SANDBOX_MAX_PER_HOST": "500"}) == "10.9.0.0/23"
-    # A /24 has 253 addresses a container can take: bench/capacity.py stopped at 252 sandboxes on one.
-    with pytest.raises(build.BuildError, match=r"SANDBOX_SUBNET=10.9.0.0/24 has 253 addresses for sandboxes; SANDBOX_MAX_PER_HOST=400 and the registry need 401"):
+    # 512 addresses: Docker's 32, the network's own and its broadcast are not leased.
+    assert build.leasable_addresses(build.ipaddress.IPv4Network("10.9.0.0/23")) == 479
+    assert build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/23", "SANDBOX_MAX_PER_HOST": "479"}) == "10.9.0.0/23"
+    with pytest.raises(build.BuildError, match=r"SANDBOX_SUBNET=10.9.0.0/24 has 239 addresses sandboxes may lease \(its first sixteenth is Docker's, the registry's\); SANDBOX_MAX_PER_HOST=400 needs 400"):
         build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/24"})
+    with pytest.raises(build.BuildError, match=r"SANDBOX_SUBNET=10.9.0.0/29 has 0 addresses"):
+        build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/29", "SANDBOX_MAX_PER_HOST": "1"})
     with pytest.raises(build.BuildError, match="SANDBOX_SUBNET='10.9.0.300/20' is not an IPv4 subnet"):
         build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.300/20"})
 

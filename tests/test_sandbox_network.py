@@ -6,6 +6,7 @@ tests start, and tests/test_sandbox_attacks.py attacks them.
 
 import ipaddress
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -14,13 +15,29 @@ from grader import engine, isolation, sandbox_network
 from grader.engine import EngineUnavailable
 
 SUBNET = ipaddress.ip_network("10.215.0.0/20")
-NETWORK = sandbox_network.SandboxNetwork(bridge="drydock-sbx", subnet=SUBNET, docker_addresses=frozenset({ipaddress.ip_address("10.215.0.2")}))
+NETWORK = sandbox_network.SandboxNetwork(bridge="drydock-sbx", subnet=SUBNET, engine_range=ipaddress.ip_network("10.215.0.0/24"),
+                                         gateway=ipaddress.ip_address("10.215.0.1"), docker_addresses=frozenset({ipaddress.ip_address("10.215.0.2")}))
 
 
-def test_sandboxes_lease_past_the_subnets_first_sixteenth_and_short_of_its_broadcast():
-    offsets = sandbox_network.sandbox_offsets(SUBNET)
+def network(subnet, engine_range=None, **fields):
+    subnet = ipaddress.ip_network(subnet)
+    return sandbox_network.SandboxNetwork(bridge="b", subnet=subnet, engine_range=ipaddress.ip_network(engine_range) if engine_range else sandbox_network.engine_range(subnet), **fields)
+
+
+def test_sandboxes_lease_past_the_subnets_first_sixteenth_dockers_and_short_of_its_broadcast():
+    offsets = sandbox_network.sandbox_offsets(NETWORK)
     assert (offsets[0], offsets[-1], len(offsets)) == (256, 4094, 3839)
-    assert sandbox_network.sandbox_offsets(ipaddress.ip_network("10.0.0.0/28"))[0] == 2  # never the gateway's
+    assert sandbox_network.engine_range(SUBNET) == ipaddress.ip_network("10.215.0.0/24")
+    # Docker's sixteenth is one address there, and the gateway is never leased.
+    assert sandbox_network.sandbox_offsets(network("10.0.0.0/28", gateway=ipaddress.ip_address("10.0.0.1")))[:2] == [2, 3]
+    with pytest.raises(isolation.IsolationError, match="10.0.0.0/29 is too small for sandboxes"):
+        sandbox_network.engine_range(ipaddress.ip_network("10.0.0.0/29"))
+
+
+def test_no_address_dockers_ipam_may_give_is_leased_wherever_its_range_and_gateway_are():
+    # A network made by hand (or an older compose file) with Docker's range in the middle, the gateway past it.
+    offsets = sandbox_network.sandbox_offsets(network("10.1.0.0/24", "10.1.0.64/27", gateway=ipaddress.ip_address("10.1.0.200")))
+    assert offsets == [o for o in range(1, 255) if not 64 <= o <= 95 and o != 200]
 
 
 def test_a_ports_name_is_its_lease_and_fits_linux_names():
@@ -32,16 +49,16 @@ def test_a_ports_name_is_its_lease_and_fits_linux_names():
 
 
 def test_leased_and_docker_addresses_are_never_offered():
-    small = sandbox_network.SandboxNetwork(bridge="b", subnet=ipaddress.ip_network("10.1.0.0/27"),
-                                           docker_addresses=frozenset({ipaddress.ip_address("10.1.0.3")}))
-    assert sandbox_network.free_offsets(small, 5, ["dd5-2", "dd5-4", "dd6-5"]) == list(range(5, 31))
+    small = network("10.1.0.0/27", "10.1.0.0/30", docker_addresses=frozenset({ipaddress.ip_address("10.1.0.7")}))
+    assert sandbox_network.free_offsets(small, 5, ["dd5-4", "dd5-6", "dd6-5"]) == [5, *range(8, 31)]
 
 
 class Kernel:
     """What `ip` and `nsenter` answer: `taken` are the link names already there."""
 
-    def __init__(self, taken=(), fail=None):
+    def __init__(self, taken=(), fail=None, ipv6_conf=None):
         self.taken, self.fail, self.calls = set(taken), fail, []
+        self.ipv6_conf = ipv6_conf
 
     def names(self):
         return sorted(self.taken)
@@ -56,17 +73,21 @@ class Kernel:
             if cmd[3] in self.taken:
                 return subprocess.CompletedProcess(cmd, 2, "", "RTNETLINK answers: File exists")
             self.taken.add(cmd[3])
+            (self.ipv6_conf / cmd[3]).mkdir()
+            (self.ipv6_conf / cmd[3] / "disable_ipv6").write_text("0")
         if cmd[:3] == ["ip", "link", "del"]:
             self.taken.discard(cmd[3])
+            shutil.rmtree(self.ipv6_conf / cmd[3], ignore_errors=True)
         if cmd[0] == "nsenter" and cmd[-2:] == ["show", "eth0"]:
             return subprocess.CompletedProcess(cmd, 1, "", "Device \"eth0\" does not exist.")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
 
 @pytest.fixture
-def kernel(monkeypatch):
-    found = Kernel()
+def kernel(monkeypatch, tmp_path):
+    found = Kernel(ipv6_conf=tmp_path)
     monkeypatch.setattr(sandbox_network, "_run", found.run)
+    monkeypatch.setattr(sandbox_network, "IPV6_CONF", found.ipv6_conf)
     monkeypatch.setattr(sandbox_network, "_bridge_index", lambda bridge: 12)
     monkeypatch.setattr(isolation, "port_isolated", lambda bridge, port: True)
     return found
@@ -82,7 +103,7 @@ def test_a_start_beside_this_one_leasing_the_same_address_makes_this_one_pick_an
 
 
 def test_a_full_subnet_is_said_as_such(kernel):
-    tiny = sandbox_network.SandboxNetwork(bridge="b", subnet=ipaddress.ip_network("10.1.0.0/29"))
+    tiny = network("10.1.0.0/29", "10.1.0.0/31")
     with pytest.raises(isolation.IsolationError, match=r"no address is left for a sandbox on 10.1.0.0/29: all 5 are leased"):
         sandbox_network._lease(5, tiny, 12, names=lambda: [f"dd12-{n}" for n in range(2, 7)])
 
@@ -98,6 +119,17 @@ def test_the_hosts_end_is_isolated_before_it_is_up_and_the_sandbox_gets_no_ipv6(
     assert steps[0].startswith(f"ip link add {port.name} type veth peer name eth0 netns /proc/self/fd/5")
     assert isolated < host_up == len(steps) - 1
     assert "disable_ipv6" in inside and "addrgenmode none" in inside and f"addr add {port.address}/20 dev eth0" in inside
+    assert f"link set {port.name} addrgenmode none" in steps[isolated]
+    assert (kernel.ipv6_conf / port.name / "disable_ipv6").read_text() == "1"
+
+
+def test_a_host_end_whose_ipv6_cannot_be_disabled_is_removed_and_never_up(kernel, monkeypatch):
+    monkeypatch.setattr(sandbox_network.os, "listdir", lambda path: [])
+    monkeypatch.setattr(sandbox_network, "IPV6_CONF", kernel.ipv6_conf / "elsewhere")
+    (kernel.ipv6_conf / "elsewhere").mkdir()
+    with pytest.raises(isolation.IsolationError, match=r"IPv6 could not be disabled on dd12-\d+"):
+        sandbox_network.connect(5, NETWORK)
+    assert kernel.taken == set()
 
 
 def test_a_port_that_would_not_isolate_is_removed_and_never_up(kernel, monkeypatch):
@@ -132,7 +164,7 @@ def spec(**changes):
 def inspected(**changes):
     return {
         "Id": "ab" * 32, "Options": {"com.docker.network.bridge.name": "drydock-sbx"},
-        "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "10.215.0.0/20", "Gateway": "10.215.0.1"}]},
+        "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "10.215.0.0/20", "IPRange": "10.215.0.0/24", "Gateway": "10.215.0.1"}]},
         "Containers": {"c1": {"Name": "drydock-registry", "IPv4Address": "10.215.0.2/20"}, "c2": {"Name": "cli", "IPv4Address": "10.215.3.7/20"}},
         **changes,
     }
@@ -141,14 +173,24 @@ def inspected(**changes):
 def test_the_network_a_start_uses_is_the_engines_own_description():
     network, registry = engine._described_network(inspected(), spec())
     assert (network.bridge, network.subnet, registry) == ("drydock-sbx", SUBNET, "10.215.0.2")
+    assert (network.engine_range, network.gateway) == (NETWORK.engine_range, NETWORK.gateway)
     assert network.docker_addresses == {ipaddress.ip_address("10.215.0.2"), ipaddress.ip_address("10.215.3.7")}
 
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"Options": {}}, "runs on bridge br-abababababab, not drydock-sbx"),
     ({"IPAM": {"Config": [{"Subnet": "fd00::/64"}]}}, "has no IPv4 subnet"),
+    ({"IPAM": {"Config": [{"Subnet": "10.215.0.0/20"}]}}, r"lets Docker give any address of 10.215.0.0/20, those sandboxes lease too \(no ip-range\)"),
     ({"Containers": {}}, "the course registry drydock-registry is not on the sandboxes' network drydock-sandboxes"),
 ])
 def test_a_network_sandboxes_cannot_use_is_refused_with_what_is_wrong(changes, message):
     with pytest.raises(EngineUnavailable, match=message):
         engine._described_network(inspected(**changes), spec())
+
+
+def test_the_second_engines_sandboxes_network_keeps_dockers_range_as_the_first_engines_does():
+    from tests.conftest import drydock_cli
+
+    registry, sandboxes, docker_range = drydock_cli()._second_engine_subnets("10.224.0.0/21")
+    assert (registry, sandboxes) == ("10.224.0.0/24", "10.224.4.0/22")
+    assert docker_range == str(sandbox_network.engine_range(ipaddress.ip_network(sandboxes)))
