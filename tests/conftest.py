@@ -137,6 +137,27 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, _stop_as_interrupted)
 
 
+def ended_with_this_process():
+    """Popen's preexec_fn for a server or worker of the tests': SIGTERM when this process ends, even SIGKILLed, so a
+    killed run leaves no Celery worker behind to take the next run's tasks. Linux says it when the thread that started
+    the child ends: only the main thread's children are so tied (each fixture here starts them from it)."""
+    import ctypes
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    parent = os.getpid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+
+    def tie():
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent ended before the tie was made
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return tie
+
+
 def wait_until(predicate, timeout, interval=0.1, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -208,6 +229,7 @@ class Worker:
             subprocess.Popen(
                 [*command, "--without-gossip", "--without-mingle"],
                 cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=ended_with_this_process(),
             )
             for command in commands
         ]
@@ -283,6 +305,7 @@ class WebServer:
              # A browser test's terminal websocket may still be open: stopping must not wait on it.
              "--timeout-graceful-shutdown", "5"],
             cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=ended_with_this_process(),
         )
 
         def answers():
@@ -354,6 +377,7 @@ class LiveWatcher:
         self.process = subprocess.Popen(
             [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "watch_sandboxes"],
             cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=ended_with_this_process(),
         )
         wait_until(lambda: "watcher started" in self.text(), 30, interval=0.1, message="the watcher to start")
         return self
