@@ -13,12 +13,14 @@ as before that channel); the
 Celery workers of each queue, the real engine and the hardened sandbox. The
 learners' threads (their HTTP and their `docker` command, an exec in the
 sandbox as the terminal's) are this process's, not the web's. A time is
-the row's (its ready_at, its graded_at) less the click's. Runs six times, on a scratch database and sandbox names of its
-own: four times without a warm pool (every sandbox cold), first with each sandbox's
+the row's (its ready_at, its graded_at) less the click's. Runs seven times, on a scratch database and sandbox names of its
+own: five times without a warm pool (every sandbox cold), first with each sandbox's
 daemon started with it (SANDBOX_DAEMON_ON_DEMAND=0, the same-run baseline), then
 as shipped, the daemon started by the learner's first command, with the pages
 polling (the baseline of the live channel), then with each sandbox's network
-made by Docker's engine (the baseline of grader/sandbox_network.py), then as shipped; then twice with a pool of blank
+made by Docker's engine (the baseline of grader/sandbox_network.py), then with the sandboxes at the engine's CPU
+weight and two starts at a time (SANDBOX_CPU_GROUP=none, CELERY_PROVISION_CONCURRENCY=2: the baseline of
+grader/cpu_priority.py), then as shipped; then twice with a pool of blank
 sandboxes sized for the class, filled before the clicks and kept at that size by
 the workers as a deployment's would be: first refilled after every claim
 (SANDBOX_POOL_REFILL_QUIET_SECONDS=0, the same-run baseline), then as shipped,
@@ -29,7 +31,9 @@ ready (the worst case: a real class reads the instructions first). Prints:
   class start (click -> ready), cold, pages polling: p50, p95
   class start (click -> ready), cold, network by the engine: p50, p95 (Docker's
                                          endpoint for each sandbox, SANDBOX_NETWORK_BY_ENGINE=1)
-  class start (click -> ready), cold:    p50, p95 (ratio against the daemon with the sandbox)
+  class start (click -> ready), cold, sandboxes at the engine's weight: p50, p95
+  class start (click -> ready), cold:    p50, p95 (ratio against the daemon with the sandbox,
+                                         against the network by the engine, against the engine's weight)
   class start (click -> ready), warm, refill at every claim: p50, p95
   class start (click -> ready), warm:    p50, p95 (ratio against the line above)
   class start (click -> ready) without a pool / with a pool: p50 = X ms p95 = Y ms
@@ -327,11 +331,14 @@ def warm_class(lab, learners, within, run, *, quiet_seconds):
             stop_workers(cleaners)
 
 
-def cold_class(lab, learners, within, run, *, daemon_on_demand, live=True, network_by_engine=False):
+def cold_class(lab, learners, within, run, *, daemon_on_demand, live=True, network_by_engine=False, cpu_group=True):
     """A class with no pool, on workers that start each sandbox's daemon on demand, or with the sandbox (the baseline);
     its pages follow their sandboxes on the live channel, or poll as they did before it (the baseline); each sandbox's
-    network made by the platform, or by Docker's engine (the baseline)."""
+    network made by the platform, or by Docker's engine (the baseline); the sandboxes in their CPU group, lighter than
+    the platform (grader/cpu_priority.py), or at the engine's weight and with two starts at a time (the baseline)."""
     env = {"SANDBOX_DAEMON_ON_DEMAND": "1" if daemon_on_demand else "0", "SANDBOX_NETWORK_BY_ENGINE": "1" if network_by_engine else "0"}
+    if not cpu_group:
+        env.update(SANDBOX_CPU_GROUP="none", CELERY_PROVISION_CONCURRENCY="2")
     workers = start_workers(SCRATCH, env=env)
     try:
         return one_class(lab, learners, within, run, env=env, live=live)
@@ -360,6 +367,7 @@ def main():
         print(f"engine: {engine.default().engine_info().version}; {args.learners} learners clicking within {args.within:.0f} s; {os.cpu_count()} cores", flush=True)
         at_once = cold_class(lab, args.learners, args.within, "at-once", daemon_on_demand=False)
         by_engine = cold_class(lab, args.learners, args.within, "cold, network by the engine", daemon_on_demand=True, network_by_engine=True)
+        weighed_alike = cold_class(lab, args.learners, args.within, "cold, sandboxes at the engine's weight", daemon_on_demand=True, cpu_group=False)
         polled = cold_class(lab, args.learners, args.within, "cold, polled", daemon_on_demand=True, live=False)
         cold = cold_class(lab, args.learners, args.within, "cold", daemon_on_demand=True)
         eager = warm_class(lab, args.learners, args.within, "eager", quiet_seconds=0)
@@ -369,6 +377,9 @@ def main():
         report("class start (click -> ready), cold, network by the engine", [t.start_seconds for t in by_engine])
         report("class start (click -> ready), cold", [t.start_seconds for t in cold], [t.start_seconds for t in at_once])
         report("class start (click -> ready), cold, against the network by the engine", [t.start_seconds for t in cold], [t.start_seconds for t in by_engine])
+        report("class start (click -> ready), cold, sandboxes at the engine's weight", [t.start_seconds for t in weighed_alike])
+        report("class start (click -> ready), cold, against the sandboxes at the engine's weight", [t.start_seconds for t in cold],
+               [t.start_seconds for t in weighed_alike])
         report("class start (click -> ready), warm, refill at every claim", [t.start_seconds for t in eager])
         report("class start (click -> ready), warm", [t.start_seconds for t in warm], [t.start_seconds for t in eager])
         for name, run in (("without a pool", cold), ("with a pool", warm)):

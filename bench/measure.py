@@ -89,7 +89,7 @@ def start_workers(scratch, loglevel="WARNING", host=None, env=None):
     log = open(scratch / f"worker-{host}.log" if host != queues.DEFAULT_HOST else scratch / "worker.log", "wb")
     processes, nodes = [], set()
     for kind in queues.host_worker_kinds(host):
-        command = queues.worker_command(BASE / ".venv" / "bin" / "celery", kind, host=host)
+        command = queues.worker_command(BASE / ".venv" / "bin" / "celery", kind, {**os.environ, **(env or {})}, host=host)
         command[command.index("--loglevel") + 1] = loglevel
         nodes.add(command[command.index("-n") + 1].split("@")[0])
         processes.append(subprocess.Popen(

@@ -774,7 +774,8 @@ def _processes_of(layout):
             except OSError:
                 pass
     for container in _container_ids(layout):
-        for procs in Path("/sys/fs/cgroup").glob(f"*/docker/{container}/cgroup.procs"):
+        # In Docker's group or the sandboxes' (SANDBOX_CPU_GROUP, grader/cpu_priority.py).
+        for procs in Path("/sys/fs/cgroup").glob(f"*/*/{container}/cgroup.procs"):
             try:
                 pids.update(int(pid) for pid in procs.read_text().split())
             except OSError:
@@ -826,7 +827,7 @@ def stop_second_engine(name):
         _end_process(leftover, grace=0)  # orphans of a dead dockerd: a container's init ignores SIGTERM
     # The cgroups of containers a killed dockerd never removed, empty by now.
     for container in _container_ids(layout):
-        for cgroup in Path("/sys/fs/cgroup").glob(f"*/docker/{container}"):
+        for cgroup in Path("/sys/fs/cgroup").glob(f"*/*/{container}"):
             try:
                 cgroup.rmdir()
             except OSError:

@@ -6,6 +6,7 @@ SECRET_KEY.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -263,6 +264,15 @@ SANDBOX_SOCKET_ROOT = Path(env_str("SANDBOX_SOCKET_ROOT", str(VAR_DIR / "sandbox
 SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 1024, minimum=128)
 SANDBOX_PIDS_LIMIT = env_int("SANDBOX_PIDS_LIMIT", 512, minimum=32)
 SANDBOX_CPUS = env_int("SANDBOX_CPU_PERCENT", 100, minimum=10, maximum=6400) / 100
+# The CPU group every sandbox runs in, and its weight against each of the platform's processes (1024): the platform,
+# then the sandbox being started, then the started sandboxes' work (grader/cpu_priority.py). none: where the engine
+# puts its containers, at its weight.
+SANDBOX_CPU_GROUP = env_str("SANDBOX_CPU_GROUP", "drydock-sandboxes")
+if SANDBOX_CPU_GROUP == "none":
+    SANDBOX_CPU_GROUP = ""
+elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", SANDBOX_CPU_GROUP):
+    raise ImproperlyConfigured(f"SANDBOX_CPU_GROUP={SANDBOX_CPU_GROUP!r} must be a cgroup's name (letters, digits, '.', '_', '-') or none.")
+SANDBOX_CPU_GROUP_SHARES = env_int("SANDBOX_CPU_GROUP_SHARES", 256, minimum=2, maximum=262144)
 SANDBOX_LOG_MAX_SIZE = env_str("SANDBOX_LOG_MAX_SIZE", "1m")
 SANDBOX_READY_TIMEOUT_SECONDS = env_int("SANDBOX_READY_TIMEOUT_SECONDS", 30, minimum=1)
 # A sandbox's own Docker daemon starts at its first client (the learner's first docker command, a Check), not

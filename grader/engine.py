@@ -15,6 +15,7 @@ import functools
 import http.client
 import ipaddress
 import json
+import logging
 import os
 import posixpath
 import re
@@ -37,7 +38,9 @@ import docker.tls
 import requests.exceptions
 from django.conf import settings
 
-from grader import disks, isolation, preview, sandbox_network, snapshot
+from grader import cpu_priority, disks, isolation, preview, sandbox_network, snapshot
+
+log = logging.getLogger(__name__)
 
 
 class EngineUnavailable(Exception):
@@ -151,6 +154,9 @@ class EngineInfo:
     user_namespaces: bool = False
     # That user's host uid (None without user namespaces): it owns what a sandbox must write.
     remapped_root: int | None = None
+    # Where it puts its containers' cgroups ("cgroupfs", "systemd") and the cgroup version ("1", "2").
+    cgroup_driver: str = ""
+    cgroup_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,10 @@ class SandboxSpec:
     daemon_on_demand: bool = False
     # Docker's engine networks the sandbox (its endpoint on `network`), not grader/sandbox_network.py: the bench's baseline.
     network_by_engine: bool = False
+    # The CPU group every sandbox runs in and its weight against a platform's process (grader/cpu_priority.py);
+    # no group: where the engine puts its containers, at its weight.
+    cpu_group: str = ""
+    cpu_group_shares: int = cpu_priority.RUNNING_SHARES
 
 
 @dataclass(frozen=True)
@@ -289,6 +299,11 @@ class Engine(abc.ABC):
         A container left under the same name by an earlier try is replaced;
         a missing image is an EngineUnavailable that names it.
         """
+
+    @abc.abstractmethod
+    def settle_sandbox(self, name):
+        """Its start is over (it is about to be ready): from now on it weighs on the cores as every started sandbox,
+        not as one being started (grader/cpu_priority.py)."""
 
     @abc.abstractmethod
     def wait_for_daemon(self, name, socket_dir, *, timeout, on_demand=False):
@@ -443,7 +458,7 @@ def _seccomp_profile(path):
     return Path(path).read_text()
 
 
-def _sandbox_container_options(api, spec, *, disk, network_files=None):
+def _sandbox_container_options(api, spec, *, disk, network_files=None, cgroup_parent=""):
     """Everything `docker run` is told about a sandbox but its image and name: change isolation here.
 
     With `network_files` (the folder _write_network_files made) the sandbox gets no network of Docker's:
@@ -482,6 +497,9 @@ def _sandbox_container_options(api, spec, *, disk, network_files=None):
         memswap_limit=f"{spec.memory_mb}m",
         pids_limit=spec.pids_limit,
         nano_cpus=int(spec.cpus * 1_000_000_000),
+        # Its start before the started sandboxes' work, in the sandboxes' CPU group (grader/cpu_priority.py).
+        cpu_shares=cpu_priority.STARTING_SHARES,
+        cgroup_parent=cgroup_parent or None,
         log_config=docker.types.LogConfig(type="json-file", config={"max-size": spec.log_max_size, "max-file": "2"}),
     )
     # The CLI's `--security-opt systempaths=unconfined`: the nested daemon sets up /proc and /sys for its
@@ -731,6 +749,7 @@ class DockerEngine(Engine):
         self._api_version = None  # the engine's, learnt from its first client
         self._start_info = None  # its EngineInfo, learnt at the first start (see _namespaces_for_start)
         self._networks = {}  # network name -> (when asked, what _sandbox_network answered)
+        self._weighed_groups = {}  # CPU group -> the shares this process gave it
 
     def _tls(self):
         if not self.tls_dir:
@@ -805,6 +824,8 @@ class DockerEngine(Engine):
             containers_running=info.get("ContainersRunning", 0),
             user_namespaces=user_namespaces,
             remapped_root=int(remapped.group(1)) if remapped else None,
+            cgroup_driver=info.get("CgroupDriver", ""),
+            cgroup_version=str(info.get("CgroupVersion", "")),
         )
 
     def _namespaces_for_start(self):
@@ -882,7 +903,7 @@ class DockerEngine(Engine):
                 if self._on_this_machine() and not spec.network_by_engine:
                     network, registry_address = self._sandbox_network(client, spec)
                     files = _write_network_files(spec.socket_dir, spec, registry_address)
-                options = _sandbox_container_options(api, spec, disk=disk, network_files=files)
+                options = _sandbox_container_options(api, spec, disk=disk, network_files=files, cgroup_parent=self._cpu_group(spec, info))
                 created = api.create_container(spec.image, name=spec.name, **options)
                 api.start(created["Id"])
                 started = api.inspect_container(created["Id"])
@@ -915,6 +936,29 @@ class DockerEngine(Engine):
                     raise EngineUnavailable(f"the sandbox could not be isolated on its network: {exc}") from exc
                 raise
             return created["Id"]
+
+    def _cpu_group(self, spec, info):
+        """The CgroupParent of a sandbox: the sandboxes' CPU group, made and weighed on this machine once per process
+        (again if the shares asked change). Elsewhere, or where it cannot be weighed, the engine's default place."""
+        parent = cpu_priority.cgroup_parent(spec.cpu_group, info.cgroup_driver)
+        if not parent or not self._on_this_machine():
+            return ""
+        weighed = self._weighed_groups.get(spec.cpu_group)
+        if weighed is None or weighed[0] != spec.cpu_group_shares:
+            try:
+                cpu_priority.weigh_group(spec.cpu_group, spec.cpu_group_shares, version=info.cgroup_version)
+                weighed = (spec.cpu_group_shares, True)
+            except cpu_priority.CpuPriorityError as exc:
+                # Said once: this process's sandboxes then start where the engine puts them (a worker in a container
+                # whose /sys/fs/cgroup is read-only).
+                log.warning("sandboxes run in the engine's CPU group, at its weight: %s", exc)
+                weighed = (spec.cpu_group_shares, False)
+            self._weighed_groups[spec.cpu_group] = weighed
+        return parent if weighed[1] else ""
+
+    def settle_sandbox(self, name):
+        with self._host_engine(name) as client:
+            client.api.update_container(name, cpu_shares=cpu_priority.RUNNING_SHARES)
 
     def _pid_namespace(self, name):
         """The pid namespace of the sandbox's processes (its init's), as the host names it."""

@@ -59,6 +59,7 @@ class FakeEngine(engine.Engine):
     def __init__(self):
         self.sandboxes = {}
         self.started = []  # every SandboxSpec started, in order
+        self.settled = []  # every sandbox whose start was said over (settle_sandbox), in order
         self.terminals = {}
         self.answering = True
         self.daemons_answer = True
@@ -118,6 +119,12 @@ class FakeEngine(engine.Engine):
         self.sandboxes[spec.name] = sandbox
         self.started.append(spec)
         return sandbox.id
+
+    def settle_sandbox(self, name):
+        self._answer()
+        if name not in self.sandboxes:
+            raise engine.SandboxGone(f"sandbox container {name} does not exist")
+        self.settled.append(name)
 
     def wait_for_daemon(self, name, socket_dir, *, timeout, on_demand=False):
         if not self.sandbox_running(name):

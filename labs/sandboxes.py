@@ -76,6 +76,8 @@ def spec_for(sandbox):
         # typing at once, in a class whose others are too (bench/class_start.py: warm p95 416 -> 1101 ms on demand).
         daemon_on_demand=settings.SANDBOX_DAEMON_ON_DEMAND and not sandbox.persistent_disk and sandbox.owner_id is not None,
         network_by_engine=settings.SANDBOX_NETWORK_BY_ENGINE,
+        cpu_group=settings.SANDBOX_CPU_GROUP,
+        cpu_group_shares=settings.SANDBOX_CPU_GROUP_SHARES,
     )
 
 
@@ -327,6 +329,8 @@ def provision(sandbox_id, *, engine):
                     _("The lab's set-up step « %(label)s » failed. Start a new sandbox to try again; if it fails again, tell your instructor.") % {"label": step["label"]},
                     f"setup step « {step['label']} » failed (exit code {result.exit_code}): {result.output.strip()[-500:]}",
                 )
+        # Set up: from here it weighs on the cores as every started sandbox does, the learner's work with it.
+        engine.settle_sandbox(sandbox.container_name)
     except SetupStepFailed as exc:
         learner_words, detail = exc.args
         log.warning("sandbox %s failed to provision: %s", sandbox.pk, detail)

@@ -229,6 +229,17 @@ def test_a_started_sandbox_runs_with_its_labels_and_its_daemon_answers(harness):
     assert spec.name not in listed(harness, deployment="another-deployment")
 
 
+def test_a_started_sandbox_is_settled_once_and_a_gone_one_says_so(harness):
+    spec = harness.spec()
+    harness.engine.start_sandbox(spec)
+    harness.engine.wait_for_daemon(spec.name, spec.socket_dir, timeout=READY_TIMEOUT)
+    harness.engine.settle_sandbox(spec.name)
+    assert harness.engine.sandbox_running(spec.name)
+    harness.engine.remove_sandbox(spec.name, spec.socket_dir)
+    with pytest.raises(engine.SandboxGone):
+        harness.engine.settle_sandbox(spec.name)
+
+
 def test_a_sandbox_whose_daemon_starts_on_demand_is_ready_with_none_and_the_grader_s_first_look_starts_it(harness):
     spec = replace(harness.spec(), daemon_on_demand=True)
     harness.engine.start_sandbox(spec)
@@ -504,6 +515,7 @@ def test_an_engine_that_does_not_answer_says_so_from_every_method(harness, tmp_p
     calls = {
         "engine_info": lambda: silent.engine_info(),
         "start_sandbox": lambda: silent.start_sandbox(spec),
+        "settle_sandbox": lambda: silent.settle_sandbox(spec.name),
         "wait_for_daemon": lambda: silent.wait_for_daemon(spec.name, str(tmp_path), timeout=READY_TIMEOUT),
         "sandbox_running": lambda: silent.sandbox_running(spec.name),
         "exec_in_sandbox": lambda: silent.exec_in_sandbox(spec.name, "true"),

@@ -72,7 +72,7 @@ def test_fork_bomb_is_stopped_by_the_pids_limit_and_the_host_stays_responsive(sa
     bomb.start()
     time.sleep(5)
     container = docker_inspect("container", sandbox.container_name)
-    pids = Path(f"/sys/fs/cgroup/pids/docker/{container['Id']}/pids.current")
+    pids = Path(f"/sys/fs/cgroup/pids{container['HostConfig']['CgroupParent'] or '/docker'}/{container['Id']}/pids.current")
     in_use = int(pids.read_text())
     assert 50 < in_use <= settings.SANDBOX_PIDS_LIMIT, in_use  # the bomb ran, and hit the ceiling
     started = time.monotonic()
@@ -88,3 +88,17 @@ def test_memory_hog_is_killed_inside_its_own_limit(sandbox):
     assert "exit=137" in result.output and "Killed" in result.output, result.output
     assert engine.default().sandbox_running(sandbox.container_name)
     assert run_in(sandbox, "docker version --format '{{.Server.Version}}'").exit_code == 0
+
+
+def test_a_started_sandbox_weighs_on_the_cores_as_every_other_in_the_sandboxes_group_and_cannot_weigh_more(sandbox, settings):
+    container = docker_inspect("container", sandbox.container_name)
+    group = Path("/sys/fs/cgroup/cpu") / settings.SANDBOX_CPU_GROUP
+    assert container["HostConfig"]["CgroupParent"] == f"/{settings.SANDBOX_CPU_GROUP}"
+    # Its start weighed the most; ready, it weighs what every started sandbox does, in a group lighter than the platform.
+    assert (group / container["Id"] / "cpu.shares").read_text().strip() == "1024"
+    assert (group / "cpu.shares").read_text().strip() == str(settings.SANDBOX_CPU_GROUP_SHARES)
+    # The learner, root in the sandbox, tries to give it more.
+    tried = run_in(sandbox, "for f in /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu,cpuacct/cpu.shares; do "
+                            "[ -e $f ] && { echo 262144 > $f && echo raised || echo refused; }; done; true")
+    assert "raised" not in tried.output, tried.output
+    assert (group / container["Id"] / "cpu.shares").read_text().strip() == "1024"
