@@ -1352,6 +1352,17 @@ def compose_sandbox_addressing(env):
     if registry not in engine_range or registry in (engine_range.network_address, subnet.network_address + 1):
         raise SetupError(f"SANDBOX_REGISTRY_ADDRESS={registry} must be an address of SANDBOX_ENGINE_RANGE={engine_range} "
                          f"past the gateway {subnet.network_address + 1}")
+    name = config["networks"]["sandboxes"].get("name") or "drydock-sandboxes"
+    found = docker_cli("network", "inspect", "--format", "{{json .IPAM.Config}}", name)
+    if found is not None and found.returncode == 0:
+        live = [c for c in json.loads(found.stdout or "[]") if "." in (c.get("Subnet") or "")]
+        if live and (live[0].get("Subnet"), live[0].get("IPRange") or "") != (str(subnet), str(engine_range)):
+            # Made by an earlier docker-compose.yaml (no ip-range: Docker could give a sandbox's address away), or
+            # for another subnet. Docker does not see the sandboxes' ports: removing it under them cuts them off.
+            raise SetupError(
+                f"the sandboxes' network {name} has subnet {live[0].get('Subnet')} and range {live[0].get('IPRange') or '(all of it)'}, "
+                f"not {subnet} and {engine_range}: stop the stack (bin/drydock compose-down, which ends the sandboxes), "
+                f"remove it (docker network rm {name}), then run bin/drydock compose-up again")
     return subnet, engine_range
 
 

@@ -16,7 +16,11 @@ cores do first is what the learners wait for. So:
   the kernel allows, and every started one RUNNING_SHARES (Docker's
   default): its runc init, its entrypoint and the lab's set-up steps run
   before the running sandboxes' work. Its start is over once it is ready
-  (Engine.settle_sandbox), before the learner's first command.
+  (Engine.settle_sandbox), before the learner's first command. A sandbox
+  with a kept disk (a playground's) never weighs more: its daemon starts with
+  it and brings the learner's containers back at once. Nor does one the
+  group could not hold: beside the platform's own containers, it would weigh
+  more than they do.
 
 Measured with bench/class_start.py's cold class (30 learners, no pool), four
 runs each way in one session: click -> ready p95 1.5-4.4 s, against 4.5-6.7 s
@@ -45,6 +49,36 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 class CpuPriorityError(Exception):
     """The sandboxes' CPU group could not be made or weighed; the message says why."""
+
+
+def starting_shares(*, in_group, kept_disk):
+    """A sandbox's CpuShares at its creation: the most in the sandboxes' group, where only its start competes with
+    the started sandboxes. Outside the group (the engine's default place, the platform's own containers beside it)
+    and with a kept disk (its daemon starts with it and restarts the learner's containers: the learner's work), the
+    weight every started sandbox has."""
+    return STARTING_SHARES if in_group and not kept_disk else RUNNING_SHARES
+
+
+def cpu_cgroup(text):
+    """The cgroup of a process's CPU, from its /proc/<pid>/cgroup as this process sees it: v1's cpu hierarchy, or v2's."""
+    unified = None
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return path
+        if controllers == "":
+            unified = path
+    return unified
+
+
+def check_placed(text, parent):
+    """The group is named from the host's cgroup root, as the engine reads CgroupParent, and weighed where this
+    process sees it: a process with a cgroup namespace of its own (a worker in a container) would weigh another
+    group than the sandboxes'. A sandbox started in the group shows where it really is."""
+    seen = cpu_cgroup(text)
+    if not (seen or "").startswith(f"{parent}/"):
+        raise CpuPriorityError(f"a sandbox created in {parent} is in {seen} as this process sees cgroups: "
+                               "the group weighed here is not the sandboxes'")
 
 
 def weight_of(shares):

@@ -497,8 +497,10 @@ def _sandbox_container_options(api, spec, *, disk, network_files=None, cgroup_pa
         memswap_limit=f"{spec.memory_mb}m",
         pids_limit=spec.pids_limit,
         nano_cpus=int(spec.cpus * 1_000_000_000),
-        # Its start before the started sandboxes' work, in the sandboxes' CPU group (grader/cpu_priority.py).
-        cpu_shares=cpu_priority.STARTING_SHARES,
+        # Its start before the started sandboxes' work, in the sandboxes' CPU group (grader/cpu_priority.py); never
+        # outside it (among the platform's own containers), nor for a kept disk, whose daemon starts with it and
+        # brings the learner's containers back at once.
+        cpu_shares=cpu_priority.starting_shares(in_group=bool(cgroup_parent), kept_disk=bool(spec.persistent_disk)),
         cgroup_parent=cgroup_parent or None,
         log_config=docker.types.LogConfig(type="json-file", config={"max-size": spec.log_max_size, "max-file": "2"}),
     )
@@ -749,7 +751,8 @@ class DockerEngine(Engine):
         self._api_version = None  # the engine's, learnt from its first client
         self._start_info = None  # its EngineInfo, learnt at the first start (see _namespaces_for_start)
         self._networks = {}  # network name -> (when asked, what _sandbox_network answered)
-        self._weighed_groups = {}  # CPU group -> the shares this process gave it
+        self._weighed_groups = {}  # CPU group -> what this process made of it: shares, usable, checked
+        self._settles = False  # whether this process starts sandboxes at the starting weight (settle_sandbox lowers it)
 
     def _tls(self):
         if not self.tls_dir:
@@ -903,11 +906,14 @@ class DockerEngine(Engine):
                 if self._on_this_machine() and not spec.network_by_engine:
                     network, registry_address = self._sandbox_network(client, spec)
                     files = _write_network_files(spec.socket_dir, spec, registry_address)
-                options = _sandbox_container_options(api, spec, disk=disk, network_files=files, cgroup_parent=self._cpu_group(spec, info))
+                cgroup_parent = self._cpu_group(spec, info)
+                options = _sandbox_container_options(api, spec, disk=disk, network_files=files, cgroup_parent=cgroup_parent)
                 created = api.create_container(spec.image, name=spec.name, **options)
                 api.start(created["Id"])
                 started = api.inspect_container(created["Id"])
                 pid = started["State"]["Pid"]
+                if cgroup_parent and pid > 0:
+                    self._check_cpu_group(spec, cgroup_parent, pid)
                 # Its network namespace held open from here: the one whose process is checked is the one given a port.
                 netns = sandbox_network.open_namespace(pid) if network is not None and pid > 0 else None
                 try:
@@ -943,21 +949,41 @@ class DockerEngine(Engine):
         parent = cpu_priority.cgroup_parent(spec.cpu_group, info.cgroup_driver)
         if not parent or not self._on_this_machine():
             return ""
-        weighed = self._weighed_groups.get(spec.cpu_group)
-        if weighed is None or weighed[0] != spec.cpu_group_shares:
+        group = self._weighed_groups.get(spec.cpu_group)
+        if group is None or group["shares"] != spec.cpu_group_shares:
+            group = {"shares": spec.cpu_group_shares, "usable": True, "checked": False}
+            self._weighed_groups[spec.cpu_group] = group
             try:
                 cpu_priority.weigh_group(spec.cpu_group, spec.cpu_group_shares, version=info.cgroup_version)
-                weighed = (spec.cpu_group_shares, True)
             except cpu_priority.CpuPriorityError as exc:
-                # Said once: this process's sandboxes then start where the engine puts them (a worker in a container
-                # whose /sys/fs/cgroup is read-only).
-                log.warning("sandboxes run in the engine's CPU group, at its weight: %s", exc)
-                weighed = (spec.cpu_group_shares, False)
-            self._weighed_groups[spec.cpu_group] = weighed
-        return parent if weighed[1] else ""
+                self._give_up_cpu_group(group, exc)
+        if group["usable"]:
+            self._settles = True
+        return parent if group["usable"] else ""
+
+    def _check_cpu_group(self, spec, parent, pid):
+        """Once per process: the group weighed is the one its first sandbox started in (else none from now on)."""
+        group = self._weighed_groups.get(spec.cpu_group)
+        if group is None or group["checked"]:
+            return
+        group["checked"] = True
+        try:
+            cpu_priority.check_placed(Path(f"/proc/{pid}/cgroup").read_text(), parent)
+        except (OSError, cpu_priority.CpuPriorityError) as exc:
+            self._give_up_cpu_group(group, exc)
+
+    @staticmethod
+    def _give_up_cpu_group(group, exc):
+        # Said once: this process's sandboxes then start where the engine puts them (a worker in a container whose
+        # /sys/fs/cgroup is read-only, or that has a cgroup namespace of its own).
+        log.warning("sandboxes run in the engine's CPU group, at its weight: %s", exc)
+        group["usable"] = False
 
     def settle_sandbox(self, name):
-        with self._host_engine(name) as client:
+        if not self._settles:
+            return  # none of this process's sandboxes started at the starting weight
+        # A busy engine during a class's starts may take its time: a set-up sandbox is not failed for it.
+        with self._host_engine(name, timeout=START_TIMEOUT_SECONDS) as client:
             client.api.update_container(name, cpu_shares=cpu_priority.RUNNING_SHARES)
 
     def _pid_namespace(self, name):

@@ -334,10 +334,12 @@ def provision(sandbox_id, *, engine):
     except SetupStepFailed as exc:
         learner_words, detail = exc.args
         log.warning("sandbox %s failed to provision: %s", sandbox.pk, detail)
+        _settle_quietly(engine, sandbox)
         fail(sandbox, reason=learner_words, detail=detail)
         return Sandbox.objects.get(pk=sandbox_id)
     except docker_engine.EngineUnavailable as exc:
         log.warning("sandbox %s failed to provision: %s", sandbox.pk, exc)
+        _settle_quietly(engine, sandbox)
         fail(sandbox, reason=_("The sandbox could not be started: the platform's Docker engine reported a problem. "
                                "Start a new sandbox to try again; if it fails again, tell your instructor."), detail=str(exc))
         return Sandbox.objects.get(pk=sandbox_id)
@@ -352,6 +354,14 @@ def provision(sandbox_id, *, engine):
         engine.remove_sandbox(sandbox.container_name, socket_dir(sandbox))
     log.info("sandbox %s provisioned in %.2f s", sandbox.pk, time.monotonic() - started)
     return Sandbox.objects.get(pk=sandbox_id)
+
+
+def _settle_quietly(engine, sandbox):
+    """A sandbox that failed waits for its removal (the housekeeping queue's) at the weight of a started one."""
+    try:
+        engine.settle_sandbox(sandbox.container_name)
+    except docker_engine.EngineUnavailable:
+        pass  # gone, or the engine is not answering: its removal takes it either way
 
 
 def release_kept_disk(sandbox, *, engine):

@@ -151,7 +151,8 @@ def ended_with_this_process():
     PR_SET_PDEATHSIG = 1
 
     def tie():
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed: the child would outlive a killed run")
         if os.getppid() != parent:  # the parent ended before the tie was made
             os.kill(os.getpid(), signal.SIGTERM)
 

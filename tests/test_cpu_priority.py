@@ -66,3 +66,39 @@ def test_a_sandbox_gone_before_it_settles_fails_as_an_engine_problem(shipped_cou
                                  expires_at=now, last_activity_at=now, steps_total=2)
     monkeypatch.setattr(fake, "settle_sandbox", lambda name: fake.sandboxes.clear() or FakeEngine.settle_sandbox(fake, name))
     assert sandboxes.provision(row.pk, engine=fake).status == Sandbox.Status.FAILED
+
+
+def test_a_sandbox_weighs_the_most_only_in_the_group_and_without_a_kept_disk():
+    assert cpu_priority.starting_shares(in_group=True, kept_disk=False) == cpu_priority.MOST_SHARES
+    assert cpu_priority.starting_shares(in_group=False, kept_disk=False) == cpu_priority.RUNNING_SHARES  # beside the platform
+    assert cpu_priority.starting_shares(in_group=True, kept_disk=True) == cpu_priority.RUNNING_SHARES  # the learner's containers restart
+
+
+def test_the_group_weighed_must_be_the_one_a_sandbox_starts_in_as_this_process_sees_cgroups():
+    host_view_v1 = "9:pids:/drydock-sandboxes/ab12\n2:cpu,cpuacct:/drydock-sandboxes/ab12\n0::/\n"
+    cpu_priority.check_placed(host_view_v1, "/drydock-sandboxes")
+    cpu_priority.check_placed("0::/drydock-sandboxes/ab12\n", "/drydock-sandboxes")  # cgroup v2
+    # From a cgroup namespace of its own, the sandbox is outside this process's root: another group was weighed.
+    with pytest.raises(cpu_priority.CpuPriorityError, match=r"is in /../drydock-sandboxes/ab12 as this process sees cgroups"):
+        cpu_priority.check_placed("2:cpu,cpuacct:/../drydock-sandboxes/ab12\n", "/drydock-sandboxes")
+    with pytest.raises(cpu_priority.CpuPriorityError, match="is in /docker/ab12"):
+        cpu_priority.check_placed("2:cpu,cpuacct:/docker/ab12\n", "/drydock-sandboxes")
+
+
+def test_an_engine_that_never_started_a_sandbox_at_the_starting_weight_settles_without_asking(tmp_path):
+    from grader.engine import DockerEngine
+
+    # No engine listens there: settling would fail if it asked one.
+    assert DockerEngine(f"unix://{tmp_path}/nothing.sock").settle_sandbox("drydock-sandbox-1") is None
+
+
+@pytest.mark.django_db
+def test_a_sandbox_that_fails_to_start_waits_for_its_removal_settled(shipped_course, settings):
+    settings.SANDBOX_DAEMON_ON_DEMAND = False
+    fake = FakeEngine()
+    fake.daemons_answer = False
+    now = timezone.now()
+    row = Sandbox.objects.create(owner=User.objects.create_user("lea"), lab=Lab.objects.get(slug="premier-conteneur"),
+                                 expires_at=now, last_activity_at=now, steps_total=2)
+    assert sandboxes.provision(row.pk, engine=fake).status == Sandbox.Status.FAILED
+    assert fake.settled == [row.container_name]
