@@ -120,6 +120,13 @@ def sandbox_subnet(environ=os.environ) -> str:
     if leasable < ceiling:
         raise BuildError(f"SANDBOX_SUBNET={text} has {leasable} addresses sandboxes may lease (its first sixteenth is "
                          f"Docker's, the registry's); SANDBOX_MAX_PER_HOST={ceiling} needs {ceiling}")
+    if environ.get("SANDBOX_NETWORK_BY_ENGINE") == "1" and subnet.prefixlen <= 28:
+        # Then Docker gives every sandbox its address, from its range alone (less the gateway and the registry).
+        engine_addresses = port_leases.engine_range(subnet).num_addresses - 3
+        if engine_addresses < ceiling:
+            raise BuildError(f"SANDBOX_NETWORK_BY_ENGINE=1: Docker gives sandboxes the {engine_addresses} addresses of "
+                             f"{port_leases.engine_range(subnet)} alone; SANDBOX_MAX_PER_HOST={ceiling} needs a subnet of "
+                             f"{ceiling * 16} addresses or more, or fewer sandboxes")
     return str(subnet)
 
 

@@ -42,6 +42,10 @@ def test_the_sandboxes_subnet_holds_one_address_per_sandbox_the_host_may_hold_pa
     assert build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/23", "SANDBOX_MAX_PER_HOST": "479"}) == "10.9.0.0/23"
     with pytest.raises(build.BuildError, match=r"SANDBOX_SUBNET=10.9.0.0/24 has 239 addresses sandboxes may lease \(its first sixteenth is Docker's, the registry's\); SANDBOX_MAX_PER_HOST=400 needs 400"):
         build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/24"})
+    # Docker's range alone when it networks the sandboxes itself (the bench's baseline): 252 of a /20's first /24.
+    with pytest.raises(build.BuildError, match=r"SANDBOX_NETWORK_BY_ENGINE=1: Docker gives sandboxes the 253 addresses of 10.215.0.0/24 alone"):
+        build.sandbox_subnet({"SANDBOX_NETWORK_BY_ENGINE": "1"})
+    assert build.sandbox_subnet({"SANDBOX_NETWORK_BY_ENGINE": "1", "SANDBOX_MAX_PER_HOST": "100"}) == "10.215.0.0/20"
     with pytest.raises(build.BuildError, match=r"SANDBOX_SUBNET=10.9.0.0/29 has 0 addresses"):
         build.sandbox_subnet({"SANDBOX_SUBNET": "10.9.0.0/29", "SANDBOX_MAX_PER_HOST": "1"})
     with pytest.raises(build.BuildError, match="SANDBOX_SUBNET='10.9.0.300/20' is not an IPv4 subnet"):
