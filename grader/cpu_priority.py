@@ -22,12 +22,14 @@ cores do first is what the learners wait for. So:
   group could not hold: beside the platform's own containers, it would weigh
   more than they do.
 
-Measured with bench/class_start.py's cold class (30 learners, no pool), four
-runs each way in one session: click -> ready p95 1.5-4.4 s, against 4.5-6.7 s
+Measured with bench/class_start.py's cold class (30 learners, no pool) on
+2026-12-07, runs interleaved: click -> ready p95 1.9-4.5 s, against 4.7-7.0 s
 with every sandbox in Docker's group at the same weight; neither half alone
 made a difference (the group's weight alone: 5.1-6.4 s, the starting weight
-alone: 5.7-6.0 s). Checks answered sooner too (p95 0.11-0.22 s, against
-0.22-0.36 s): grading is the platform's work.
+alone: 5.7-6.0 s). With the starts first, more of them overlap their waits:
+four provisioning workers, p95 1.4-1.6 s (CELERY_PROVISION_CONCURRENCY). Checks
+answered sooner too (p95 0.11-0.22 s, against 0.22-0.36 s): grading is the
+platform's work.
 
 The group is made, and weighed, by the engine's host (this module, when the
 engine runs on this machine with Docker's cgroupfs driver: bin/drydock's);
