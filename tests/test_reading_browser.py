@@ -4,6 +4,7 @@ unmarked. The page's clock is Playwright's (page.clock), moved on by the test: n
 
 import pytest
 from django.contrib.auth.models import User
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from django.urls import reverse
 
 from courses import progress
@@ -21,19 +22,31 @@ COUNT_MARK_READ = """window.__markRead = [];
 const pageFetch = window.fetch;
 window.fetch = function (url) { if (String(url).endsWith(%r)) window.__markRead.push(Date.now()); return pageFetch.apply(this, arguments); };"""
 
-# Resolves once the lesson's end is on screen (visible=true) or off it (false) as the page's own observer (drydock.js, same
+# Notes once the lesson's end is on screen (visible=true) or off it (false) as the page's own observer (drydock.js, same
 # thresholds, same test) sees it: both are told in the same rendering step.
-END_SEEN = """(visible) => new Promise(resolve => {
+WATCH_END = """(visible) => {
+  window.__endSeen = false;
   const observer = new IntersectionObserver(entries => {
-    if (entries.some(e => e.isIntersecting && e.intersectionRatio >= 0.9) === visible) { observer.disconnect(); resolve(true); }
+    if (entries.some(e => e.isIntersecting && e.intersectionRatio >= 0.9) === visible) { observer.disconnect(); window.__endSeen = true; }
   }, { threshold: [0, 0.9] });
   observer.observe(document.getElementById('lesson-end'));
-})"""
+}"""
+SCROLL = "(where) => where === 'end' ? document.getElementById('lesson-end').scrollIntoView({block: 'end'}) : window.scrollTo(0, 0)"
 
 
 def scroll_to(page, where):
-    page.evaluate("(where) => where === 'end' ? document.getElementById('lesson-end').scrollIntoView({block: 'end'}) : window.scrollTo(0, 0)", where)
-    page.evaluate(END_SEEN, where == "end")
+    page.evaluate(SCROLL, where)
+    page.evaluate(WATCH_END, where == "end")
+    try:
+        page.wait_for_function("window.__endSeen === true", timeout=15_000)
+    except PlaywrightTimeout:
+        # Once in CI (2026-12-07) the observers were never told, and the test waited until pytest-timeout ended it: no
+        # rendering step came after the scroll. Moving the page a pixel and back brings one, where the page's observer
+        # is told too; a second miss fails here, in seconds.
+        page.evaluate("(where) => window.scrollBy(0, where === 'end' ? -1 : 1)", where)
+        page.evaluate(SCROLL, where)
+        page.evaluate(WATCH_END, where == "end")
+        page.wait_for_function("window.__endSeen === true", timeout=15_000)
 
 
 def test_a_lesson_is_marked_read_at_its_end_after_the_minimum_time_and_can_be_unmarked(live_server, context, shipped_pack):  # noqa: F811
